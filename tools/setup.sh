@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and running model_compression needs.
+# Idempotent: does nothing when all of them are already installed.
+# Usage: tools/setup.sh   (as root, or as a user who can sudo)
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap        # Bazel 4.2.3
+  bazel-rules-java       # @rules_java, which @bazel_tools refers to
+  g++
+  libtorch-dev           # LibTorch 1.13.1, CPU
+  libabsl-dev            # Abseil 20220623
+  libprotobuf-dev
+  protobuf-compiler      # protobuf 3.21
+  zlib1g-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  libopenblas0-pthread   # fast BLAS for LibTorch (Debian's default libblas.so.3 is the reference one)
+  dataset-fashion-mnist  # /usr/share/datasets/fashion-mnist
+  python3                # acceptance scripts read summary.json with the standard library
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: installing them needs root, and sudo is not available; run this script as root" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+"${SUDO[@]}" apt-get update
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+echo "setup: done"
