@@ -1,0 +1,49 @@
+// File: status_matchers.h
+// gMock matchers for absl::Status and absl::StatusOr<T> (Abseil 20220623 has none).
+//
+// Example:
+//   EXPECT_THAT(ReadModelFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("CRC")));
+//   EXPECT_THAT(status, IsOk());
+#ifndef MC_COMMON_STATUS_MATCHERS_H_
+#define MC_COMMON_STATUS_MATCHERS_H_
+
+#include <gmock/gmock.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mc::testing_internal {
+
+inline const absl::Status& GetStatus(const absl::Status& status) { return status; }
+
+template <typename T>
+const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
+  return status_or.status();
+}
+
+}  // namespace mc::testing_internal
+
+namespace mc {
+
+/// Matches a Status or StatusOr whose code is `code` and whose message matches `message`.
+MATCHER_P2(StatusIs, code, message,
+           "has code " + ::testing::PrintToString(code) + " and a message that " +
+               ::testing::DescribeMatcher<std::string>(message)) {
+  const absl::Status& status = ::mc::testing_internal::GetStatus(arg);
+  *result_listener << "whose status is " << status;
+  return status.code() == code &&
+         ::testing::ExplainMatchResult(message, std::string(status.message()), result_listener);
+}
+
+/// Matches an OK Status or StatusOr.
+MATCHER(IsOk, "is OK") {
+  const absl::Status& status = ::mc::testing_internal::GetStatus(arg);
+  *result_listener << "whose status is " << status;
+  return status.ok();
+}
+
+}  // namespace mc
+
+#endif  // MC_COMMON_STATUS_MATCHERS_H_

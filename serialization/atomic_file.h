@@ -1,0 +1,35 @@
+// File: atomic_file.h
+// Whole-file reads and crash-safe writes. A write goes to a temporary file in the target's
+// directory, is flushed to disk (fsync) and renamed over the target, then the directory is
+// synced: after a crash the target holds either its old content or the new one, never a mix.
+//
+// Example:
+//   MC_RETURN_IF_ERROR(WriteFileAtomically(dir + "/summary.json", json));
+//   MC_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(dir + "/summary.json"));
+#ifndef MC_SERIALIZATION_ATOMIC_FILE_H_
+#define MC_SERIALIZATION_ATOMIC_FILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mc::serialization {
+
+/// Replaces `path` with `contents` atomically (temp file, fsync, rename, directory fsync).
+/// \error kNotFound if the directory does not exist; kInternal (with errno text) if a write
+/// fails, e.g. a full disk, in which case `path` keeps its previous content.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+/// Reads the whole file.
+/// \error kNotFound if it does not exist; kInternal if it cannot be read.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+/// Creates `path` and its missing parents (like mkdir -p).
+/// \error kInternal naming the directory that could not be created.
+absl::Status CreateDirectories(const std::string& path);
+
+}  // namespace mc::serialization
+
+#endif  // MC_SERIALIZATION_ATOMIC_FILE_H_

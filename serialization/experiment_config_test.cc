@@ -1,0 +1,130 @@
+#include "serialization/experiment_config.h"
+
+#include <dirent.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace mc::serialization {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kValid[] = R"pb(
+  experiment: "cifar_baseline"
+  data { dataset: "fashion_mnist" workers: 2 }
+  model { name: "resnet20" }
+  training {
+    epochs: 1 batch_size: 128 eval_batch_size: 500 optimizer: SGD lr: 0.1 momentum: 0.9
+    nesterov: true weight_decay: 5e-4 lr_schedule: COSINE seed: 1
+  }
+  output { dir: "/tmp/out" }
+)pb";
+
+ExperimentConfig Valid() {
+  ExperimentConfig config;
+  EXPECT_TRUE(MergeExperimentConfigText(kValid, "valid", config).ok());
+  return config;
+}
+
+std::string ValidationMessage(const ExperimentConfig& config) {
+  const absl::Status status = ValidateExperimentConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(status.message());
+}
+
+// Tests that a complete configuration parses and validates.
+TEST(ExperimentConfigTest, AcceptsValidConfig) {
+  const ExperimentConfig config = Valid();
+  EXPECT_EQ(config.training().lr_schedule(), TrainingConfig::COSINE);
+  EXPECT_TRUE(ValidateExperimentConfig(config).ok()) << ValidateExperimentConfig(config);
+}
+
+// Tests that an unknown field is rejected with its name, the source and the line.
+TEST(ExperimentConfigTest, RejectsUnknownField) {
+  ExperimentConfig config;
+  const absl::Status status =
+      MergeExperimentConfigText("training {\n  learning_rate: 0.1\n}\n", "my.textproto", config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("learning_rate"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("my.textproto"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("line 2"));
+}
+
+// Tests that a malformed value (a string for a number, an unknown enum) is rejected.
+TEST(ExperimentConfigTest, RejectsMalformedValues) {
+  ExperimentConfig config;
+  EXPECT_FALSE(MergeExperimentConfigText("training { epochs: \"ten\" }", "x", config).ok());
+  EXPECT_THAT(std::string(MergeExperimentConfigText("training { optimizer: RMSPROP }", "x", config)
+                              .message()),
+              HasSubstr("RMSPROP"));
+}
+
+// Tests that out-of-range values name the field and the allowed range.
+TEST(ExperimentConfigTest, RejectsOutOfRangeValues) {
+  ExperimentConfig config = Valid();
+  config.mutable_training()->set_lr(-0.1);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.lr = -0.1 is out of range: allowed (0, 10]"));
+
+  config = Valid();
+  config.mutable_training()->set_batch_size(0);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.batch_size"));
+
+  config = Valid();
+  config.mutable_training()->set_momentum(1.0);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.momentum"));
+
+  config = Valid();
+  config.mutable_data()->set_dataset("imagenet");
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("\"imagenet\" is not one of"));
+
+  config = Valid();
+  config.mutable_training()->set_lr_schedule(TrainingConfig::STEP);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.lr_step_epochs"));
+
+  config = Valid();
+  config.mutable_training()->set_optimizer(TrainingConfig::ADAM);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("nesterov"));
+
+  config = Valid();
+  config.mutable_output()->clear_dir();
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("output.dir"));
+}
+
+// Tests that a file merges over existing values and a missing file is kNotFound.
+TEST(ExperimentConfigTest, MergesFilesOverDefaults) {
+  ExperimentConfig config = Valid();
+  EXPECT_EQ(MergeExperimentConfigFile("/no/such/config.textproto", config).code(),
+            absl::StatusCode::kNotFound);
+  const std::string text = ExperimentConfigToText(config);
+  ExperimentConfig reparsed;
+  ASSERT_TRUE(MergeExperimentConfigText(text, "printed", reparsed).ok());
+  EXPECT_EQ(reparsed.SerializeAsString(), config.SerializeAsString());
+}
+
+// Tests that every configuration shipped under experiments/configs parses and validates.
+TEST(ExperimentConfigTest, ShippedConfigsAreValid) {
+  const std::string dir = "experiments/configs";
+  DIR* listing = opendir(dir.c_str());
+  ASSERT_NE(listing, nullptr) << "cannot list " << dir;
+  std::vector<std::string> files;
+  while (dirent* entry = readdir(listing)) {
+    const std::string name = entry->d_name;
+    if (name.size() > 10 && name.substr(name.size() - 10) == ".textproto") files.push_back(name);
+  }
+  closedir(listing);
+  ASSERT_FALSE(files.empty());
+  for (const std::string& file : files) {
+    ExperimentConfig config;
+    const absl::Status parsed = MergeExperimentConfigFile(dir + "/" + file, config);
+    ASSERT_TRUE(parsed.ok()) << parsed;
+    config.mutable_output()->set_dir("/tmp/unused");
+    EXPECT_TRUE(ValidateExperimentConfig(config).ok())
+        << file << ": " << ValidateExperimentConfig(config);
+  }
+}
+
+}  // namespace
+}  // namespace mc::serialization

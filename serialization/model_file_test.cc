@@ -1,0 +1,98 @@
+#include "serialization/model_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace mc::serialization {
+namespace {
+
+using ::testing::HasSubstr;
+
+CompressedModel SampleModel() {
+  CompressedModel model;
+  model.set_method("diffq");
+  (*model.mutable_method_options())["group_size"] = "8";
+  model.mutable_model()->set_name("resnet20");
+  model.set_dataset("fashion_mnist");
+  CompressedTensor* tensor = model.add_tensors();
+  tensor->set_name("conv1.weight");
+  tensor->add_shape(16);
+  tensor->add_shape(1);
+  tensor->add_shape(3);
+  tensor->add_shape(3);
+  UniformEncoding* uniform = tensor->mutable_uniform();
+  uniform->set_group_size(8);
+  uniform->set_group_bits(std::string(18, '\x04'));
+  uniform->set_levels(std::string(72, '\x5a'));
+  (*model.mutable_metrics())["test_accuracy"] = 0.9;
+  return model;
+}
+
+// Tests that encode/decode round-trips every field and stamps the format version.
+TEST(ModelFileTest, RoundTrip) {
+  const CompressedModel model = SampleModel();
+  const std::string bytes = EncodeModelFile(model);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("MCMODEL\x1a"));
+  absl::StatusOr<CompressedModel> decoded = DecodeModelFile(bytes, "memory");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->format_version(), kModelFileVersion);
+  CompressedModel expected = model;
+  expected.set_format_version(kModelFileVersion);
+  EXPECT_EQ(decoded->SerializeAsString(), expected.SerializeAsString());
+}
+
+// Tests that every truncation of the file is rejected as data loss.
+TEST(ModelFileTest, RejectsEveryTruncation) {
+  const std::string bytes = EncodeModelFile(SampleModel());
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    absl::StatusOr<CompressedModel> decoded = DecodeModelFile(bytes.substr(0, length), "cut");
+    ASSERT_FALSE(decoded.ok()) << "accepted a file cut at " << length;
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(decoded.status().message()), HasSubstr("cut"));
+  }
+}
+
+// Tests that flipping any single bit anywhere in the file is detected.
+TEST(ModelFileTest, RejectsEveryBitFlip) {
+  const std::string bytes = EncodeModelFile(SampleModel());
+  for (size_t position = 0; position < bytes.size(); ++position) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string corrupt = bytes;
+      corrupt[position] = static_cast<char>(corrupt[position] ^ (1 << bit));
+      ASSERT_FALSE(DecodeModelFile(corrupt, "flipped").ok())
+          << "accepted a flip of bit " << bit << " of byte " << position;
+    }
+  }
+}
+
+// Tests the specific messages for a payload bit flip and a foreign file.
+TEST(ModelFileTest, NamesTheProblem) {
+  std::string bytes = EncodeModelFile(SampleModel());
+  std::string corrupt = bytes;
+  corrupt[kModelFileHeaderBytes + 3] ^= 0x10;
+  EXPECT_THAT(std::string(DecodeModelFile(corrupt, "m").status().message()), HasSubstr("CRC-32"));
+  EXPECT_THAT(std::string(DecodeModelFile("PK\x03\x04 not a model file at all", "z.zip")
+                              .status()
+                              .message()),
+              HasSubstr("bad magic"));
+  std::string newer = bytes;
+  newer[8] = 2;
+  EXPECT_EQ(DecodeModelFile(newer, "m").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Tests that files round-trip through disk and a missing file is kNotFound.
+TEST(ModelFileTest, WritesAndReadsFiles) {
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string path = dir + "/model.mcm";
+  ASSERT_TRUE(WriteModelFile(path, SampleModel()).ok());
+  absl::StatusOr<CompressedModel> read = ReadModelFile(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->tensors(0).uniform().levels(), std::string(72, '\x5a'));
+  EXPECT_EQ(ReadModelFile(dir + "/absent.mcm").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace mc::serialization

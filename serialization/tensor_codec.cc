@@ -1,0 +1,79 @@
+#include "serialization/tensor_codec.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace mc::serialization {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the stored format is little-endian; big-endian hosts need byte swapping");
+
+at::ScalarType StoredType(DataType dtype) {
+  switch (dtype) {
+    case FLOAT16:
+      return at::kHalf;
+    case INT64:
+      return at::kLong;
+    default:
+      return at::kFloat;
+  }
+}
+
+}  // namespace
+
+CompressedTensor EncodePassthrough(const std::string& name, const at::Tensor& tensor,
+                                   DataType dtype) {
+  TORCH_CHECK(dtype == FLOAT32 || dtype == FLOAT16 || dtype == INT64,
+              "EncodePassthrough: unsupported dtype ", DataType_Name(dtype), " for ", name);
+  CompressedTensor out;
+  out.set_name(name);
+  for (const int64_t size : tensor.sizes()) out.add_shape(size);
+  const at::Tensor stored = tensor.detach().to(at::kCPU, StoredType(dtype)).contiguous();
+  PassthroughEncoding* encoding = out.mutable_passthrough();
+  encoding->set_dtype(dtype);
+  encoding->set_data(static_cast<const char*>(stored.data_ptr()), stored.nbytes());
+  return out;
+}
+
+absl::StatusOr<int64_t> NumElements(const CompressedTensor& tensor) {
+  int64_t count = 1;
+  for (const int64_t size : tensor.shape()) {
+    if (size < 0 || (size > 0 && count > (int64_t{1} << 40) / size)) {
+      return absl::DataLossError(
+          absl::StrCat("tensor ", tensor.name(), ": invalid dimension ", size));
+    }
+    count *= size;
+  }
+  return count;
+}
+
+absl::StatusOr<at::Tensor> DecodePassthrough(const CompressedTensor& tensor) {
+  if (!tensor.has_passthrough()) {
+    return absl::DataLossError(
+        absl::StrCat("tensor ", tensor.name(), " is not stored as passthrough"));
+  }
+  const PassthroughEncoding& encoding = tensor.passthrough();
+  if (encoding.dtype() != FLOAT32 && encoding.dtype() != FLOAT16 && encoding.dtype() != INT64) {
+    return absl::DataLossError(absl::StrCat("tensor ", tensor.name(), ": unknown dtype ",
+                                            static_cast<int>(encoding.dtype())));
+  }
+  MC_ASSIGN_OR_RETURN(const int64_t numel, NumElements(tensor));
+  const at::ScalarType stored_type = StoredType(encoding.dtype());
+  const size_t expected = static_cast<size_t>(numel) * at::elementSize(stored_type);
+  if (encoding.data().size() != expected) {
+    return absl::DataLossError(absl::StrCat("tensor ", tensor.name(), ": ", encoding.data().size(),
+                                            " bytes stored, its shape needs ", expected));
+  }
+  const std::vector<int64_t> shape(tensor.shape().begin(), tensor.shape().end());
+  at::Tensor stored = at::empty(shape, at::TensorOptions().dtype(stored_type));
+  std::memcpy(stored.data_ptr(), encoding.data().data(), expected);
+  return encoding.dtype() == FLOAT16 ? stored.to(at::kFloat) : stored;
+}
+
+}  // namespace mc::serialization

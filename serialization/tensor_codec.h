@@ -1,0 +1,35 @@
+// File: tensor_codec.h
+// Tensors stored as they are (PassthroughEncoding of compressed_model.proto): float32,
+// float16 or int64 values, little-endian, flattened row-major. Every method uses it for the
+// tensors it does not compress (biases, BatchNorm parameters and statistics, ...).
+//
+// Example:
+//   *model.add_tensors() = EncodePassthrough("fc.bias", bias, FLOAT32);
+//   MC_ASSIGN_OR_RETURN(at::Tensor bias, DecodePassthrough(model.tensors(0)));
+#ifndef MC_SERIALIZATION_TENSOR_CODEC_H_
+#define MC_SERIALIZATION_TENSOR_CODEC_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "serialization/compressed_model.pb.h"
+
+namespace mc::serialization {
+
+/// Stores `tensor` (any floating or integer dtype, any layout) converted to `dtype`.
+CompressedTensor EncodePassthrough(const std::string& name, const at::Tensor& tensor,
+                                   DataType dtype);
+
+/// Rebuilds a passthrough tensor: float32 for FLOAT32 and FLOAT16, int64 for INT64.
+/// \error kDataLoss if the byte count disagrees with the shape, or the encoding is not
+/// passthrough (the message names the tensor).
+absl::StatusOr<at::Tensor> DecodePassthrough(const CompressedTensor& tensor);
+
+/// Number of elements of a stored tensor's shape. \error kDataLoss on a negative dimension.
+absl::StatusOr<int64_t> NumElements(const CompressedTensor& tensor);
+
+}  // namespace mc::serialization
+
+#endif  // MC_SERIALIZATION_TENSOR_CODEC_H_

@@ -1,0 +1,57 @@
+#include "serialization/tensor_codec.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace mc::serialization {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Tests that float32 and int64 tensors, including non-contiguous views, round-trip exactly.
+TEST(TensorCodecTest, ExactRoundTrips) {
+  const at::Tensor weight = at::randn({3, 4, 5}).transpose(0, 2);  // non-contiguous
+  const CompressedTensor stored = EncodePassthrough("w", weight, FLOAT32);
+  EXPECT_THAT(stored.shape(), ::testing::ElementsAre(5, 4, 3));
+  EXPECT_EQ(stored.passthrough().data().size(), 60u * 4);
+  absl::StatusOr<at::Tensor> decoded = DecodePassthrough(stored);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(at::equal(*decoded, weight));
+
+  const at::Tensor counter = at::tensor({int64_t{1} << 40, int64_t{-3}}, at::kLong);
+  absl::StatusOr<at::Tensor> counts = DecodePassthrough(EncodePassthrough("n", counter, INT64));
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->scalar_type(), at::kLong);
+  EXPECT_TRUE(at::equal(*counts, counter));
+}
+
+// Tests that float16 storage halves the bytes and decodes to the rounded float32 values.
+TEST(TensorCodecTest, Float16StoresRoundedValues) {
+  const at::Tensor values = at::tensor({0.1f, -2.5f, 1000.3f});
+  const CompressedTensor stored = EncodePassthrough("b", values, FLOAT16);
+  EXPECT_EQ(stored.passthrough().data().size(), 6u);
+  absl::StatusOr<at::Tensor> decoded = DecodePassthrough(stored);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(*decoded, values.to(at::kHalf).to(at::kFloat)));
+}
+
+// Tests that a byte count that disagrees with the shape is rejected, naming the tensor.
+TEST(TensorCodecTest, RejectsSizeMismatch) {
+  CompressedTensor stored = EncodePassthrough("layer.weight", at::ones({2, 2}), FLOAT32);
+  stored.add_shape(2);
+  absl::StatusOr<at::Tensor> decoded = DecodePassthrough(stored);
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(decoded.status().message()), HasSubstr("layer.weight"));
+  stored.set_shape(2, -1);
+  EXPECT_FALSE(DecodePassthrough(stored).ok());
+  CompressedTensor other;
+  other.set_name("codebook");
+  other.mutable_codebook();
+  EXPECT_THAT(std::string(DecodePassthrough(other).status().message()),
+              HasSubstr("not stored as passthrough"));
+}
+
+}  // namespace
+}  // namespace mc::serialization
