@@ -1,0 +1,101 @@
+#include "experiments/config_flags.h"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "serialization/experiment_config.h"
+
+ABSL_FLAG(std::optional<std::string>, config, std::nullopt, "Experiment configuration (textproto); flags override it.");
+ABSL_FLAG(std::optional<std::string>, dataset, std::nullopt, "cifar10 | cifar100 | fashion_mnist | mnist | synthetic.");
+ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt, "Directory of the data set files (default: its usual place).");
+ABSL_FLAG(std::optional<std::string>, model, std::nullopt, "Model name from the registry, e.g. resnet20.");
+ABSL_FLAG(std::optional<int32_t>, epochs, std::nullopt, "Training epochs.");
+ABSL_FLAG(std::optional<int32_t>, batch_size, std::nullopt, "Training batch size.");
+ABSL_FLAG(std::optional<double>, lr, std::nullopt, "Initial learning rate.");
+ABSL_FLAG(std::optional<int32_t>, max_train_batches, std::nullopt, "Stop every training epoch after this many batches (0: no limit).");
+ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: LibTorch's default).");
+ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker threads.");
+ABSL_FLAG(std::optional<uint32_t>, seed, std::nullopt, "Seed of every random choice of the run.");
+ABSL_FLAG(std::optional<std::string>, output_dir, std::nullopt, "Directory for checkpoints, metrics and results.");
+ABSL_FLAG(bool, resume, false, "Continue from the checkpoint in --output_dir if there is one.");
+
+namespace mc::experiments {
+namespace {
+
+using serialization::ExperimentConfig;
+
+std::string Timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local;
+  localtime_r(&now, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
+  return buffer;
+}
+
+}  // namespace
+
+std::string UserPath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const char* base = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (base != nullptr && *base != '\0') return absl::StrCat(base, "/", path);
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof(cwd)) != nullptr) return absl::StrCat(cwd, "/", path);
+  return path;
+}
+
+bool ResumeRequested() { return absl::GetFlag(FLAGS_resume); }
+
+absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view experiment,
+                                                         absl::string_view default_dataset,
+                                                         const ConfigDefaults& defaults) {
+  ExperimentConfig from_file;
+  if (const auto config_path = absl::GetFlag(FLAGS_config)) {
+    MC_RETURN_IF_ERROR(serialization::MergeExperimentConfigFile(UserPath(*config_path), from_file));
+    if (from_file.has_experiment() && from_file.experiment() != experiment) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--config ", *config_path, " is for experiment \"",
+                       from_file.experiment(), "\", not \"", experiment, "\""));
+    }
+  }
+  std::string dataset(default_dataset);
+  if (from_file.data().has_dataset()) dataset = from_file.data().dataset();
+  if (const auto dataset_flag = absl::GetFlag(FLAGS_dataset)) dataset = *dataset_flag;
+
+  ExperimentConfig config = defaults(dataset);
+  config.MergeFrom(from_file);
+  config.set_experiment(std::string(experiment));
+  config.mutable_data()->set_dataset(dataset);
+
+  auto* data = config.mutable_data();
+  auto* training = config.mutable_training();
+  if (const auto data_dir = absl::GetFlag(FLAGS_data_dir)) data->set_data_dir(*data_dir);
+  if (const auto workers = absl::GetFlag(FLAGS_workers)) data->set_workers(*workers);
+  if (const auto model = absl::GetFlag(FLAGS_model)) config.mutable_model()->set_name(*model);
+  if (const auto epochs = absl::GetFlag(FLAGS_epochs)) training->set_epochs(*epochs);
+  if (const auto batch_size = absl::GetFlag(FLAGS_batch_size)) training->set_batch_size(*batch_size);
+  if (const auto lr = absl::GetFlag(FLAGS_lr)) training->set_lr(*lr);
+  if (const auto max_train_batches = absl::GetFlag(FLAGS_max_train_batches)) {
+    training->set_max_train_batches(*max_train_batches);
+  }
+  if (const auto threads = absl::GetFlag(FLAGS_threads)) training->set_threads(*threads);
+  if (const auto seed = absl::GetFlag(FLAGS_seed)) training->set_seed(*seed);
+  if (const auto output_dir = absl::GetFlag(FLAGS_output_dir)) config.mutable_output()->set_dir(*output_dir);
+  if (config.output().dir().empty()) {
+    config.mutable_output()->set_dir(absl::StrCat("runs/", experiment, "/", dataset, "_",
+                                                  config.model().name(), "_", Timestamp()));
+  }
+  config.mutable_output()->set_dir(UserPath(config.output().dir()));
+  if (!data->data_dir().empty()) data->set_data_dir(UserPath(data->data_dir()));
+  MC_RETURN_IF_ERROR(serialization::ValidateExperimentConfig(config));
+  return config;
+}
+
+}  // namespace mc::experiments

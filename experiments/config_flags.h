@@ -1,0 +1,44 @@
+// File: config_flags.h
+// The command-line flags every experiment binary shares, and how they combine with a
+// textproto configuration: experiment defaults (per data set) < --config file < flags given
+// on the command line. The result is validated before anything runs.
+//
+// Common flags: --config --dataset --data_dir --model --epochs --batch_size --lr
+// --max_train_batches --threads --workers --seed --output_dir --resume.
+//
+// Example:
+//   absl::StatusOr<ExperimentConfig> config =
+//       ResolveExperimentConfig("cifar_baseline", "cifar10", &BaselineDefaults);
+#ifndef MC_EXPERIMENTS_CONFIG_FLAGS_H_
+#define MC_EXPERIMENTS_CONFIG_FLAGS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "serialization/experiment_config.pb.h"
+
+namespace mc::experiments {
+
+/// Default configuration of an experiment for a data set name.
+using ConfigDefaults = std::function<serialization::ExperimentConfig(absl::string_view dataset)>;
+
+/// Builds the run's configuration from the defaults, the --config file and the flags set on
+/// the command line (only those: a flag left at its default does not override the file).
+/// Relative paths are taken from the directory `bazel run` was started in. Without
+/// --output_dir, results go to runs/<experiment>/<dataset>_<model>_<time>.
+/// \error kInvalidArgument naming the bad field or flag; kNotFound for a missing --config.
+absl::StatusOr<serialization::ExperimentConfig> ResolveExperimentConfig(
+    absl::string_view experiment, absl::string_view default_dataset,
+    const ConfigDefaults& defaults);
+
+/// Value of --resume: continue from output_dir's checkpoint when one exists.
+bool ResumeRequested();
+
+/// `path` made absolute against the directory the user started the command in.
+std::string UserPath(const std::string& path);
+
+}  // namespace mc::experiments
+
+#endif  // MC_EXPERIMENTS_CONFIG_FLAGS_H_

@@ -1,0 +1,85 @@
+#include "experiments/config_flags.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "serialization/atomic_file.h"
+
+namespace mc::experiments {
+namespace {
+
+using ::testing::HasSubstr;
+using serialization::ExperimentConfig;
+
+ExperimentConfig Defaults(absl::string_view dataset) {
+  ExperimentConfig config;
+  config.mutable_data()->set_augment(dataset == "cifar10");
+  config.mutable_model()->set_name("resnet20");
+  auto* training = config.mutable_training();
+  training->set_epochs(dataset == "cifar10" ? 200 : 3);
+  training->set_batch_size(128);
+  training->set_eval_batch_size(500);
+  training->set_optimizer(serialization::TrainingConfig::SGD);
+  training->set_lr(0.1);
+  training->set_momentum(0.9);
+  training->set_lr_schedule(serialization::TrainingConfig::COSINE);
+  return config;
+}
+
+void Parse(std::vector<std::string> arguments) {
+  arguments.insert(arguments.begin(), "config_flags_test");
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  absl::ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+// Tests the precedence defaults < --config file < flags given on the command line, that
+// the data set named by the file selects the defaults, and that relative paths are made
+// absolute against the directory the user ran from.
+TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  setenv("BUILD_WORKING_DIRECTORY", dir.c_str(), 1);
+  ASSERT_TRUE(serialization::WriteFileAtomically(
+                  dir + "/run.textproto",
+                  "data { dataset: \"fashion_mnist\" augment: true }\n"
+                  "training { lr: 0.05 momentum: 0 epochs: 7 }\n")
+                  .ok());
+  Parse({"--config=run.textproto", "--epochs=2", "--output_dir=out", "--seed=9"});
+  absl::StatusOr<ExperimentConfig> config =
+      ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->experiment(), "cifar_baseline");
+  EXPECT_EQ(config->data().dataset(), "fashion_mnist");
+  EXPECT_TRUE(config->data().augment());           // file over the fashion_mnist default
+  EXPECT_EQ(config->training().lr(), 0.05);          // file over default
+  EXPECT_EQ(config->training().momentum(), 0.0);     // an explicit zero in the file counts
+  EXPECT_EQ(config->training().epochs(), 2);         // flag over file
+  EXPECT_EQ(config->training().seed(), 9u);
+  EXPECT_EQ(config->training().batch_size(), 128);   // default kept
+  EXPECT_EQ(config->output().dir(), dir + "/out");
+
+  // A flag that makes the configuration invalid is reported by field name.
+  Parse({"--lr=-1"});
+  absl::StatusOr<ExperimentConfig> invalid =
+      ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
+  EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(invalid.status().message()), HasSubstr("training.lr = -1"));
+
+  // A configuration written for another experiment is refused.
+  ASSERT_TRUE(serialization::WriteFileAtomically(dir + "/other.textproto",
+                                                 "experiment: \"cifar_vq\"\n")
+                  .ok());
+  Parse({"--config=other.textproto", "--lr=0.1"});
+  EXPECT_THAT(std::string(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults)
+                              .status()
+                              .message()),
+              HasSubstr("cifar_vq"));
+}
+
+}  // namespace
+}  // namespace mc::experiments

@@ -1,0 +1,123 @@
+#include "experiments/float_training.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include "common/status_macros.h"
+#include "nn_models/state_dict.h"
+#include "serialization/tensor_codec.h"
+
+namespace mc::experiments {
+
+using serialization::TrainingConfig;
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainingConfig& training,
+                                                       const std::vector<at::Tensor>& parameters) {
+  if (training.optimizer() == TrainingConfig::ADAM) {
+    return std::make_unique<torch::optim::Adam>(
+        parameters,
+        torch::optim::AdamOptions(training.lr()).weight_decay(training.weight_decay()));
+  }
+  return std::make_unique<torch::optim::SGD>(parameters,
+                                             torch::optim::SGDOptions(training.lr())
+                                                 .momentum(training.momentum())
+                                                 .nesterov(training.nesterov())
+                                                 .weight_decay(training.weight_decay()));
+}
+
+CompressedResult EncodeFloatModel(const torch::nn::Module& module) {
+  CompressedResult result;
+  int64_t parameter_values = 0;
+  for (const auto& item : module.named_parameters()) {
+    *result.model.add_tensors() =
+        serialization::EncodePassthrough(item.key(), item.value(), serialization::FLOAT32);
+    const int64_t numel = item.value().numel();
+    parameter_values += numel;
+    serialization::LayerSummary layer;
+    layer.set_name(item.key());
+    layer.set_numel(numel);
+    layer.set_encoding("passthrough_float32");
+    layer.set_bits(32);
+    layer.set_bytes(4.0 * numel);
+    result.layers.push_back(layer);
+  }
+  for (const auto& item : module.named_buffers()) {
+    const bool integer = !at::isFloatingType(item.value().scalar_type());
+    *result.model.add_tensors() = serialization::EncodePassthrough(
+        item.key(), item.value(), integer ? serialization::INT64 : serialization::FLOAT32);
+  }
+  result.model_size_mb = 4.0 * static_cast<double>(parameter_values) / (1 << 20);
+  return result;
+}
+
+absl::Status RestoreFloatModel(const serialization::CompressedModel& stored,
+                               torch::nn::Module& module) {
+  serialization::StateDict state;
+  for (const serialization::CompressedTensor& tensor : stored.tensors()) {
+    MC_ASSIGN_OR_RETURN(at::Tensor value, serialization::DecodePassthrough(tensor));
+    state.emplace_back(tensor.name(), std::move(value));
+  }
+  return nn_models::LoadStateDict(module, state);
+}
+
+FloatTraining::FloatTraining(std::shared_ptr<nn_models::Classifier> model,
+                             const TrainingConfig& training)
+    : model_(std::move(model)), optimizer_(MakeOptimizer(training, model_->parameters())) {}
+
+FloatTraining::~FloatTraining() = default;
+
+StepResult FloatTraining::TrainStep(const at::Tensor& images, const at::Tensor& labels) {
+  model_->train();
+  optimizer_->zero_grad();
+  at::Tensor logits = model_->forward(images);
+  at::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
+  loss.backward();
+  optimizer_->step();
+  return {loss.detach(), logits.detach()};
+}
+
+at::Tensor FloatTraining::EvalLogits(const at::Tensor& images) {
+  model_->eval();
+  return model_->forward(images);
+}
+
+std::vector<torch::optim::Optimizer*> FloatTraining::ScheduledOptimizers() {
+  return {optimizer_.get()};
+}
+
+void FloatTraining::Save(torch::serialize::OutputArchive& archive) {
+  torch::serialize::OutputArchive model_archive;
+  model_->save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer_->save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+}
+
+void FloatTraining::Load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  model_->load(model_archive);
+  torch::serialize::InputArchive optimizer_archive;
+  archive.read("optimizer", optimizer_archive);
+  optimizer_->load(optimizer_archive);
+}
+
+CompressedResult FloatTraining::Compress() { return EncodeFloatModel(*model_); }
+
+void FloatTraining::FillSummary(serialization::ExperimentSummary& summary) {
+  // The written model is the float model itself.
+  summary.set_float_test_accuracy(summary.test_accuracy());
+}
+
+absl::Status FloatTraining::Restore(const serialization::CompressedModel& stored,
+                                    nn_models::Classifier& fresh_model) {
+  return RestoreFloatModel(stored, fresh_model);
+}
+
+}  // namespace mc::experiments

@@ -1,0 +1,373 @@
+#include "experiments/runner.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "data/loader.h"
+#include "experiments/lr_schedule.h"
+#include "experiments/progress.h"
+#include "nn_models/registry.h"
+#include "serialization/atomic_file.h"
+#include "serialization/experiment_config.h"
+#include "serialization/json.h"
+#include "serialization/model_file.h"
+
+namespace mc::experiments {
+namespace {
+
+using serialization::EpochMetrics;
+using serialization::ExperimentConfig;
+using serialization::ExperimentSummary;
+
+constexpr char kCheckpointFile[] = "checkpoint.pt";
+constexpr char kMetricsFile[] = "metrics.jsonl";
+constexpr char kModelFile[] = "model.mcm";
+constexpr char kSummaryFile[] = "summary.json";
+constexpr char kConfigFile[] = "config.textproto";
+
+// Converts LibTorch exceptions escaping `body` into a Status naming `what`.
+template <typename Body>
+absl::Status TorchCall(absl::string_view what, Body&& body) {
+  try {
+    body();
+  } catch (const c10::Error& error) {
+    return absl::InternalError(absl::StrCat(what, ": ", error.what_without_backtrace()));
+  } catch (const std::exception& error) {
+    return absl::InternalError(absl::StrCat(what, ": ", error.what()));
+  }
+  return absl::OkStatus();
+}
+
+// Accuracy and mean cross-entropy of `logits_of` over a loader's epoch.
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+Evaluation Evaluate(data::ImageLoader& loader,
+                    const std::function<at::Tensor(const at::Tensor&)>& logits_of) {
+  torch::NoGradGuard no_grad;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  int64_t seen = 0;
+  loader.ForEachBatch(0, [&](const at::Tensor& images, const at::Tensor& labels) {
+    const at::Tensor logits = logits_of(images);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, labels,
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    seen += labels.size(0);
+    return true;
+  });
+  if (seen == 0) return {};
+  return {loss_sum / seen, static_cast<double>(correct) / seen};
+}
+
+// Appends one line to `path` and flushes it to disk.
+absl::Status AppendLine(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path));
+  const std::string text = line + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("cannot append to ", path));
+  return absl::OkStatus();
+}
+
+// Keeps only the metrics lines of epochs before `completed_epochs` (a resumed run rewrites
+// the epochs after its checkpoint).
+absl::Status TruncateMetrics(const std::string& path, int32_t completed_epochs) {
+  absl::StatusOr<std::string> text = serialization::ReadFileToString(path);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  MC_RETURN_IF_ERROR(text.status());
+  std::string kept;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    EpochMetrics metrics;
+    // A torn last line (a crash while appending) is dropped like a later epoch.
+    if (!serialization::ParseJson(line, path, metrics).ok()) continue;
+    if (metrics.epoch() <= completed_epochs) absl::StrAppend(&kept, line, "\n");
+  }
+  return serialization::WriteFileAtomically(path, kept);
+}
+
+at::Tensor GeneratorState() {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void SetGeneratorState(const at::Tensor& state) {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+absl::Status SaveCheckpoint(const std::string& path, int32_t completed_epochs,
+                            const std::string& config_text, TrainingMethod& method) {
+  std::ostringstream bytes;
+  MC_RETURN_IF_ERROR(TorchCall("saving the checkpoint", [&] {
+    torch::serialize::OutputArchive archive;
+    archive.write("completed_epochs", c10::IValue(static_cast<int64_t>(completed_epochs)));
+    archive.write("config", c10::IValue(config_text));
+    archive.write("rng_state", GeneratorState());
+    torch::serialize::OutputArchive method_archive;
+    method.Save(method_archive);
+    archive.write("method", method_archive);
+    archive.save_to(bytes);
+  }));
+  return serialization::WriteFileAtomically(path, bytes.str());
+}
+
+// Loads a checkpoint; returns the number of completed epochs.
+absl::StatusOr<int32_t> LoadCheckpoint(const std::string& path, const std::string& config_text,
+                                       TrainingMethod& method) {
+  int32_t completed_epochs = 0;
+  std::string saved_config;
+  MC_RETURN_IF_ERROR(TorchCall(absl::StrCat("reading checkpoint ", path), [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue value;
+    archive.read("config", value);
+    saved_config = value.toStringRef();
+    if (saved_config != config_text) return;
+    archive.read("completed_epochs", value);
+    completed_epochs = static_cast<int32_t>(value.toInt());
+    at::Tensor rng_state;
+    archive.read("rng_state", rng_state);
+    torch::serialize::InputArchive method_archive;
+    archive.read("method", method_archive);
+    method.Load(method_archive);
+    SetGeneratorState(rng_state);
+  }));
+  if (saved_config != config_text) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot resume from ", path, ": it was written with another configuration (see ",
+        kConfigFile, " next to it); use a new --output_dir or the same flags"));
+  }
+  return completed_epochs;
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 ? static_cast<int64_t>(info.st_size) : 0;
+}
+
+data::LoaderOptions TrainLoaderOptions(const ExperimentConfig& config) {
+  data::LoaderOptions options;
+  options.batch_size = config.training().batch_size();
+  options.shuffle = true;
+  options.augment = config.data().augment();
+  options.workers = config.data().workers();
+  options.seed = config.training().seed();
+  options.drop_last = false;
+  return options;
+}
+
+data::LoaderOptions TestLoaderOptions(const ExperimentConfig& config) {
+  data::LoaderOptions options;
+  options.batch_size = config.training().eval_batch_size();
+  options.workers = config.data().workers();
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
+    const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
+  nn_models::ModelOptions options;
+  options.in_channels(model.in_channels() > 0 ? model.in_channels() : dataset.channels);
+  options.num_classes(model.num_classes() > 0 ? model.num_classes() : dataset.num_classes);
+  options.cifar_stem(model.cifar_stem());
+  options.dropout(model.dropout());
+  return nn_models::CreateModel(model.name(), options);
+}
+
+double FloatModelSizeMb(const nn_models::Classifier& model) {
+  int64_t count = 0;
+  for (const at::Tensor& parameter : model.parameters()) count += parameter.numel();
+  return static_cast<double>(count) * 4 / (1 << 20);
+}
+
+absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
+                                                const MethodFactory& factory,
+                                                const RunOptions& options) {
+  std::ostream& log = *options.log;
+  const auto start = std::chrono::steady_clock::now();
+  const serialization::TrainingConfig& training = config.training();
+  const std::string& dir = config.output().dir();
+  MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir));
+  const std::string config_text = serialization::ExperimentConfigToText(config);
+  MC_RETURN_IF_ERROR(
+      serialization::WriteFileAtomically(absl::StrCat(dir, "/", kConfigFile), config_text));
+
+  if (training.threads() > 0) at::set_num_threads(training.threads());
+  MC_ASSIGN_OR_RETURN(const data::DatasetInfo dataset, data::GetDatasetInfo(config.data().dataset()));
+  MC_ASSIGN_OR_RETURN(data::ImageData train_data,
+                      data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTrain));
+  MC_ASSIGN_OR_RETURN(data::ImageData test_data,
+                      data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTest));
+  data::ImageLoader train_loader(std::move(train_data), dataset, TrainLoaderOptions(config));
+  data::ImageLoader test_loader(std::move(test_data), dataset, TestLoaderOptions(config));
+
+  at::manual_seed(training.seed());
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
+                      BuildModel(config.model(), dataset));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<TrainingMethod> method,
+                      factory(MethodContext{config, dataset, model}));
+
+  const std::string checkpoint_path = absl::StrCat(dir, "/", kCheckpointFile);
+  const std::string metrics_path = absl::StrCat(dir, "/", kMetricsFile);
+  int32_t first_epoch = 0;
+  if (options.resume && FileSize(checkpoint_path) > 0) {
+    MC_ASSIGN_OR_RETURN(first_epoch, LoadCheckpoint(checkpoint_path, config_text, *method));
+    log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
+  }
+  MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
+
+  int64_t steps_per_epoch = train_loader.num_batches();
+  if (training.max_train_batches() > 0) {
+    steps_per_epoch = std::min<int64_t>(steps_per_epoch, training.max_train_batches());
+  }
+  std::vector<std::vector<double>> initial_lrs;
+  for (torch::optim::Optimizer* optimizer : method->ScheduledOptimizers()) {
+    std::vector<double> group_lrs;
+    for (const auto& group : optimizer->param_groups()) group_lrs.push_back(group.options().get_lr());
+    initial_lrs.push_back(group_lrs);
+  }
+  const auto set_learning_rate = [&](double lr) {
+    const std::vector<torch::optim::Optimizer*> optimizers = method->ScheduledOptimizers();
+    for (size_t i = 0; i < optimizers.size(); ++i) {
+      auto& groups = optimizers[i]->param_groups();
+      for (size_t g = 0; g < groups.size(); ++g) {
+        groups[g].options().set_lr(initial_lrs[i][g] * lr / training.lr());
+      }
+    }
+  };
+  const auto eval_logits = [&](const at::Tensor& images) { return method->EvalLogits(images); };
+
+  const bool interactive = IsTerminal(stdout) && options.log == &std::cout;
+  Evaluation last_eval;
+  for (int32_t epoch = first_epoch; epoch < training.epochs(); ++epoch) {
+    ProgressBar bar(absl::StrFormat("epoch %d/%d", epoch + 1, training.epochs()), steps_per_epoch,
+                    log, interactive);
+    double loss_sum = 0;
+    int64_t correct = 0;
+    int64_t seen = 0;
+    int64_t step_in_epoch = 0;
+    double lr = training.lr();
+    absl::Status step_status;
+    train_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
+      lr = LearningRateAt(training, epoch * steps_per_epoch + step_in_epoch, steps_per_epoch);
+      set_learning_rate(lr);
+      StepResult result;
+      step_status = TorchCall("training step", [&] { result = method->TrainStep(images, labels); });
+      if (!step_status.ok()) return false;
+      const double loss = result.loss.item<double>();
+      if (!std::isfinite(loss)) {
+        step_status = absl::InternalError(absl::StrFormat(
+            "the training loss became %f at epoch %d step %d; stopping (the last checkpoint, "
+            "if any, is kept; try a lower --lr)",
+            loss, epoch + 1, step_in_epoch + 1));
+        return false;
+      }
+      loss_sum += loss * labels.size(0);
+      correct += result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
+      seen += labels.size(0);
+      ++step_in_epoch;
+      bar.Update(step_in_epoch, seen, loss_sum / seen, static_cast<double>(correct) / seen);
+      return step_in_epoch < steps_per_epoch;
+    });
+    MC_RETURN_IF_ERROR(step_status);
+    const double train_seconds = bar.elapsed_seconds();
+    MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] { last_eval = Evaluate(test_loader, eval_logits); }));
+    bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", last_eval.loss, last_eval.accuracy));
+
+    EpochMetrics metrics;
+    metrics.set_epoch(epoch + 1);
+    metrics.set_train_loss(seen > 0 ? loss_sum / seen : 0);
+    metrics.set_train_accuracy(seen > 0 ? static_cast<double>(correct) / seen : 0);
+    metrics.set_test_loss(last_eval.loss);
+    metrics.set_test_accuracy(last_eval.accuracy);
+    metrics.set_lr(lr);
+    metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
+    metrics.set_epoch_seconds(bar.elapsed_seconds());
+    for (const auto& [key, value] : method->EpochExtras()) (*metrics.mutable_extra())[key] = value;
+    MC_RETURN_IF_ERROR(AppendLine(metrics_path, serialization::ToJsonLine(metrics)));
+    MC_RETURN_IF_ERROR(SaveCheckpoint(checkpoint_path, epoch + 1, config_text, *method));
+    if (options.stop_after_epochs > 0 && epoch + 1 == options.stop_after_epochs &&
+        epoch + 1 < training.epochs()) {
+      return absl::AbortedError(absl::StrCat("stopped after epoch ", epoch + 1,
+                                             " as requested; continue with --resume"));
+    }
+  }
+
+  // Write the compressed model, then evaluate what was written.
+  CompressedResult compressed;
+  MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method->Compress(); }));
+  serialization::CompressedModel& stored = compressed.model;
+  stored.set_method(method->name());
+  *stored.mutable_model() = config.model();
+  stored.mutable_model()->set_in_channels(
+      config.model().in_channels() > 0 ? config.model().in_channels() : dataset.channels);
+  stored.mutable_model()->set_num_classes(
+      config.model().num_classes() > 0 ? config.model().num_classes() : dataset.num_classes);
+  stored.set_dataset(dataset.name);
+  const std::string model_path = absl::StrCat(dir, "/", kModelFile);
+  MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
+
+  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
+                      serialization::ReadModelFile(model_path));
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
+                      BuildModel(read_back.model(), dataset));
+  MC_RETURN_IF_ERROR(method->Restore(read_back, *restored));
+  Evaluation file_eval;
+  MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
+    restored->eval();
+    file_eval = Evaluate(test_loader, [&](const at::Tensor& images) { return restored->forward(images); });
+  }));
+
+  ExperimentSummary summary;
+  summary.set_experiment(config.experiment());
+  summary.set_dataset(dataset.name);
+  summary.set_model(config.model().name());
+  summary.set_method(method->name());
+  summary.set_test_accuracy(file_eval.accuracy);
+  summary.set_float_model_size_mb(FloatModelSizeMb(*restored));
+  summary.set_model_size_mb(compressed.model_size_mb);
+  summary.set_compression_ratio(
+      compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);
+  summary.set_model_file(model_path);
+  summary.set_compressed_file_bytes(FileSize(model_path));
+  summary.set_epochs(training.epochs());
+  summary.set_seed(training.seed());
+  for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
+  *summary.mutable_config() = config;
+  method->FillSummary(summary);
+  summary.set_wall_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
+  return summary;
+}
+
+}  // namespace mc::experiments

@@ -1,0 +1,72 @@
+// File: runner.h
+// The experiment runner every experiment binary shares: loads the data set, builds the
+// model, trains it with a TrainingMethod (learning-rate schedule, progress, per-epoch
+// evaluation, metrics.jsonl, an atomic checkpoint after every epoch, resume), then writes
+// the compressed model, evaluates the written file and writes summary.json.
+//
+// Output directory:
+//   config.textproto  the full configuration of the run
+//   metrics.jsonl     one EpochMetrics line per epoch (serialization/summary.proto)
+//   checkpoint.pt     LibTorch archive of everything a resumed run needs
+//   model.mcm         the compressed model (serialization/model_file.h)
+//   summary.json      ExperimentSummary
+//
+// Example:
+//   absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, factory, RunOptions());
+#ifndef MC_EXPERIMENTS_RUNNER_H_
+#define MC_EXPERIMENTS_RUNNER_H_
+
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include "absl/status/statusor.h"
+#include "data/image_data.h"
+#include "experiments/training_method.h"
+#include "nn_models/classifier.h"
+#include "serialization/experiment_config.pb.h"
+#include "serialization/summary.pb.h"
+
+namespace mc::experiments {
+
+/// What a method is built from.
+struct MethodContext {
+  const serialization::ExperimentConfig& config;
+  const data::DatasetInfo& dataset;
+  /// The model to train, freshly built from config.model and seeded with training.seed.
+  std::shared_ptr<nn_models::Classifier> model;
+};
+
+using MethodFactory = std::function<absl::StatusOr<std::unique_ptr<TrainingMethod>>(
+    const MethodContext& context)>;
+
+struct RunOptions {
+  /// Continue from output_dir/checkpoint.pt when it exists (its config must match).
+  bool resume = false;
+  /// Stop after this many completed epochs, as an interrupted run would (returns
+  /// kAborted after the checkpoint is written); 0 runs to the end.
+  int32_t stop_after_epochs = 0;
+  /// Progress and results.
+  std::ostream* log = &std::cout;
+};
+
+/// Runs the experiment described by `config` (already validated) and returns its summary,
+/// which is also written to output_dir/summary.json.
+/// \error the first failure: data, model or config problems, I/O errors, a non-finite loss
+/// (the last checkpoint is kept), kAborted when stopped by stop_after_epochs.
+absl::StatusOr<serialization::ExperimentSummary> RunExperiment(
+    const serialization::ExperimentConfig& config, const MethodFactory& factory,
+    const RunOptions& options);
+
+/// Builds config.model for the data set (in_channels and num_classes default to the data
+/// set's). \error kNotFound for an unknown model name.
+absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
+    const serialization::ModelConfig& model, const data::DatasetInfo& dataset);
+
+/// Size in MB (2^20 bytes) of the model's parameters stored as float32.
+double FloatModelSizeMb(const nn_models::Classifier& model);
+
+}  // namespace mc::experiments
+
+#endif  // MC_EXPERIMENTS_RUNNER_H_

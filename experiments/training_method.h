@@ -1,0 +1,92 @@
+// File: training_method.h
+// What a compression method plugs into the experiment runner: how one training step is
+// done, how the model is evaluated, what is checkpointed, and how the trained model is
+// written in the shared compressed-model format and read back. The runner owns everything
+// else (data, epochs, learning-rate schedule, checkpoints, metrics, summary).
+//
+// Example (the float baseline):
+//   class FloatTraining : public TrainingMethod { ... };
+//   RunExperiment(config, [](const MethodContext& context) {
+//     return std::make_unique<FloatTraining>(context);
+//   });
+#ifndef MC_EXPERIMENTS_TRAINING_METHOD_H_
+#define MC_EXPERIMENTS_TRAINING_METHOD_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nn_models/classifier.h"
+#include "serialization/compressed_model.pb.h"
+#include "serialization/experiment_config.pb.h"
+#include "serialization/summary.pb.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
+namespace mc::experiments {
+
+/// Loss and logits of one training batch, for the running metrics.
+struct StepResult {
+  at::Tensor loss;    ///< 0-d float, already backpropagated and applied by the method
+  at::Tensor logits;  ///< (B, num_classes)
+};
+
+/// A trained model in the shared format, and its size by the method's own formula.
+struct CompressedResult {
+  serialization::CompressedModel model;  ///< tensors, method and method_options
+  double model_size_mb = 0;              ///< MB = 2^20 bytes
+  std::vector<serialization::LayerSummary> layers;
+};
+
+class TrainingMethod {
+ public:
+  virtual ~TrainingMethod() = default;
+
+  /// Name recorded in the model file and the summary, e.g. "float", "diffq".
+  virtual std::string name() const = 0;
+
+  /// Trains on one batch: forward, loss, backward and optimizer step(s).
+  /// images: (B, C, H, W) float32; labels: (B) int64.
+  virtual StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) = 0;
+
+  /// Logits of the model as this method evaluates it (e.g. quantized), in eval mode.
+  virtual at::Tensor EvalLogits(const at::Tensor& images) = 0;
+
+  /// Optimizers whose parameter groups follow the configured learning-rate schedule
+  /// (scaled relative to each group's initial rate).
+  virtual std::vector<torch::optim::Optimizer*> ScheduledOptimizers() = 0;
+
+  /// All state a resumed run needs (model, optimizers, method state).
+  virtual void Save(torch::serialize::OutputArchive& archive) = 0;
+  virtual void Load(torch::serialize::InputArchive& archive) = 0;
+
+  /// Extra per-epoch values for metrics.jsonl, e.g. {"model_size_mb": 0.12}.
+  virtual std::map<std::string, double> EpochExtras() { return {}; }
+
+  /// The trained model in the shared format.
+  virtual CompressedResult Compress() = 0;
+
+  /// Adds what only the method knows to the summary (e.g. float_test_accuracy).
+  virtual void FillSummary(serialization::ExperimentSummary& summary) { (void)summary; }
+
+  /// Loads what Compress() wrote (as read back from disk) into a freshly built model of the
+  /// same architecture, for the final evaluation of the file.
+  /// \error on names, shapes or encodings that do not fit the model; the model is then
+  /// left unchanged.
+  virtual absl::Status Restore(const serialization::CompressedModel& stored,
+                               nn_models::Classifier& fresh_model) = 0;
+};
+
+}  // namespace mc::experiments
+
+#endif  // MC_EXPERIMENTS_TRAINING_METHOD_H_
