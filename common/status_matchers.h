@@ -37,6 +37,13 @@ MATCHER_P2(StatusIs, code, message,
          ::testing::ExplainMatchResult(message, std::string(status.message()), result_listener);
 }
 
+/// Matches a Status or StatusOr whose code is `code`, whatever the message.
+MATCHER_P(StatusIs, code, "has code " + ::testing::PrintToString(code)) {
+  const absl::Status& status = ::mc::testing_internal::GetStatus(arg);
+  *result_listener << "whose status is " << status;
+  return status.code() == code;
+}
+
 /// Matches an OK Status or StatusOr.
 MATCHER(IsOk, "is OK") {
   const absl::Status& status = ::mc::testing_internal::GetStatus(arg);
