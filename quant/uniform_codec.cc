@@ -1,0 +1,193 @@
+#include "quant/uniform_codec.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "quant/bitpack.h"
+#include "serialization/tensor_codec.h"
+
+namespace mc::quant {
+namespace {
+
+std::string FloatBytes(const at::Tensor& values) {
+  const at::Tensor contiguous = values.to(at::kFloat).contiguous();
+  return std::string(static_cast<const char*>(contiguous.data_ptr()), contiguous.nbytes());
+}
+
+absl::StatusOr<at::Tensor> FloatsFromBytes(const std::string& bytes, int64_t count,
+                                           absl::string_view what, absl::string_view name) {
+  if (bytes.size() != static_cast<size_t>(count) * 4) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": ", what, " has ", bytes.size(),
+                                            " bytes, expected ", count * 4));
+  }
+  at::Tensor values = at::empty({count}, at::kFloat);
+  std::memcpy(values.data_ptr(), bytes.data(), bytes.size());
+  return values;
+}
+
+// Elements in group `group` of `groups` groups of `group_size` covering `numel`.
+int64_t GroupElements(int64_t group, int64_t groups, int64_t numel, int64_t group_size) {
+  if (groups == 1) return numel;
+  return group + 1 < groups ? group_size : numel - group * group_size;
+}
+
+}  // namespace
+
+int64_t UniformLevelBits(int64_t numel, const at::Tensor& bits, int64_t bit_group_size) {
+  return ElementBits(bits, numel, bit_group_size).sum().item<int64_t>();
+}
+
+serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
+                                             const at::Tensor& bits, const UniformLayout& layout,
+                                             c10::optional<int64_t> width_offset) {
+  const int64_t numel = quantized.levels.numel();
+  const int64_t groups = NumGroups(numel, layout.bit_group_size);
+  const at::Tensor widths = bits.to(at::kLong).reshape({-1}).contiguous();
+  TORCH_CHECK(widths.numel() == 1 || widths.numel() == groups, "expected 1 or ", groups,
+              " widths, got ", widths.numel());
+  serialization::UniformEncoding encoding;
+  encoding.set_group_size(layout.bit_group_size);
+  encoding.set_scale_group_size(layout.scale_group_size);
+  encoding.set_scale_min(FloatBytes(quantized.min));
+  encoding.set_scale_max(FloatBytes(quantized.max));
+
+  const at::Tensor levels = quantized.levels.reshape({-1}).to(at::kInt).contiguous();
+  const int32_t* level_data = levels.data_ptr<int32_t>();
+  const int64_t* width_data = widths.data_ptr<int64_t>();
+  const int64_t max_width = widths.max().item<int64_t>();
+  const int64_t min_width = width_offset.value_or(widths.min().item<int64_t>());
+  TORCH_CHECK(min_width <= widths.min().item<int64_t>(), "width offset ", min_width,
+              " exceeds the smallest width");
+  if (min_width == max_width) {
+    encoding.set_bits(static_cast<uint32_t>(min_width));
+    std::vector<uint16_t> values(level_data, level_data + numel);
+    absl::StatusOr<std::string> packed = PackBitsToString(values, static_cast<int>(min_width));
+    TORCH_CHECK(packed.ok(), packed.status().message());
+    encoding.set_levels(*std::move(packed));
+    return encoding;
+  }
+  const int table_width = BitsFor(static_cast<uint32_t>(max_width - min_width));
+  std::vector<uint16_t> table(groups);
+  for (int64_t g = 0; g < groups; ++g) table[g] = static_cast<uint16_t>(width_data[g] - min_width);
+  absl::StatusOr<std::string> packed_table = PackBitsToString(table, table_width);
+  TORCH_CHECK(packed_table.ok(), packed_table.status().message());
+  encoding.set_group_bits(*std::move(packed_table));
+  encoding.set_group_bits_width(static_cast<uint32_t>(table_width));
+  encoding.set_group_bits_offset(static_cast<uint32_t>(min_width));
+  std::string packed_all;
+  std::vector<uint16_t> values;
+  for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
+    values.clear();
+    for (int64_t g = 0; g < groups; ++g) {
+      if (width_data[g] != width) continue;
+      const int64_t begin = g * layout.bit_group_size;
+      const int64_t count = GroupElements(g, groups, numel, layout.bit_group_size);
+      values.insert(values.end(), level_data + begin, level_data + begin + count);
+    }
+    if (values.empty()) continue;
+    absl::StatusOr<std::string> packed = PackBitsToString(values, width);
+    TORCH_CHECK(packed.ok(), packed.status().message());
+    packed_all += *packed;
+  }
+  encoding.set_levels(std::move(packed_all));
+  return encoding;
+}
+
+absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored) {
+  const std::string& name = stored.name();
+  if (!stored.has_uniform()) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, " is not uniform-encoded"));
+  }
+  const serialization::UniformEncoding& encoding = stored.uniform();
+  MC_ASSIGN_OR_RETURN(const int64_t numel, serialization::NumElements(stored));
+  if (numel == 0) return absl::DataLossError(absl::StrCat("tensor ", name, " is empty"));
+  if (encoding.group_size() < 0 || encoding.scale_group_size() < 0) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": negative group size"));
+  }
+  DecodedUniform decoded;
+  decoded.layout.bit_group_size = encoding.group_size();
+  decoded.layout.scale_group_size = encoding.scale_group_size();
+  const int64_t groups = NumGroups(numel, encoding.group_size());
+  const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
+  MC_ASSIGN_OR_RETURN(decoded.quantized.min,
+                      FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
+  MC_ASSIGN_OR_RETURN(decoded.quantized.max,
+                      FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
+
+  std::vector<int64_t> widths;
+  if (encoding.group_bits().empty()) {
+    widths.push_back(encoding.bits());
+  } else {
+    const uint32_t table_width = encoding.group_bits_width();
+    if (table_width < kMinPackBits || table_width > kMaxPackBits ||
+        encoding.group_bits().size() != PackedBytes(groups, table_width)) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": width table of ",
+                                              encoding.group_bits().size(), " bytes at ",
+                                              table_width, " bits does not fit ", groups, " groups"));
+    }
+    std::vector<uint16_t> table(groups);
+    MC_RETURN_IF_ERROR(UnpackBitsFromString(encoding.group_bits(), static_cast<int>(table_width),
+                                            absl::MakeSpan(table)));
+    for (const uint16_t entry : table) widths.push_back(encoding.group_bits_offset() + entry);
+  }
+  for (const int64_t width : widths) {
+    if (width < kMinPackBits || width > kMaxPackBits) {
+      return absl::DataLossError(
+          absl::StrCat("tensor ", name, ": bit width ", width, " outside [1, 16]"));
+    }
+  }
+  decoded.bits = at::tensor(widths, at::kLong);
+
+  std::vector<uint16_t> levels(numel);
+  const std::string& packed = encoding.levels();
+  if (widths.size() == 1) {
+    MC_RETURN_IF_ERROR(UnpackBitsFromString(packed, static_cast<int>(widths[0]),
+                                            absl::MakeSpan(levels)));
+  } else {
+    size_t offset = 0;
+    std::vector<uint16_t> values;
+    for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
+      int64_t count = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        if (widths[g] == width) count += GroupElements(g, groups, numel, encoding.group_size());
+      }
+      if (count == 0) continue;
+      const size_t bytes = PackedBytes(count, width);
+      if (offset + bytes > packed.size()) {
+        return absl::DataLossError(absl::StrCat("tensor ", name, ": levels are truncated"));
+      }
+      values.resize(count);
+      MC_RETURN_IF_ERROR(UnpackBits(
+          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packed.data()) + offset, bytes),
+          width, absl::MakeSpan(values)));
+      offset += bytes;
+      int64_t next = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        if (widths[g] != width) continue;
+        const int64_t begin = g * encoding.group_size();
+        const int64_t elements = GroupElements(g, groups, numel, encoding.group_size());
+        std::copy(values.begin() + next, values.begin() + next + elements, levels.begin() + begin);
+        next += elements;
+      }
+    }
+    if (offset != packed.size()) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": ", packed.size() - offset,
+                                              " bytes of levels left over"));
+    }
+  }
+  const std::vector<int64_t> shape(stored.shape().begin(), stored.shape().end());
+  decoded.quantized.levels =
+      at::tensor(std::vector<int32_t>(levels.begin(), levels.end()), at::kInt).view(shape);
+  return decoded;
+}
+
+absl::StatusOr<at::Tensor> DecodeUniform(const serialization::CompressedTensor& stored) {
+  MC_ASSIGN_OR_RETURN(const DecodedUniform decoded, DecodeUniformLevels(stored));
+  return UniformUnquantize(decoded.quantized, decoded.bits, decoded.layout);
+}
+
+}  // namespace mc::quant

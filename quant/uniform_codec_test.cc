@@ -1,0 +1,89 @@
+#include "quant/uniform_codec.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/status_matchers.h"
+#include "quant/bitpack.h"
+
+namespace mc::quant {
+namespace {
+
+using ::testing::HasSubstr;
+
+serialization::CompressedTensor Stored(const at::Tensor& x, const at::Tensor& bits,
+                                       const UniformLayout& layout) {
+  serialization::CompressedTensor tensor;
+  tensor.set_name("w");
+  for (int64_t size : x.sizes()) tensor.add_shape(size);
+  *tensor.mutable_uniform() =
+      EncodeUniform(UniformQuantize(x, bits, layout, Rounding::kHalfToEven), bits, layout);
+  return tensor;
+}
+
+// Tests that mixed widths 1..16 (including 15 and 16) and a short last group decode to
+// exactly the quantized values, and that the levels take exactly their bits.
+TEST(UniformCodecTest, MixedWidthsRoundTripExactly) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({16 * 10 + 5});
+  UniformLayout layout;
+  layout.bit_group_size = 10;
+  const at::Tensor bits = at::arange(1, 18, at::kLong).clamp_max(16);  // 17 groups
+  const serialization::CompressedTensor stored = Stored(x, bits, layout);
+  absl::StatusOr<at::Tensor> decoded = DecodeUniform(stored);
+  ASSERT_THAT(decoded, IsOk());
+  const at::Tensor expected =
+      UniformUnquantize(UniformQuantize(x, bits, layout, Rounding::kHalfToEven), bits, layout);
+  EXPECT_TRUE(at::equal(*decoded, expected));
+  int64_t level_bytes = 0;
+  for (int w = 1; w <= 16; ++w) {
+    const int64_t count = (w == 16 ? 15 : 10);  // widths 16 cover groups 16 (10) and 17 (5)
+    level_bytes += static_cast<int64_t>(PackedBytes(count, w));
+  }
+  EXPECT_EQ(static_cast<int64_t>(stored.uniform().levels().size()), level_bytes);
+  EXPECT_EQ(UniformLevelBits(x.numel(), bits, 10), 10 * (1 + 15) * 15 / 2 + 16 * 15);
+  // 17 widths 1..16 are stored as offsets from 1 at 4 bits each.
+  EXPECT_EQ(stored.uniform().group_bits_offset(), 1u);
+  EXPECT_EQ(stored.uniform().group_bits_width(), 4u);
+  EXPECT_EQ(stored.uniform().group_bits().size(), PackedBytes(17, 4));
+}
+
+// Tests that one width for the whole tensor is stored in `bits` with no width table.
+TEST(UniformCodecTest, SingleWidth) {
+  const at::Tensor x = at::linspace(-1, 1, 100).view({10, 10});
+  const serialization::CompressedTensor stored = Stored(x, at::full({}, 4, at::kLong), {});
+  EXPECT_EQ(stored.uniform().bits(), 4u);
+  EXPECT_TRUE(stored.uniform().group_bits().empty());
+  EXPECT_EQ(stored.uniform().levels().size(), 50u);
+  absl::StatusOr<at::Tensor> decoded = DecodeUniform(stored);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->sizes(), x.sizes());
+  EXPECT_LE((*decoded - x).abs().max().item<float>(), 2.0f / 15 / 2 + 1e-6f);
+}
+
+// Tests that inconsistent stored data is refused with the tensor's name.
+TEST(UniformCodecTest, RejectsCorruptEncodings) {
+  UniformLayout layout;
+  layout.bit_group_size = 4;
+  const serialization::CompressedTensor good =
+      Stored(at::randn({16}), at::tensor({2, 3, 4, 5}, at::kLong), layout);
+  serialization::CompressedTensor bad = good;
+  bad.mutable_uniform()->mutable_group_bits()->push_back('\0');
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("tensor w")));
+  bad = good;
+  bad.mutable_uniform()->set_group_bits_offset(15);  // widths 15..18
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("outside")));
+  bad = good;
+  bad.mutable_uniform()->mutable_levels()->pop_back();
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss));
+  bad = good;
+  bad.mutable_uniform()->mutable_levels()->push_back('\0');
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("left over")));
+  bad = good;
+  bad.mutable_uniform()->set_scale_min("abc");
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("scale_min")));
+}
+
+}  // namespace
+}  // namespace mc::quant
