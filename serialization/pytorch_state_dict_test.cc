@@ -218,7 +218,7 @@ TEST(PyTorchStateDictTest, RejectsLegacyFormat) {
 
 // Tests that every truncation of a valid file is an error, never a crash or a partial result.
 TEST(PyTorchStateDictTest, RejectsEveryTruncationOfFile) {
-  const std::string bytes = ReadBytes(TestFile("tiny_net_state_dict.pt"));
+  const std::string bytes = ReadBytes(TestFile("linear_parameters.pt"));
   ASSERT_GT(bytes.size(), 1000u);
   const std::string path = TempFile("truncated.pt");
   for (size_t length = 0; length < bytes.size(); ++length) {
