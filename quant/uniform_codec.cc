@@ -97,7 +97,7 @@ serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
   return encoding;
 }
 
-absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored) {
+absl::StatusOr<at::Tensor> DecodeUniformWidths(const serialization::CompressedTensor& stored) {
   const std::string& name = stored.name();
   if (!stored.has_uniform()) {
     return absl::DataLossError(absl::StrCat("tensor ", name, " is not uniform-encoded"));
@@ -108,16 +108,7 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
   if (encoding.group_size() < 0 || encoding.scale_group_size() < 0) {
     return absl::DataLossError(absl::StrCat("tensor ", name, ": negative group size"));
   }
-  DecodedUniform decoded;
-  decoded.layout.bit_group_size = encoding.group_size();
-  decoded.layout.scale_group_size = encoding.scale_group_size();
   const int64_t groups = NumGroups(numel, encoding.group_size());
-  const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
-  MC_ASSIGN_OR_RETURN(decoded.quantized.min,
-                      FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
-  MC_ASSIGN_OR_RETURN(decoded.quantized.max,
-                      FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
-
   std::vector<int64_t> widths;
   if (encoding.group_bits().empty()) {
     widths.push_back(encoding.bits());
@@ -140,7 +131,25 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
           absl::StrCat("tensor ", name, ": bit width ", width, " outside [1, 16]"));
     }
   }
-  decoded.bits = at::tensor(widths, at::kLong);
+  return at::tensor(widths, at::kLong);
+}
+
+absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored) {
+  const std::string& name = stored.name();
+  MC_ASSIGN_OR_RETURN(at::Tensor bits, DecodeUniformWidths(stored));
+  const serialization::UniformEncoding& encoding = stored.uniform();
+  MC_ASSIGN_OR_RETURN(const int64_t numel, serialization::NumElements(stored));
+  DecodedUniform decoded;
+  decoded.layout.bit_group_size = encoding.group_size();
+  decoded.layout.scale_group_size = encoding.scale_group_size();
+  const int64_t groups = NumGroups(numel, encoding.group_size());
+  const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
+  MC_ASSIGN_OR_RETURN(decoded.quantized.min,
+                      FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
+  MC_ASSIGN_OR_RETURN(decoded.quantized.max,
+                      FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
+  const std::vector<int64_t> widths(bits.data_ptr<int64_t>(), bits.data_ptr<int64_t>() + bits.numel());
+  decoded.bits = bits;
 
   std::vector<uint16_t> levels(numel);
   const std::string& packed = encoding.levels();
