@@ -66,19 +66,27 @@ void ImageTransform::Apply(const uint8_t* image, const CropFlip& crop_flip, floa
     }
     // Padding pixels are zero before normalization, as when padding the raw image.
     const float padding_value = normalized[0];
+    // Output column x reads source column (flip ? width - 1 - x : x) + shift_x; these are the
+    // columns for which that lies inside the image.
+    const int64_t shift_x = crop_flip.shift_x;
+    const int64_t first = std::max<int64_t>(0, crop_flip.flip ? shift_x : -shift_x);
+    const int64_t last = std::min(width_, crop_flip.flip ? width_ + shift_x : width_ - shift_x);
     for (int64_t y = 0; y < height_; ++y) {
       float* target_row = target + y * width_;
       const int64_t source_y = y + crop_flip.shift_y;
-      if (source_y < 0 || source_y >= height_) {
+      if (source_y < 0 || source_y >= height_ || first >= last) {
         std::fill(target_row, target_row + width_, padding_value);
         continue;
       }
       const uint8_t* source_row = source + source_y * width_;
-      for (int64_t x = 0; x < width_; ++x) {
-        const int64_t source_x = (crop_flip.flip ? width_ - 1 - x : x) + crop_flip.shift_x;
-        target_row[x] =
-            source_x >= 0 && source_x < width_ ? normalized[source_row[source_x]] : padding_value;
+      std::fill(target_row, target_row + first, padding_value);
+      if (crop_flip.flip) {
+        const int64_t mirror = width_ - 1 + shift_x;
+        for (int64_t x = first; x < last; ++x) target_row[x] = normalized[source_row[mirror - x]];
+      } else {
+        for (int64_t x = first; x < last; ++x) target_row[x] = normalized[source_row[x + shift_x]];
       }
+      std::fill(target_row + last, target_row + width_, padding_value);
     }
   }
 }

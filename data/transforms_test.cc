@@ -93,6 +93,36 @@ TEST(ImageTransformTest, FlipMirrorsAfterCrop) {
       ElementsAreArray(Scaled({13, 12, 11, 10, 23, 22, 21, 20, 33, 32, 31, 30, 43, 42, 41, 40})));
   EXPECT_THAT(ApplyTiny(CropFlip{-1, 1, true}),
               ElementsAreArray(Scaled({0, 0, 0, 0, 0, 13, 12, 11, 0, 23, 22, 21, 0, 33, 32, 31})));
+  EXPECT_THAT(ApplyTiny(CropFlip{0, -3, true}),
+              ElementsAreArray(Scaled({10, 0, 0, 0, 20, 0, 0, 0, 30, 0, 0, 0, 40, 0, 0, 0})));
+}
+
+// Tests that a crop shifted by the whole width or height is all padding.
+TEST(ImageTransformTest, CropOutsideImageIsPadding) {
+  EXPECT_THAT(ApplyTiny(CropFlip{0, 4, false}), ElementsAreArray(Scaled(std::vector<int>(16))));
+  EXPECT_THAT(ApplyTiny(CropFlip{-4, 0, true}), ElementsAreArray(Scaled(std::vector<int>(16))));
+}
+
+// Tests every crop and flip on the tiny image against the definition, pixel by pixel.
+TEST(ImageTransformTest, MatchesDefinitionForAllCrops) {
+  const std::vector<uint8_t> image = TinyImage();
+  for (int64_t shift_y = -5; shift_y <= 5; ++shift_y) {
+    for (int64_t shift_x = -5; shift_x <= 5; ++shift_x) {
+      for (const bool flip : {false, true}) {
+        std::vector<int> expected;
+        for (int64_t y = 0; y < 4; ++y) {
+          for (int64_t x = 0; x < 4; ++x) {
+            const int64_t source_y = y + shift_y;
+            const int64_t source_x = (flip ? 3 - x : x) + shift_x;
+            const bool inside = source_y >= 0 && source_y < 4 && source_x >= 0 && source_x < 4;
+            expected.push_back(inside ? image[source_y * 4 + source_x] : 0);
+          }
+        }
+        EXPECT_THAT(ApplyTiny(CropFlip{shift_y, shift_x, flip}), ElementsAreArray(Scaled(expected)))
+            << "shift (" << shift_y << ", " << shift_x << "), flip " << flip;
+      }
+    }
+  }
 }
 
 // Tests that draws are a function of (seed, epoch, index): equal when repeated, in range,
