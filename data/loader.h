@@ -52,6 +52,7 @@ struct LoaderOptions {
   bool drop_last = false;
 };
 
+/// Checks `options`, e.g. ones built from command-line flags.
 /// \error kInvalidArgument naming the first invalid field: batch_size < 1, workers < 0,
 ///        world_size < 1, or rank outside [0, world_size).
 absl::Status Validate(const LoaderOptions& options);
