@@ -1,5 +1,5 @@
 // File: testutil.h
-// Test helpers of the data package: scratch directories, and writers of small files in the
+// Test utilities of the data package: scratch directories, and writers of small files in the
 // published IDX and CIFAR formats, built byte by byte from the format descriptions so that
 // the readers are checked against the formats, not against themselves.
 //
