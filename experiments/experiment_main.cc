@@ -32,7 +32,8 @@ serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset) {
   return config;
 }
 
-int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
+std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, char** argv,
+                                                                     const ExperimentSpec& spec) {
   absl::SetProgramUsageMessage(
       absl::StrCat(spec.description, "\nUsage: bazel run //experiments:", spec.name,
                    " -- [--dataset=...] [--model=...] [--epochs=N] [--output_dir=DIR] ..."));
@@ -40,39 +41,64 @@ int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
   if (positional.size() > 1) {
     std::cerr << spec.name << ": unexpected argument \"" << positional[1]
               << "\" (flags are written --name=value)" << std::endl;
-    return 1;
+    return std::nullopt;
   }
   absl::StatusOr<serialization::ExperimentConfig> config =
       ResolveExperimentConfig(spec.name, spec.default_dataset, spec.defaults);
-  if (!config.ok()) {
-    std::cerr << spec.name << ": " << config.status().message() << std::endl;
-    return 1;
+  absl::Status status = config.status();
+  if (status.ok() && spec.configure) status = spec.configure(*config);
+  if (!status.ok()) {
+    std::cerr << spec.name << ": " << status.message() << std::endl;
+    return std::nullopt;
   }
-  std::cout << spec.name << ": " << config->data().dataset() << ", " << config->model().name()
-            << ", " << config->training().epochs() << " epochs -> " << config->output().dir()
-            << std::endl;
+  return *config;
+}
+
+absl::StatusOr<serialization::ExperimentSummary> RunConfig(
+    const serialization::ExperimentConfig& config, const MethodFactory& factory) {
+  std::cout << config.experiment() << ": " << config.data().dataset() << ", "
+            << config.model().name() << ", " << config.training().epochs() << " epochs -> "
+            << config.output().dir() << std::endl;
   RunOptions options;
   options.resume = ResumeRequested();
-  absl::StatusOr<serialization::ExperimentSummary> summary;
   try {
-    summary = RunExperiment(*config, spec.factory, options);
-    if (summary.ok() && spec.on_success) {
-      const absl::Status extra = spec.on_success(*summary);
-      if (!extra.ok()) summary = extra;
-    }
+    return RunExperiment(config, factory, options);
   } catch (const c10::Error& error) {
-    summary = absl::InternalError(error.what_without_backtrace());
+    return absl::InternalError(error.what_without_backtrace());
   } catch (const std::exception& error) {
-    summary = absl::InternalError(error.what());
+    return absl::InternalError(error.what());
+  }
+}
+
+void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries,
+                  std::ostream& out) {
+  out << absl::StrFormat("\n%-8s %-9s %-10s %-7s %-9s %s\n", "method", "accuracy", "size (MB)",
+                         "ratio", "mean bits", "model file");
+  for (const serialization::ExperimentSummary& summary : summaries) {
+    out << absl::StrFormat("%-8s %-9.4f %-10.4f %-7.1f %-9s %s\n", summary.method(),
+                           summary.test_accuracy(), summary.model_size_mb(),
+                           summary.compression_ratio(),
+                           summary.mean_bits() > 0 ? absl::StrFormat("%.2f", summary.mean_bits())
+                                                   : std::string("32"),
+                           summary.model_file());
+  }
+  out << std::flush;
+}
+
+int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
+  const std::optional<serialization::ExperimentConfig> config =
+      ParseExperimentConfig(argc, argv, spec);
+  if (!config) return 1;
+  absl::StatusOr<serialization::ExperimentSummary> summary = RunConfig(*config, spec.factory);
+  if (summary.ok() && spec.on_success) {
+    const absl::Status extra = spec.on_success(*summary);
+    if (!extra.ok()) summary = extra;
   }
   if (!summary.ok()) {
     std::cerr << spec.name << ": " << summary.status().message() << std::endl;
     return 1;
   }
-  std::cout << absl::StrFormat(
-      "\n%-10s %-10s %-12s %-8s %s\n%-10s %-10.4f %-12.4f %-8.1f %s\n", "method", "accuracy",
-      "size (MB)", "ratio", "model file", summary->method(), summary->test_accuracy(),
-      summary->model_size_mb(), summary->compression_ratio(), summary->model_file());
+  PrintResults({*summary}, std::cout);
   std::cout << "summary: " << config->output().dir() << "/summary.json ("
             << absl::StrFormat("%.0f", summary->wall_seconds()) << " s)" << std::endl;
   return 0;

@@ -12,7 +12,10 @@
 #define MC_EXPERIMENTS_EXPERIMENT_MAIN_H_
 
 #include <functional>
+#include <optional>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "experiments/config_flags.h"
@@ -31,8 +34,24 @@ struct ExperimentSpec {
   MethodFactory factory;
   /// Called after a successful run, e.g. to write extra outputs.
   std::function<absl::Status(const serialization::ExperimentSummary&)> on_success;
+  /// Applies the experiment's own flags and checks its config section (optional).
+  std::function<absl::Status(serialization::ExperimentConfig&)> configure;
 };
 
+/// Parses the command line and builds the validated configuration. Prints the problem and
+/// returns nullopt on unknown flags, stray arguments or an invalid configuration.
+std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, char** argv,
+                                                                     const ExperimentSpec& spec);
+
+/// Runs one configuration; LibTorch exceptions become errors.
+absl::StatusOr<serialization::ExperimentSummary> RunConfig(
+    const serialization::ExperimentConfig& config, const MethodFactory& factory);
+
+/// Prints one line per summary: method, accuracy, size, ratio, mean bits, model file.
+void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries,
+                  std::ostream& out);
+
+/// Parses, runs, calls on_success and prints the result; returns the exit code.
 int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec);
 
 /// The float training recipe used by every experiment unless it says otherwise: SGD with

@@ -228,10 +228,14 @@ double BaseQuantizer::unquantized_bits() const {
 }
 
 at::Tensor BaseQuantizer::model_size() const {
-  return at::scalar_tensor(unquantized_bits() / 8 / (1 << 20), at::kFloat);
+  return at::scalar_tensor(true_model_size(), at::kFloat);
 }
 
-double BaseQuantizer::true_model_size() const { return model_size().item<double>(); }
+double BaseQuantizer::true_model_size() const {
+  double bits = unquantized_bits();
+  for (const double param_bits : quantized_param_bits()) bits += param_bits;
+  return bits / 8 / (1 << 20);
+}
 
 serialization::CompressedModel BaseQuantizer::get_quantized_state() const {
   serialization::CompressedModel state;

@@ -107,11 +107,13 @@ class BaseQuantizer {
   void unquantize();
   bool is_quantized() const { return quantized_; }
 
-  /// Differentiable estimate of the model size in MB (2^20 bytes): the parameters that are
+  /// Estimate of the model size in MB (2^20 bytes) as a 0-d float tensor, differentiable in
+  /// the quantizer's learned parameters where the method has them: the parameters that are
   /// not quantized (16 or 32 bits each) plus the quantized ones by the method's formula.
+  /// Default: true_model_size().
   virtual at::Tensor model_size() const;
   /// The exact size by the same formula, with the widths actually stored.
-  virtual double true_model_size() const;
+  double true_model_size() const;
   /// Size in MB of the serialized quantized state compressed with zlib at `level`
   /// (-1: zlib's default): the entropy of the levels shows here.
   double compressed_model_size(int level = -1) const;
@@ -128,6 +130,11 @@ class BaseQuantizer {
   void detach();
 
   const std::vector<QuantizedParam>& quantized_params() const { return params_; }
+  /// The quantizer's own learned tensors (e.g. DiffQ's bit logits), for checkpoints.
+  virtual std::vector<at::Tensor> learnable_parameters() const { return {}; }
+  /// Exact size in bits of each quantized parameter by the method's formula (the terms of
+  /// true_model_size()), in the order of quantized_params().
+  virtual std::vector<double> quantized_param_bits() const = 0;
   /// Name of the method, recorded in the state ("diffq", "uniform", "lsq").
   const std::string& method() const { return method_; }
 

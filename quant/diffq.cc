@@ -171,35 +171,39 @@ std::map<std::string, std::string> DiffQuantizer::MethodOptions() const {
           {"param", options_.param()}};
 }
 
-at::Tensor DiffQuantizer::Size(bool exact) const {
+at::Tensor DiffQuantizer::ParamBits(size_t index, bool exact) const {
   // In float64: the constant terms are large next to the differentiable one.
-  at::Tensor total = at::scalar_tensor(unquantized_bits(), at::kDouble);
-  for (size_t i = 0; i < logits_.size(); ++i) {
-    const int64_t numel = quantized_params()[i].param.numel();
-    const int64_t group_size = Layout(i).bit_group_size;
-    const int64_t groups = logits_[i].numel();
-    at::Tensor b = bits(i).to(at::kDouble) + static_cast<double>(options_.extra_bits());
-    if (exact) b = b.detach().round().clamp(1, 15);
-    // Elements per group: group_size, except a short last group.
-    at::Tensor elements = at::full({groups}, static_cast<double>(group_size == 0 ? numel : group_size),
-                                   at::kDouble);
-    if (groups > 1 && groups * group_size != numel) {
-      elements[groups - 1] = static_cast<double>(numel - (groups - 1) * group_size);
-    }
-    total = total + (elements * b).sum();
-    total = total + 64 + 8;
-    const double max_width = std::round(b.detach().max().item<double>());
-    const double width_bits = std::ceil(std::log2(1 + max_width - options_.min_bits()));
-    total = total + (std::isfinite(width_bits) ? std::max(width_bits, 0.0) : 0.0) * groups;
+  const int64_t numel = quantized_params()[index].param.numel();
+  const int64_t group_size = Layout(index).bit_group_size;
+  const int64_t groups = logits_[index].numel();
+  at::Tensor b = bits(index).to(at::kDouble) + static_cast<double>(options_.extra_bits());
+  if (exact) b = b.detach().round().clamp(1, 15);
+  // Elements per group: group_size, except a short last group.
+  at::Tensor elements = at::full(
+      {groups}, static_cast<double>(group_size == 0 ? numel : group_size), at::kDouble);
+  if (groups > 1 && groups * group_size != numel) {
+    elements[groups - 1] = static_cast<double>(numel - (groups - 1) * group_size);
   }
-  return total / (8.0 * (1 << 20));
+  const double max_width = std::round(b.detach().max().item<double>());
+  const double table_bits = std::ceil(std::log2(1 + max_width - options_.min_bits()));
+  const double constant_bits =
+      64 + 8 + (std::isfinite(table_bits) ? std::max(table_bits, 0.0) : 0.0) * groups;
+  return (elements * b).sum() + constant_bits;
 }
 
-at::Tensor DiffQuantizer::model_size() const { return Size(/*exact=*/false).to(at::kFloat); }
+at::Tensor DiffQuantizer::model_size() const {
+  at::Tensor total = at::scalar_tensor(unquantized_bits(), at::kDouble);
+  for (size_t i = 0; i < logits_.size(); ++i) total = total + ParamBits(i, /*exact=*/false);
+  return (total / (8.0 * (1 << 20))).to(at::kFloat);
+}
 
-double DiffQuantizer::true_model_size() const {
+std::vector<double> DiffQuantizer::quantized_param_bits() const {
   torch::NoGradGuard no_grad;
-  return Size(/*exact=*/true).item<double>();
+  std::vector<double> bits_per_param;
+  for (size_t i = 0; i < logits_.size(); ++i) {
+    bits_per_param.push_back(ParamBits(i, /*exact=*/true).item<double>());
+  }
+  return bits_per_param;
 }
 
 }  // namespace mc::quant

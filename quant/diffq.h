@@ -92,7 +92,8 @@ class DiffQuantizer : public BaseQuantizer {
   at::Tensor stored_bits(size_t index) const;
 
   at::Tensor model_size() const override;
-  double true_model_size() const override;
+  std::vector<double> quantized_param_bits() const override;
+  std::vector<at::Tensor> learnable_parameters() const override { return logits_; }
 
   const DiffQuantizerOptions& options() const { return options_; }
 
@@ -105,7 +106,9 @@ class DiffQuantizer : public BaseQuantizer {
   bool has_learnable_parameters() const override { return true; }
 
  private:
-  at::Tensor Size(bool exact) const;
+  /// Bits of quantized parameter `index` by the size formula (see the file comment); with
+  /// `exact`, at the stored widths.
+  at::Tensor ParamBits(size_t index, bool exact) const;
   UniformLayout Layout(size_t index) const;
 
   DiffQuantizerOptions options_;

@@ -97,18 +97,12 @@ std::map<std::string, std::string> LSQ::MethodOptions() const {
   return {{"bits", absl::StrCat(bits_)}};
 }
 
-double LSQ::SizeBits() const {
-  double bits = unquantized_bits();
+std::vector<double> LSQ::quantized_param_bits() const {
+  std::vector<double> bits;
   for (const QuantizedParam& param : quantized_params()) {
-    bits += static_cast<double>(bits_) * param.param.numel() + 32;  // + the float32 step
+    bits.push_back(static_cast<double>(bits_) * param.param.numel() + 32);  // + the float32 step
   }
   return bits;
 }
-
-at::Tensor LSQ::model_size() const {
-  return at::scalar_tensor(SizeBits() / 8 / (1 << 20), at::kFloat);
-}
-
-double LSQ::true_model_size() const { return SizeBits() / 8 / (1 << 20); }
 
 }  // namespace mc::quant

@@ -75,12 +75,13 @@ class LSQ : public BaseQuantizer {
 
   /// The learned steps, one float32 0-d tensor per quantized parameter.
   const std::vector<at::Tensor>& steps() const { return steps_; }
+  std::vector<at::Tensor> learnable_parameters() const override { return steps_; }
   /// The fixed width, as an integer.
   int64_t bits() const { return bits_; }
 
-  /// Not differentiable: the size does not depend on the steps.
-  at::Tensor model_size() const override;
-  double true_model_size() const override;
+  /// bits * numel + 32 per quantized parameter (model_size() is true_model_size(): the size
+  /// does not depend on the steps).
+  std::vector<double> quantized_param_bits() const override;
 
   const LSQOptions& options() const { return options_; }
 
@@ -99,8 +100,6 @@ class LSQ : public BaseQuantizer {
  private:
   /// Step of parameter `index`, detached, after checking that it is usable.
   at::Tensor CheckedStep(size_t index) const;
-  /// Size in bits by the reference formula.
-  double SizeBits() const;
 
   LSQOptions options_;
   int64_t bits_;

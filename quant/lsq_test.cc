@@ -206,7 +206,8 @@ TEST_F(LsqTest, OptimizerStepMovesTheSteps) {
   }
 }
 
-// Tests the reference's initial step 2 * mean|w| / sqrt(2^(b-1)).
+// Tests the reference's initial step 2 * mean|w| / sqrt(2^(b-1)), and that the steps are the
+// learnable parameters (what checkpoints save).
 TEST_F(LsqTest, InitialStep) {
   auto model = testing::SmallModel();
   LSQ quantizer(model, LSQOptions().bits(4).min_size(0));
@@ -216,6 +217,7 @@ TEST_F(LsqTest, InitialStep) {
     EXPECT_FLOAT_EQ(quantizer.steps()[i].item<float>(), 2 * mean / std::sqrt(8.0));
     EXPECT_EQ(quantizer.steps()[i].dim(), 0);
     EXPECT_TRUE(quantizer.steps()[i].requires_grad());
+    EXPECT_TRUE(quantizer.learnable_parameters()[i].is_same(quantizer.steps()[i]));
   }
 }
 
@@ -237,11 +239,13 @@ TEST_F(LsqTest, StateHoldsLevelsAndStep) {
 }
 
 // Tests the size of Sequential(Linear(16, 1024), ReLU, Linear(1024, 16)) at 4 bits with
-// min_size 0 against the formula worked by hand: 4 * 33808 + 4 * 32 = 135360 bits.
+// min_size 0 against the formula worked by hand: 4 * 33808 + 4 * 32 = 135360 bits, and
+// 4 * numel + 32 per tensor.
 TEST_F(LsqTest, ModelSizeByHand) {
   torch::nn::Sequential model(torch::nn::Linear(16, 1024), torch::nn::ReLU(),
                               torch::nn::Linear(1024, 16));
   LSQ quantizer(model.ptr(), LSQOptions().bits(4).min_size(0));
+  EXPECT_THAT(quantizer.quantized_param_bits(), ::testing::ElementsAre(65568, 4128, 65568, 96));
   EXPECT_DOUBLE_EQ(quantizer.true_model_size(), 135360.0 / 8 / (1 << 20));
   EXPECT_FLOAT_EQ(quantizer.model_size().item<float>(), 135360.0f / 8 / (1 << 20));
 }

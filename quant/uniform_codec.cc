@@ -120,7 +120,7 @@ serialization::UniformEncoding EncodeUniformStep(const at::Tensor& levels, int64
   return encoding;
 }
 
-absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored) {
+absl::StatusOr<at::Tensor> DecodeUniformWidths(const serialization::CompressedTensor& stored) {
   const std::string& name = stored.name();
   if (!stored.has_uniform()) {
     return absl::DataLossError(absl::StrCat("tensor ", name, " is not uniform-encoded"));
@@ -131,29 +131,7 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
   if (encoding.group_size() < 0 || encoding.scale_group_size() < 0) {
     return absl::DataLossError(absl::StrCat("tensor ", name, ": negative group size"));
   }
-  DecodedUniform decoded;
-  decoded.layout.bit_group_size = encoding.group_size();
-  decoded.layout.scale_group_size = encoding.scale_group_size();
   const int64_t groups = NumGroups(numel, encoding.group_size());
-  const bool step_form = !encoding.step().empty();
-  if (step_form) {
-    if (!encoding.scale_min().empty() || !encoding.scale_max().empty() ||
-        encoding.scale_group_size() != 0 || !encoding.group_bits().empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "tensor ", name, ": the step form has one width and one step, but the encoding also "
-          "has ranges, scale groups or a width table"));
-    }
-    MC_ASSIGN_OR_RETURN(const at::Tensor step, FloatsFromBytes(encoding.step(), 1, "step", name));
-    decoded.step = step.reshape({});
-    decoded.zero_level = encoding.zero_level();
-  } else {
-    const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
-    MC_ASSIGN_OR_RETURN(decoded.quantized.min,
-                        FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
-    MC_ASSIGN_OR_RETURN(decoded.quantized.max,
-                        FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
-  }
-
   std::vector<int64_t> widths;
   if (encoding.group_bits().empty()) {
     widths.push_back(encoding.bits());
@@ -176,10 +154,41 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
           absl::StrCat("tensor ", name, ": bit width ", width, " outside [1, 16]"));
     }
   }
-  decoded.bits = at::tensor(widths, at::kLong);
-  if (step_form && decoded.zero_level >= (int64_t{1} << widths[0])) {
-    return absl::DataLossError(absl::StrCat("tensor ", name, ": zero level ", decoded.zero_level,
-                                            " does not fit in ", widths[0], " bits"));
+  return at::tensor(widths, at::kLong);
+}
+
+absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored) {
+  const std::string& name = stored.name();
+  MC_ASSIGN_OR_RETURN(at::Tensor bits, DecodeUniformWidths(stored));
+  const serialization::UniformEncoding& encoding = stored.uniform();
+  MC_ASSIGN_OR_RETURN(const int64_t numel, serialization::NumElements(stored));
+  DecodedUniform decoded;
+  decoded.layout.bit_group_size = encoding.group_size();
+  decoded.layout.scale_group_size = encoding.scale_group_size();
+  const int64_t groups = NumGroups(numel, encoding.group_size());
+  const std::vector<int64_t> widths(bits.data_ptr<int64_t>(), bits.data_ptr<int64_t>() + bits.numel());
+  decoded.bits = bits;
+  if (!encoding.step().empty()) {
+    if (!encoding.scale_min().empty() || !encoding.scale_max().empty() ||
+        encoding.scale_group_size() != 0 || !encoding.group_bits().empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "tensor ", name, ": the step form has one width and one step, but the encoding also "
+          "has ranges, scale groups or a width table"));
+    }
+    MC_ASSIGN_OR_RETURN(const at::Tensor step, FloatsFromBytes(encoding.step(), 1, "step", name));
+    decoded.step = step.reshape({});
+    decoded.zero_level = encoding.zero_level();
+    if (decoded.zero_level >= (int64_t{1} << widths[0])) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": zero level ",
+                                              decoded.zero_level, " does not fit in ", widths[0],
+                                              " bits"));
+    }
+  } else {
+    const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
+    MC_ASSIGN_OR_RETURN(decoded.quantized.min,
+                        FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
+    MC_ASSIGN_OR_RETURN(decoded.quantized.max,
+                        FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
   }
 
   std::vector<uint16_t> levels(numel);

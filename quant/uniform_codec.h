@@ -52,6 +52,10 @@ struct DecodedUniform {
 /// \error kDataLoss naming the tensor when sizes, widths or ranges are inconsistent.
 absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::CompressedTensor& stored);
 
+/// The stored widths of a uniform-encoded tensor: int64, one per bit group, or a single
+/// width for the whole tensor. \error kDataLoss as DecodeUniformLevels.
+absl::StatusOr<at::Tensor> DecodeUniformWidths(const serialization::CompressedTensor& stored);
+
 /// The float32 values of a uniform-encoded tensor, in its shape.
 absl::StatusOr<at::Tensor> DecodeUniform(const serialization::CompressedTensor& stored);
 

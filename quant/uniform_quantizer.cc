@@ -54,18 +54,12 @@ std::map<std::string, std::string> UniformQuantizer::MethodOptions() const {
   return {{"bits", absl::StrCat(bits_)}, {"qat", options_.qat() ? "true" : "false"}};
 }
 
-double UniformQuantizer::SizeBits() const {
-  double bits = unquantized_bits();
+std::vector<double> UniformQuantizer::quantized_param_bits() const {
+  std::vector<double> bits;
   for (const QuantizedParam& param : quantized_params()) {
-    bits += static_cast<double>(bits_) * param.param.numel() + 64;  // + two float32 scales
+    bits.push_back(static_cast<double>(bits_) * param.param.numel() + 64);  // + two float32 scales
   }
   return bits;
 }
-
-at::Tensor UniformQuantizer::model_size() const {
-  return at::scalar_tensor(SizeBits() / 8 / (1 << 20), at::kFloat);
-}
-
-double UniformQuantizer::true_model_size() const { return SizeBits() / 8 / (1 << 20); }
 
 }  // namespace mc::quant

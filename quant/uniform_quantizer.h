@@ -65,9 +65,9 @@ class UniformQuantizer : public BaseQuantizer {
   /// The fixed width, as an integer.
   int64_t bits() const { return bits_; }
 
-  /// Not differentiable: the size does not depend on anything learned.
-  at::Tensor model_size() const override;
-  double true_model_size() const override;
+  /// bits * numel + 64 per quantized parameter (model_size() is true_model_size(): nothing
+  /// is learned).
+  std::vector<double> quantized_param_bits() const override;
 
   const UniformQuantizerOptions& options() const { return options_; }
 
@@ -81,9 +81,6 @@ class UniformQuantizer : public BaseQuantizer {
   std::map<std::string, std::string> MethodOptions() const override;
 
  private:
-  /// Size in bits by the reference formula.
-  double SizeBits() const;
-
   UniformQuantizerOptions options_;
   int64_t bits_;
 };

@@ -232,11 +232,12 @@ TEST_F(UniformQuantizerTest, Bound) {
 // Tests the size of Sequential(Linear(16, 1024), ReLU, Linear(1024, 16)) at 4 bits against
 // the formula worked by hand: with min_size 0 all four tensors are quantized,
 // 4 * 33808 + 4 * 64 = 135488 bits; with the default min_size (2621 elements) the biases
-// stay float32: 4 * 32768 + 2 * 64 + 32 * 1040 = 164480 bits.
+// stay float32: 4 * 32768 + 2 * 64 + 32 * 1040 = 164480 bits. Per tensor: 4 * numel + 64.
 TEST_F(UniformQuantizerTest, ModelSizeByHand) {
   torch::nn::Sequential model(torch::nn::Linear(16, 1024), torch::nn::ReLU(),
                               torch::nn::Linear(1024, 16));
   UniformQuantizer all(model.ptr(), UniformQuantizerOptions().bits(4).min_size(0));
+  EXPECT_THAT(all.quantized_param_bits(), ::testing::ElementsAre(65600, 4160, 65600, 128));
   EXPECT_DOUBLE_EQ(all.true_model_size(), 135488.0 / 8 / (1 << 20));
   EXPECT_FLOAT_EQ(all.model_size().item<float>(), 135488.0f / 8 / (1 << 20));
   all.detach();
