@@ -198,8 +198,9 @@ absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
   nn_models::ModelOptions options;
   options.in_channels(model.in_channels() > 0 ? model.in_channels() : dataset.channels);
   options.num_classes(model.num_classes() > 0 ? model.num_classes() : dataset.num_classes);
-  options.cifar_stem(model.cifar_stem());
-  options.dropout(model.dropout());
+  options.image_size(dataset.height);
+  if (model.has_cifar_stem()) options.cifar_stem(model.cifar_stem());
+  if (model.has_dropout()) options.dropout(model.dropout());
   return nn_models::CreateModel(model.name(), options);
 }
 
