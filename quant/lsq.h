@@ -16,7 +16,7 @@
 // The state stores idx + 2^(b-1) as b-bit levels in the step form of UniformEncoding
 // (value = (level - 2^(b-1)) * s, one float32 product), so evaluation, the training value and
 // a restored file agree bit for bit. The steps themselves are not restored from a state:
-// checkpoint steps() to resume training.
+// checkpoint steps() (= learnable_parameters()) to resume training.
 //
 // Example:
 //   mc::quant::LSQ quantizer(model, mc::quant::LSQOptions().bits(4));
