@@ -33,24 +33,9 @@ std::unique_ptr<BaseQuantizer> MakeDiffQ(std::shared_ptr<torch::nn::Module> mode
   return quantizer;
 }
 
-std::vector<at::Tensor> Copies(const std::shared_ptr<torch::nn::Module>& model) {
-  std::vector<at::Tensor> copies;
-  for (const at::Tensor& p : model->parameters()) copies.push_back(p.detach().clone());
-  return copies;
-}
-
-bool SameParameters(const std::shared_ptr<torch::nn::Module>& model,
-                    const std::vector<at::Tensor>& values) {
-  const std::vector<at::Tensor> params = model->parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!at::equal(params[i], values[i])) return false;
-  }
-  return true;
-}
-
-at::Tensor SmallForward(const std::shared_ptr<torch::nn::Module>& model, const at::Tensor& x) {
-  return std::dynamic_pointer_cast<torch::nn::SequentialImpl>(model)->forward(x);
-}
+using testing::ParameterCopies;
+using testing::ParametersEqual;
+using testing::SmallModelForward;
 
 class DiffQTest : public ::testing::Test {
  protected:
@@ -70,15 +55,10 @@ TEST_F(DiffQTest, SaveRestoreState) {
 // Tests that with nothing quantized and float16 set, quantize() rounds every parameter to
 // float16.
 TEST_F(DiffQTest, Float16) {
-  auto model = testing::SmallBigModel();
-  const std::vector<at::Tensor> reference = Copies(model);
-  auto quantizer = MakeDiffQ(model, 100000, true);
-  EXPECT_TRUE(quantizer->quantized_params().empty());
-  quantizer->quantize();
-  const std::vector<at::Tensor> params = model->parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    EXPECT_TRUE(at::equal(params[i], reference[i].to(at::kHalf).to(at::kFloat)));
-  }
+  testing::ExpectFloat16Rounding([](std::shared_ptr<torch::nn::Module> model, double min_size,
+                                    bool float16) {
+    return MakeDiffQ(std::move(model), min_size, float16);
+  });
 }
 
 // Tests that init_bits sets the initial widths exactly.
@@ -95,7 +75,7 @@ TEST_F(DiffQTest, InitBits) {
 TEST_F(DiffQTest, DoesSomething) {
   for (int64_t group_size : {0, 1, 4, 8}) {
     auto model = testing::SmallBigModel();
-    const std::vector<at::Tensor> reference = Copies(model);
+    const std::vector<at::Tensor> reference = ParameterCopies(model);
     auto quantizer = MakeDiffQ(model, 0, false, DiffQuantizerOptions().group_size(group_size));
     quantizer->quantize();
     const std::vector<at::Tensor> params = model->parameters();
@@ -129,7 +109,7 @@ TEST_F(DiffQTest, SetupOptimizer) {
   EXPECT_EQ(optimizer.param_groups()[1].options().get_lr(), 1e-3);
   {
     TrainingStep step = quantizer.training_step();
-    const at::Tensor out = SmallForward(model, at::randn({2, 4, 32}));
+    const at::Tensor out = SmallModelForward(model, at::randn({2, 4, 32}));
     (out.pow(2).mean() + quantizer.model_size()).backward();
     step.backward();
   }
@@ -141,15 +121,15 @@ TEST_F(DiffQTest, SetupOptimizer) {
 // the next training step restores the float weights.
 TEST_F(DiffQTest, QuantizeOnEval) {
   auto model = testing::SmallModel();
-  const std::vector<at::Tensor> reference = Copies(model);
+  const std::vector<at::Tensor> reference = ParameterCopies(model);
   auto quantizer = MakeDiffQ(model, 0, false);
   const at::Tensor x = at::randn({2, 4, 32});
-  { TrainingStep step = quantizer->training_step(); SmallForward(model, x); }
-  EXPECT_TRUE(SameParameters(model, reference));
+  { TrainingStep step = quantizer->training_step(); SmallModelForward(model, x); }
+  EXPECT_TRUE(ParametersEqual(model, reference));
   quantizer->quantize();
-  EXPECT_FALSE(SameParameters(model, reference));
+  EXPECT_FALSE(ParametersEqual(model, reference));
   { TrainingStep step = quantizer->training_step(); }
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
 }
 
 // Tests that training forwards are noisy (differ) and quantized forwards identical.
@@ -158,11 +138,11 @@ TEST_F(DiffQTest, Forward) {
   auto quantizer = MakeDiffQ(model, 0, false);
   const at::Tensor x = at::randn({2, 4, 32});
   at::Tensor first, second;
-  { TrainingStep step = quantizer->training_step(); first = SmallForward(model, x).detach(); }
-  { TrainingStep step = quantizer->training_step(); second = SmallForward(model, x).detach(); }
+  { TrainingStep step = quantizer->training_step(); first = SmallModelForward(model, x).detach(); }
+  { TrainingStep step = quantizer->training_step(); second = SmallModelForward(model, x).detach(); }
   EXPECT_FALSE(at::equal(first, second));
   quantizer->quantize();
-  EXPECT_TRUE(at::equal(SmallForward(model, x), SmallForward(model, x)));
+  EXPECT_TRUE(at::equal(SmallModelForward(model, x), SmallModelForward(model, x)));
 }
 
 // Tests that quantizing an LSTM changes its output (its flat weights see the new values).
@@ -208,27 +188,10 @@ TEST_F(DiffQTest, Exclude) {
 
 // Tests that tied weights are counted once with detect_bound and twice without.
 TEST_F(DiffQTest, Bound) {
-  // Two modules holding the same weight and bias tensors.
-  struct Shared : torch::nn::Module {
-    Shared(const at::Tensor& weight, const at::Tensor& bias) {
-      register_parameter("weight", weight);
-      register_parameter("bias", bias);
-    }
-  };
-  const auto tied = [] {
-    auto model = std::make_shared<torch::nn::Module>();
-    torch::nn::Linear first(16, 16);
-    model->register_module("first", first);
-    model->register_module("second", std::make_shared<Shared>(first->weight, first->bias));
-    return model;
-  };
-  const double one = DiffQuantizer(torch::nn::Linear(16, 16).ptr(), DiffQuantizerOptions().min_size(0))
-                         .model_size().item<double>();
-  DiffQuantizer detected(tied(), DiffQuantizerOptions().min_size(0));
-  DiffQuantizer separate(tied(), DiffQuantizerOptions().min_size(0).detect_bound(false));
-  EXPECT_DOUBLE_EQ(detected.model_size().item<double>(), one);
-  EXPECT_DOUBLE_EQ(separate.model_size().item<double>(), 2 * one);
-  EXPECT_EQ(detected.quantized_params().size(), 2u);
+  testing::ExpectTiedCountedOnce([](std::shared_ptr<torch::nn::Module> model, bool detect_bound) {
+    return std::make_unique<DiffQuantizer>(
+        std::move(model), DiffQuantizerOptions().min_size(0).detect_bound(detect_bound));
+  });
 }
 
 // Tests that a state restored into a fresh model equals the quantized model exactly.
@@ -310,46 +273,46 @@ TEST_F(DiffQTest, GroupSizeZeroRestores) {
 // Reference bug 5: with nothing quantized, evaluation raised "Nothing to restore".
 TEST_F(DiffQTest, NothingQuantizedIsANoOp) {
   auto model = testing::SmallModel();
-  const std::vector<at::Tensor> reference = Copies(model);
+  const std::vector<at::Tensor> reference = ParameterCopies(model);
   auto quantizer = MakeDiffQ(model, 1000, false);
   ASSERT_TRUE(quantizer->quantized_params().empty());
   quantizer->quantize();
   quantizer->quantize();
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
   quantizer->unquantize();
   { TrainingStep step = quantizer->training_step(); }
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
 }
 
 // Reference bug 6: an exception during a forward left the model modified. The training
 // scope restores the weights when unwound; repeated quantize() calls are safe.
 TEST_F(DiffQTest, ExceptionInForwardRestoresWeights) {
   auto model = testing::SmallModel();
-  const std::vector<at::Tensor> reference = Copies(model);
+  const std::vector<at::Tensor> reference = ParameterCopies(model);
   auto quantizer = MakeDiffQ(model, 0, false);
   EXPECT_THROW(
       {
         TrainingStep step = quantizer->training_step();
-        EXPECT_FALSE(SameParameters(model, reference));
-        SmallForward(model, at::randn({2, 7, 32}));  // wrong channel count: throws
+        EXPECT_FALSE(ParametersEqual(model, reference));
+        SmallModelForward(model, at::randn({2, 7, 32}));  // wrong channel count: throws
       },
       c10::Error);
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
   quantizer->quantize();
   quantizer->quantize();
   quantizer->unquantize();
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
 }
 
 // Reference bug 7: float16 parameters were rounded for good by the first evaluation.
 TEST_F(DiffQTest, Float16ParametersAreRestored) {
   auto model = testing::SmallBigModel();
-  const std::vector<at::Tensor> reference = Copies(model);
+  const std::vector<at::Tensor> reference = ParameterCopies(model);
   auto quantizer = MakeDiffQ(model, 0.1, true);
   quantizer->quantize();
-  EXPECT_FALSE(SameParameters(model, reference));
+  EXPECT_FALSE(ParametersEqual(model, reference));
   quantizer->unquantize();
-  EXPECT_TRUE(SameParameters(model, reference));
+  EXPECT_TRUE(ParametersEqual(model, reference));
 }
 
 // Tests that a state for other shapes or names is refused and leaves the model unchanged.
@@ -362,11 +325,11 @@ TEST_F(DiffQTest, RestoreRefusesMismatchedState) {
                                      torch::nn::ReLU(),
                                      torch::nn::Conv1d(torch::nn::Conv1dOptions(4, 4, 1).bias(false)))
                    .ptr();
-  const std::vector<at::Tensor> before = Copies(other);
+  const std::vector<at::Tensor> before = ParameterCopies(other);
   auto restorer = MakeDiffQ(other, 0, false);
   EXPECT_THAT(restorer->restore_quantized_state(state),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0.weight has shape [4, 4, 8]")));
-  EXPECT_TRUE(SameParameters(other, before));
+  EXPECT_TRUE(ParametersEqual(other, before));
 
   state.mutable_tensors(1)->set_name("2.kernel");
   auto same = testing::SmallModel();
@@ -387,7 +350,7 @@ TEST_F(DiffQTest, GradientsReachWeightsAndLogits) {
   optimizer.zero_grad();
   {
     TrainingStep step = quantizer.training_step();
-    SmallForward(model, at::randn({2, 4, 32})).pow(2).mean().backward();
+    SmallModelForward(model, at::randn({2, 4, 32})).pow(2).mean().backward();
     step.backward();
   }
   for (size_t i = 0; i < quantizer.logits().size(); ++i) {

@@ -6,8 +6,11 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/utils.h>
+
+#include <string>
 
 namespace mc::quant::testing {
 
@@ -29,11 +32,71 @@ std::shared_ptr<torch::nn::Module> SmallBigModel() {
   return list.ptr();
 }
 
+std::shared_ptr<torch::nn::Module> TiedLinears() {
+  // Registers tensors under the names of a Linear.
+  struct Holder : torch::nn::Module {
+    Holder(const at::Tensor& weight, const at::Tensor& bias) {
+      register_parameter("weight", weight);
+      register_parameter("bias", bias);
+    }
+  };
+  auto model = std::make_shared<torch::nn::Module>();
+  torch::nn::Linear first(16, 16);
+  model->register_module("first", first);
+  model->register_module("second", std::make_shared<Holder>(first->weight, first->bias));
+  return model;
+}
+
+std::shared_ptr<torch::nn::Module> ResNet20Shapes(int64_t classes) {
+  auto model = std::make_shared<torch::nn::Module>();
+  int64_t next = 0;
+  const auto add = [&](std::vector<int64_t> shape) {
+    model->register_parameter("p" + std::to_string(next++), at::randn(shape));
+  };
+  const auto conv_bn = [&](int64_t in, int64_t out) {
+    add({out, in, 3, 3});
+    add({out});
+    add({out});
+  };
+  conv_bn(3, 16);
+  int64_t in = 16;
+  for (const int64_t width : {16, 32, 64}) {
+    for (int block = 0; block < 3; ++block) {
+      conv_bn(in, width);
+      conv_bn(width, width);
+      in = width;
+    }
+  }
+  add({classes, 64});
+  add({classes});
+  return model;
+}
+
+at::Tensor SmallModelForward(const std::shared_ptr<torch::nn::Module>& model, const at::Tensor& x) {
+  return std::dynamic_pointer_cast<torch::nn::SequentialImpl>(model)->forward(x);
+}
+
 std::shared_ptr<torch::nn::Module> ZeroedCopy(const std::shared_ptr<torch::nn::Module>& model) {
   std::shared_ptr<torch::nn::Module> copy = model->clone();
   torch::NoGradGuard no_grad;
   for (at::Tensor& param : copy->parameters()) param.zero_();
   return copy;
+}
+
+std::vector<at::Tensor> ParameterCopies(const std::shared_ptr<torch::nn::Module>& model) {
+  std::vector<at::Tensor> copies;
+  for (const at::Tensor& param : model->parameters()) copies.push_back(param.detach().clone());
+  return copies;
+}
+
+bool ParametersEqual(const std::shared_ptr<torch::nn::Module>& model,
+                     const std::vector<at::Tensor>& values) {
+  const std::vector<at::Tensor> params = model->parameters();
+  if (params.size() != values.size()) return false;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!at::equal(params[i], values[i])) return false;
+  }
+  return true;
 }
 
 void ExpectSaveRestore(const QuantizerFactory& factory, double min_size, bool float16) {
@@ -74,6 +137,35 @@ void ExpectConsistentSizes(const QuantizerFactory& factory, double min_size, boo
     EXPECT_LE(true_size, 1.1 * packed);
     EXPECT_LE(packed, 1.1 * true_size);
   }
+}
+
+void ExpectFloat16Rounding(const QuantizerFactory& factory) {
+  std::shared_ptr<torch::nn::Module> model = SmallBigModel();
+  const std::vector<at::Tensor> reference = ParameterCopies(model);
+  std::unique_ptr<BaseQuantizer> quantizer = factory(model, 100000, true);
+  EXPECT_TRUE(quantizer->quantized_params().empty());
+  quantizer->quantize();
+  const std::vector<at::Tensor> params = model->parameters();
+  ASSERT_EQ(params.size(), reference.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(at::equal(params[i], reference[i].to(at::kHalf).to(at::kFloat)))
+        << "parameter " << i;
+  }
+}
+
+void ExpectTiedCountedOnce(const std::function<std::unique_ptr<BaseQuantizer>(
+                               std::shared_ptr<torch::nn::Module>, bool detect_bound)>& factory) {
+  std::unique_ptr<BaseQuantizer> single = factory(torch::nn::Linear(16, 16).ptr(), true);
+  std::unique_ptr<BaseQuantizer> detected = factory(TiedLinears(), true);
+  std::unique_ptr<BaseQuantizer> separate = factory(TiedLinears(), false);
+  const double one = single->model_size().item<double>();
+  ASSERT_GT(one, 0);
+  EXPECT_DOUBLE_EQ(detected->model_size().item<double>(), one);
+  EXPECT_DOUBLE_EQ(separate->model_size().item<double>(), 2 * one);
+  EXPECT_DOUBLE_EQ(detected->true_model_size(), single->true_model_size());
+  EXPECT_DOUBLE_EQ(separate->true_model_size(), 2 * single->true_model_size());
+  EXPECT_EQ(detected->quantized_params().size(), 2u);
+  EXPECT_EQ(separate->quantized_params().size(), 4u);
 }
 
 void ExpectExclusion(const std::function<std::unique_ptr<BaseQuantizer>(

@@ -7,8 +7,11 @@
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "quant/base_quantizer.h"
 
@@ -24,8 +27,24 @@ std::shared_ptr<torch::nn::Module> BigModel();
 /// ModuleList(SmallModel, BigModel).
 std::shared_ptr<torch::nn::Module> SmallBigModel();
 
+/// Linear(16, 16) as "first", and the same weight and bias tensors registered again in
+/// "second": two tied parameters.
+std::shared_ptr<torch::nn::Module> TiedLinears();
+/// Parameters with the shapes of the CIFAR ResNet-20 the reference's tables use (3x3 convs
+/// 16-32-64, BatchNorm weight and bias, Linear(64, classes); 269,722 parameters for 10
+/// classes), in a flat module without a forward: for size regression tests.
+std::shared_ptr<torch::nn::Module> ResNet20Shapes(int64_t classes);
+
+/// Forward of SmallModel() (or any Sequential) on x: (N, 4, L) float32.
+at::Tensor SmallModelForward(const std::shared_ptr<torch::nn::Module>& model, const at::Tensor& x);
+
 /// A deep copy of `model` with every parameter set to zero.
 std::shared_ptr<torch::nn::Module> ZeroedCopy(const std::shared_ptr<torch::nn::Module>& model);
+/// Detached copies of the parameters of `model`, in order.
+std::vector<at::Tensor> ParameterCopies(const std::shared_ptr<torch::nn::Module>& model);
+/// Whether the parameters of `model` equal `values` exactly.
+bool ParametersEqual(const std::shared_ptr<torch::nn::Module>& model,
+                     const std::vector<at::Tensor>& values);
 
 /// Quantizes each fixture model, saves the state, restores it into a zeroed copy through
 /// a new quantizer, and expects the copy to hold exactly the quantized weights.
@@ -35,6 +54,15 @@ void ExpectSaveRestore(const QuantizerFactory& factory, double min_size, bool fl
 /// compressed <= 1.5 true and <= 1.5 estimate; estimate and true within 1.5x of each other;
 /// true and the serialized state within 10%.
 void ExpectConsistentSizes(const QuantizerFactory& factory, double min_size, bool float16);
+
+/// With min_size 100000 (nothing quantized) and float16, expects quantize() to round every
+/// parameter of SmallBigModel to float16.
+void ExpectFloat16Rounding(const QuantizerFactory& factory);
+
+/// Expects TiedLinears to be counted (sizes) and quantized once with detect_bound, twice
+/// without. `factory` builds a quantizer with min_size 0 and the given detect_bound.
+void ExpectTiedCountedOnce(const std::function<std::unique_ptr<BaseQuantizer>(
+                               std::shared_ptr<torch::nn::Module>, bool detect_bound)>& factory);
 
 /// Conv1d(3, 64, 4): excluding "bias" leaves 1 quantized tensor, "bias" and "weight" none;
 /// six Conv1d(32, 32, 4) in a Sequential with "[024].*" excluded leave 6.

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 namespace mc::quant {
 namespace {
 
@@ -29,6 +31,12 @@ std::pair<at::Tensor, at::Tensor> GroupRanges(const at::Tensor& flat, int64_t gr
 }
 
 }  // namespace
+
+int64_t IntegerBits(double bits, int64_t min_bits, int64_t max_bits, const char* quantizer) {
+  TORCH_CHECK(std::trunc(bits) == bits && bits >= min_bits && bits <= max_bits, quantizer,
+              ": bits must be an integer in [", min_bits, ", ", max_bits, "], got ", bits);
+  return static_cast<int64_t>(bits);
+}
 
 int64_t NumGroups(int64_t numel, int64_t group_size) {
   if (group_size <= 0) return 1;

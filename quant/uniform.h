@@ -43,6 +43,12 @@ struct UniformQuantized {
   at::Tensor max;     ///< float32 (S)
 };
 
+/// `bits` as an integer width, checked to be an integer in [min_bits, max_bits]. Quantizers
+/// take a fixed width as a double, as the reference does, so that a fractional width is
+/// refused instead of silently truncated (the reference stores 9.6 bits as 776 levels packed
+/// at 9 bits, which corrupts the state). Throws c10::Error naming `quantizer` otherwise.
+int64_t IntegerBits(double bits, int64_t min_bits, int64_t max_bits, const char* quantizer);
+
 /// Number of groups of `group_size` elements covering `numel` (1 when group_size is 0).
 int64_t NumGroups(int64_t numel, int64_t group_size);
 

@@ -29,6 +29,13 @@ absl::StatusOr<at::Tensor> FloatsFromBytes(const std::string& bytes, int64_t cou
   return values;
 }
 
+// Bit-packs `values` at `width` bits; the callers guarantee that they fit.
+std::string Pack(absl::Span<const uint16_t> values, int width) {
+  absl::StatusOr<std::string> packed = PackBitsToString(values, width);
+  TORCH_CHECK(packed.ok(), packed.status().message());
+  return *std::move(packed);
+}
+
 // Elements in group `group` of `groups` groups of `group_size` covering `numel`.
 int64_t GroupElements(int64_t group, int64_t groups, int64_t numel, int64_t group_size) {
   if (groups == 1) return numel;
@@ -64,18 +71,14 @@ serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
               " exceeds the smallest width");
   if (min_width == max_width) {
     encoding.set_bits(static_cast<uint32_t>(min_width));
-    std::vector<uint16_t> values(level_data, level_data + numel);
-    absl::StatusOr<std::string> packed = PackBitsToString(values, static_cast<int>(min_width));
-    TORCH_CHECK(packed.ok(), packed.status().message());
-    encoding.set_levels(*std::move(packed));
+    encoding.set_levels(
+        Pack(std::vector<uint16_t>(level_data, level_data + numel), static_cast<int>(min_width)));
     return encoding;
   }
   const int table_width = BitsFor(static_cast<uint32_t>(max_width - min_width));
   std::vector<uint16_t> table(groups);
   for (int64_t g = 0; g < groups; ++g) table[g] = static_cast<uint16_t>(width_data[g] - min_width);
-  absl::StatusOr<std::string> packed_table = PackBitsToString(table, table_width);
-  TORCH_CHECK(packed_table.ok(), packed_table.status().message());
-  encoding.set_group_bits(*std::move(packed_table));
+  encoding.set_group_bits(Pack(table, table_width));
   encoding.set_group_bits_width(static_cast<uint32_t>(table_width));
   encoding.set_group_bits_offset(static_cast<uint32_t>(min_width));
   std::string packed_all;
@@ -89,11 +92,31 @@ serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
       values.insert(values.end(), level_data + begin, level_data + begin + count);
     }
     if (values.empty()) continue;
-    absl::StatusOr<std::string> packed = PackBitsToString(values, width);
-    TORCH_CHECK(packed.ok(), packed.status().message());
-    packed_all += *packed;
+    packed_all += Pack(values, width);
   }
   encoding.set_levels(std::move(packed_all));
+  return encoding;
+}
+
+serialization::UniformEncoding EncodeUniformStep(const at::Tensor& levels, int64_t bits,
+                                                 int64_t zero_level, float step) {
+  TORCH_CHECK(bits >= kMinPackBits && bits <= kMaxPackBits, "bit width must be in [1, 16], got ",
+              bits);
+  const int64_t max_level = (int64_t{1} << bits) - 1;
+  TORCH_CHECK(zero_level >= 0 && zero_level <= max_level, "zero level ", zero_level,
+              " outside [0, ", max_level, "]");
+  const at::Tensor flat = levels.reshape({-1}).to(at::kInt).contiguous();
+  TORCH_CHECK(flat.numel() > 0, "cannot encode an empty tensor");
+  TORCH_CHECK(flat.min().item<int64_t>() >= 0 && flat.max().item<int64_t>() <= max_level,
+              "levels must be in [0, ", max_level, "], got [", flat.min().item<int64_t>(), ", ",
+              flat.max().item<int64_t>(), "]");
+  const int32_t* data = flat.data_ptr<int32_t>();
+  serialization::UniformEncoding encoding;
+  encoding.set_bits(static_cast<uint32_t>(bits));
+  encoding.set_zero_level(static_cast<uint32_t>(zero_level));
+  encoding.set_step(FloatBytes(at::scalar_tensor(step, at::kFloat)));
+  encoding.set_levels(
+      Pack(std::vector<uint16_t>(data, data + flat.numel()), static_cast<int>(bits)));
   return encoding;
 }
 
@@ -143,13 +166,30 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
   decoded.layout.bit_group_size = encoding.group_size();
   decoded.layout.scale_group_size = encoding.scale_group_size();
   const int64_t groups = NumGroups(numel, encoding.group_size());
-  const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
-  MC_ASSIGN_OR_RETURN(decoded.quantized.min,
-                      FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
-  MC_ASSIGN_OR_RETURN(decoded.quantized.max,
-                      FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
   const std::vector<int64_t> widths(bits.data_ptr<int64_t>(), bits.data_ptr<int64_t>() + bits.numel());
   decoded.bits = bits;
+  if (!encoding.step().empty()) {
+    if (!encoding.scale_min().empty() || !encoding.scale_max().empty() ||
+        encoding.scale_group_size() != 0 || !encoding.group_bits().empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "tensor ", name, ": the step form has one width and one step, but the encoding also "
+          "has ranges, scale groups or a width table"));
+    }
+    MC_ASSIGN_OR_RETURN(const at::Tensor step, FloatsFromBytes(encoding.step(), 1, "step", name));
+    decoded.step = step.reshape({});
+    decoded.zero_level = encoding.zero_level();
+    if (decoded.zero_level >= (int64_t{1} << widths[0])) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": zero level ",
+                                              decoded.zero_level, " does not fit in ", widths[0],
+                                              " bits"));
+    }
+  } else {
+    const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
+    MC_ASSIGN_OR_RETURN(decoded.quantized.min,
+                        FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
+    MC_ASSIGN_OR_RETURN(decoded.quantized.max,
+                        FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
+  }
 
   std::vector<uint16_t> levels(numel);
   const std::string& packed = encoding.levels();
@@ -196,6 +236,10 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
 
 absl::StatusOr<at::Tensor> DecodeUniform(const serialization::CompressedTensor& stored) {
   MC_ASSIGN_OR_RETURN(const DecodedUniform decoded, DecodeUniformLevels(stored));
+  if (decoded.step.defined()) {
+    // Exact integers in float32 (|level - zero_level| < 2^16), then one product.
+    return (decoded.quantized.levels - decoded.zero_level).to(at::kFloat) * decoded.step;
+  }
   return UniformUnquantize(decoded.quantized, decoded.bits, decoded.layout);
 }
 

@@ -9,6 +9,8 @@
 // Levels: for each width w present, in increasing order, the levels of all groups of width
 // w, in group order, are bit-packed at w bits (quant/bitpack.h) into one byte-aligned
 // array; the arrays are concatenated. With one width this is the elements in order.
+// Step form (EncodeUniformStep): one width, one float32 step for the tensor, and
+// value = (level - zero_level) * step instead of a (min, max) range.
 //
 // Example:
 //   *tensor.mutable_uniform() = EncodeUniform(q, bits, layout);
@@ -30,11 +32,20 @@ serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
                                              const at::Tensor& bits, const UniformLayout& layout,
                                              c10::optional<int64_t> width_offset = c10::nullopt);
 
+/// Encodes `levels` (int32, any shape, each in [0, 2^bits - 1]) in the step form:
+/// value = (level - zero_level) * step, computed as one float32 product.
+/// Throws c10::Error if bits is outside [1, 16], zero_level outside [0, 2^bits - 1], or a
+/// level does not fit in `bits` bits.
+serialization::UniformEncoding EncodeUniformStep(const at::Tensor& levels, int64_t bits,
+                                                 int64_t zero_level, float step);
+
 /// Levels, ranges and widths of a stored tensor (its shape and uniform encoding).
 struct DecodedUniform {
-  UniformQuantized quantized;
-  at::Tensor bits;  ///< int64, one per bit group or a single width
+  UniformQuantized quantized;  ///< min and max are undefined in the step form
+  at::Tensor bits;             ///< int64, one per bit group or a single width
   UniformLayout layout;
+  at::Tensor step;             ///< step form only: float32 0-d; undefined otherwise
+  int64_t zero_level = 0;      ///< step form only
 };
 
 /// Reads a uniform-encoded tensor back.

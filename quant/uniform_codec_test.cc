@@ -85,5 +85,62 @@ TEST(UniformCodecTest, RejectsCorruptEncodings) {
   EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("scale_min")));
 }
 
+serialization::CompressedTensor StoredStep(const at::Tensor& levels, int64_t bits,
+                                           int64_t zero_level, float step) {
+  serialization::CompressedTensor tensor;
+  tensor.set_name("w");
+  for (int64_t size : levels.sizes()) tensor.add_shape(size);
+  *tensor.mutable_uniform() = EncodeUniformStep(levels, bits, zero_level, step);
+  return tensor;
+}
+
+// Tests that the step form decodes to (level - zero_level) * step, bit for bit the float32
+// product, keeps the shape, and stores the levels and one float32 step.
+TEST(UniformCodecTest, StepFormIsExact) {
+  at::manual_seed(5);
+  const at::Tensor levels = at::randint(0, 16, {3, 7}, at::kInt);
+  const float step = 0.0123456f;
+  const serialization::CompressedTensor stored = StoredStep(levels, 4, 8, step);
+  EXPECT_EQ(stored.uniform().bits(), 4u);
+  EXPECT_EQ(stored.uniform().zero_level(), 8u);
+  EXPECT_EQ(stored.uniform().step().size(), 4u);
+  EXPECT_TRUE(stored.uniform().scale_min().empty());
+  EXPECT_EQ(stored.uniform().levels().size(), PackedBytes(21, 4));
+  absl::StatusOr<at::Tensor> decoded = DecodeUniform(stored);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->sizes(), levels.sizes());
+  EXPECT_TRUE(at::equal(*decoded, (levels - 8).to(at::kFloat) * at::scalar_tensor(step)));
+  EXPECT_EQ((*decoded)[0][0].item<float>(),
+            static_cast<float>(levels[0][0].item<int>() - 8) * step);
+  absl::StatusOr<DecodedUniform> parts = DecodeUniformLevels(stored);
+  ASSERT_THAT(parts, IsOk());
+  EXPECT_TRUE(at::equal(parts->quantized.levels, levels));
+  EXPECT_EQ(parts->step.item<float>(), step);
+  EXPECT_EQ(parts->zero_level, 8);
+}
+
+// Tests that step-form encodings mixing in ranges, or with a bad step or zero level, are
+// refused, and that out-of-range arguments to the encoder throw.
+TEST(UniformCodecTest, RejectsCorruptStepForms) {
+  const serialization::CompressedTensor good = StoredStep(at::arange(8, at::kInt), 3, 4, 0.5f);
+  ASSERT_THAT(DecodeUniform(good), IsOk());
+  serialization::CompressedTensor bad = good;
+  bad.mutable_uniform()->set_scale_min(std::string(4, '\0'));
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("step form")));
+  bad = good;
+  bad.mutable_uniform()->set_scale_group_size(2);
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("step form")));
+  bad = good;
+  bad.mutable_uniform()->mutable_step()->push_back('\0');
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("step has 5")));
+  bad = good;
+  bad.mutable_uniform()->set_zero_level(8);
+  EXPECT_THAT(DecodeUniform(bad), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("zero level 8")));
+  EXPECT_THAT([] { EncodeUniformStep(at::arange(9, at::kInt), 3, 4, 1.f); },
+              ::testing::ThrowsMessage<c10::Error>(HasSubstr("levels must be in [0, 7]")));
+  EXPECT_THAT([] { EncodeUniformStep(at::arange(8, at::kInt), 3, 8, 1.f); },
+              ::testing::ThrowsMessage<c10::Error>(HasSubstr("zero level 8")));
+}
+
 }  // namespace
 }  // namespace mc::quant

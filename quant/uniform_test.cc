@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace mc::quant {
 namespace {
 
@@ -87,6 +89,18 @@ TEST(UniformTest, RejectsBadBits) {
   groups.bit_group_size = 4;
   EXPECT_THROW(UniformQuantize(x, at::tensor({2, 2, 2}, at::kLong), groups, Rounding::kHalfToEven),
                c10::Error);
+}
+
+// Tests that IntegerBits accepts integers within the bounds and refuses fractions, values
+// out of range and NaN with a message naming the quantizer.
+TEST(UniformTest, IntegerBits) {
+  EXPECT_EQ(IntegerBits(1, 1, 15, "Q"), 1);
+  EXPECT_EQ(IntegerBits(15.0, 1, 15, "Q"), 15);
+  for (const double bits : {9.6, 0.0, 16.0, -3.0, std::nan("")}) {
+    EXPECT_THAT([&] { IntegerBits(bits, 1, 15, "Q"); },
+                ::testing::ThrowsMessage<c10::Error>(
+                    ::testing::HasSubstr("Q: bits must be an integer in [1, 15]")));
+  }
 }
 
 }  // namespace
