@@ -327,7 +327,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   CompressedResult compressed;
   MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method->Compress(); }));
   serialization::CompressedModel& stored = compressed.model;
-  stored.set_method(method->name());
+  // A method may record the format-level method of its encoder (e.g. "uniform" for QAT).
+  if (stored.method().empty()) stored.set_method(method->name());
   *stored.mutable_model() = config.model();
   stored.mutable_model()->set_in_channels(
       config.model().in_channels() > 0 ? config.model().in_channels() : dataset.channels);
