@@ -5,18 +5,14 @@
 #include <cmath>
 
 namespace mc::quant {
-namespace {
 
-// Expands one value per group of `group_size` elements to (numel); a short last group is
-// allowed.
 at::Tensor ExpandGroups(const at::Tensor& per_group, int64_t numel, int64_t group_size) {
   if (per_group.numel() == 1) return per_group.reshape({1}).expand({numel});
   return per_group.reshape({-1}).repeat_interleave(group_size).narrow(0, 0, numel);
 }
 
-// Min and max of each scale group of the flat tensor. The last group is padded with the
-// last element, which cannot change its min or max.
-std::pair<at::Tensor, at::Tensor> GroupRanges(const at::Tensor& flat, int64_t group_size) {
+// The last group is padded with the last element, which cannot change its min or max.
+std::pair<at::Tensor, at::Tensor> GroupMinMax(const at::Tensor& flat, int64_t group_size) {
   const int64_t numel = flat.numel();
   if (group_size <= 0 || group_size >= numel) {
     return {flat.min().reshape({1}), flat.max().reshape({1})};
@@ -29,8 +25,6 @@ std::pair<at::Tensor, at::Tensor> GroupRanges(const at::Tensor& flat, int64_t gr
   const at::Tensor rows = padded.view({groups, group_size});
   return {std::get<0>(rows.min(1)), std::get<0>(rows.max(1))};
 }
-
-}  // namespace
 
 int64_t IntegerBits(double bits, int64_t min_bits, int64_t max_bits, const char* quantizer) {
   TORCH_CHECK(std::trunc(bits) == bits && bits >= min_bits && bits <= max_bits, quantizer,
@@ -62,7 +56,7 @@ UniformQuantized UniformQuantize(const at::Tensor& x, const at::Tensor& bits,
   const int64_t numel = flat.numel();
   const at::Tensor steps =
       ElementBits(bits, numel, layout.bit_group_size).exp2().sub(1).to(at::kFloat);
-  auto [min, max] = GroupRanges(flat, layout.scale_group_size);
+  auto [min, max] = GroupMinMax(flat, layout.scale_group_size);
   const at::Tensor range = max - min;
   const at::Tensor element_min = ExpandGroups(min, numel, layout.scale_group_size);
   const at::Tensor element_range = ExpandGroups(range, numel, layout.scale_group_size);

@@ -20,6 +20,7 @@
 #include <c10/util/Optional.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace mc::quant {
 
@@ -51,6 +52,13 @@ int64_t IntegerBits(double bits, int64_t min_bits, int64_t max_bits, const char*
 
 /// Number of groups of `group_size` elements covering `numel` (1 when group_size is 0).
 int64_t NumGroups(int64_t numel, int64_t group_size);
+
+/// Min and max of each group of `group_size` consecutive elements of the flat tensor `flat`
+/// (a short last group is allowed; group_size 0: one group): two float (G) tensors.
+std::pair<at::Tensor, at::Tensor> GroupMinMax(const at::Tensor& flat, int64_t group_size);
+
+/// One value per group (G) expanded to each of `numel` elements, in groups of `group_size`.
+at::Tensor ExpandGroups(const at::Tensor& per_group, int64_t numel, int64_t group_size);
 
 /// Bit width of every element: `bits` (int64, one per bit group, or a single width for the
 /// whole tensor) expanded to (numel). Throws c10::Error if `bits` has the wrong length or a

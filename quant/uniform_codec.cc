@@ -13,22 +13,6 @@
 namespace mc::quant {
 namespace {
 
-std::string FloatBytes(const at::Tensor& values) {
-  const at::Tensor contiguous = values.to(at::kFloat).contiguous();
-  return std::string(static_cast<const char*>(contiguous.data_ptr()), contiguous.nbytes());
-}
-
-absl::StatusOr<at::Tensor> FloatsFromBytes(const std::string& bytes, int64_t count,
-                                           absl::string_view what, absl::string_view name) {
-  if (bytes.size() != static_cast<size_t>(count) * 4) {
-    return absl::DataLossError(absl::StrCat("tensor ", name, ": ", what, " has ", bytes.size(),
-                                            " bytes, expected ", count * 4));
-  }
-  at::Tensor values = at::empty({count}, at::kFloat);
-  std::memcpy(values.data_ptr(), bytes.data(), bytes.size());
-  return values;
-}
-
 // Bit-packs `values` at `width` bits; the callers guarantee that they fit.
 std::string Pack(absl::Span<const uint16_t> values, int width) {
   absl::StatusOr<std::string> packed = PackBitsToString(values, width);
@@ -59,8 +43,8 @@ serialization::UniformEncoding EncodeUniform(const UniformQuantized& quantized,
   serialization::UniformEncoding encoding;
   encoding.set_group_size(layout.bit_group_size);
   encoding.set_scale_group_size(layout.scale_group_size);
-  encoding.set_scale_min(FloatBytes(quantized.min));
-  encoding.set_scale_max(FloatBytes(quantized.max));
+  encoding.set_scale_min(serialization::Float32Bytes(quantized.min));
+  encoding.set_scale_max(serialization::Float32Bytes(quantized.max));
 
   const at::Tensor levels = quantized.levels.reshape({-1}).to(at::kInt).contiguous();
   const int32_t* level_data = levels.data_ptr<int32_t>();
@@ -114,7 +98,7 @@ serialization::UniformEncoding EncodeUniformStep(const at::Tensor& levels, int64
   serialization::UniformEncoding encoding;
   encoding.set_bits(static_cast<uint32_t>(bits));
   encoding.set_zero_level(static_cast<uint32_t>(zero_level));
-  encoding.set_step(FloatBytes(at::scalar_tensor(step, at::kFloat)));
+  encoding.set_step(serialization::Float32Bytes(at::scalar_tensor(step, at::kFloat)));
   encoding.set_levels(
       Pack(std::vector<uint16_t>(data, data + flat.numel()), static_cast<int>(bits)));
   return encoding;
@@ -175,7 +159,7 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
           "tensor ", name, ": the step form has one width and one step, but the encoding also "
           "has ranges, scale groups or a width table"));
     }
-    MC_ASSIGN_OR_RETURN(const at::Tensor step, FloatsFromBytes(encoding.step(), 1, "step", name));
+    MC_ASSIGN_OR_RETURN(const at::Tensor step, serialization::Float32sFromBytes(encoding.step(), 1, "step", name));
     decoded.step = step.reshape({});
     decoded.zero_level = encoding.zero_level();
     if (decoded.zero_level >= (int64_t{1} << widths[0])) {
@@ -186,9 +170,9 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
   } else {
     const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
     MC_ASSIGN_OR_RETURN(decoded.quantized.min,
-                        FloatsFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
+                        serialization::Float32sFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
     MC_ASSIGN_OR_RETURN(decoded.quantized.max,
-                        FloatsFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
+                        serialization::Float32sFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
   }
 
   std::vector<uint16_t> levels(numel);

@@ -76,4 +76,20 @@ absl::StatusOr<at::Tensor> DecodePassthrough(const CompressedTensor& tensor) {
   return encoding.dtype() == FLOAT16 ? stored.to(at::kFloat) : stored;
 }
 
+std::string Float32Bytes(const at::Tensor& values) {
+  const at::Tensor contiguous = values.to(at::kFloat).contiguous();
+  return std::string(static_cast<const char*>(contiguous.data_ptr()), contiguous.nbytes());
+}
+
+absl::StatusOr<at::Tensor> Float32sFromBytes(const std::string& bytes, int64_t count,
+                                             absl::string_view what, absl::string_view name) {
+  if (count < 0 || bytes.size() != static_cast<size_t>(count) * 4) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": ", what, " has ", bytes.size(),
+                                            " bytes, expected ", count * 4));
+  }
+  at::Tensor values = at::empty({count}, at::kFloat);
+  std::memcpy(values.data_ptr(), bytes.data(), bytes.size());
+  return values;
+}
+
 }  // namespace mc::serialization

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "serialization/compressed_model.pb.h"
 
 namespace mc::serialization {
@@ -26,6 +27,14 @@ CompressedTensor EncodePassthrough(const std::string& name, const at::Tensor& te
 /// \error kDataLoss if the byte count disagrees with the shape, or the encoding is not
 /// passthrough (the message names the tensor).
 absl::StatusOr<at::Tensor> DecodePassthrough(const CompressedTensor& tensor);
+
+/// Raw little-endian float32 bytes of `values` (converted to float32, flattened row-major).
+std::string Float32Bytes(const at::Tensor& values);
+
+/// `count` float32 values from Float32Bytes' output, as a (count) tensor.
+/// \error kDataLoss naming the tensor and the field (`what`) if the byte count is not 4 * count.
+absl::StatusOr<at::Tensor> Float32sFromBytes(const std::string& bytes, int64_t count,
+                                             absl::string_view what, absl::string_view name);
 
 /// Number of elements of a stored tensor's shape. \error kDataLoss on a negative dimension.
 absl::StatusOr<int64_t> NumElements(const CompressedTensor& tensor);

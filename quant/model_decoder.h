@@ -1,0 +1,36 @@
+// File: model_decoder.h
+// Turns any compressed model of the shared format back into float tensors, whatever method
+// wrote it: passthrough, uniform (DiffQ, QAT, LSQ, bucketed) and learned-points tensors. This
+// is how a model file is loaded as a teacher or a starting point by another method.
+//
+// Example:
+//   MC_ASSIGN_OR_RETURN(CompressedModel stored, serialization::ReadModelFile(path));
+//   MC_RETURN_IF_ERROR(LoadCompressedModel(stored, *model));
+#ifndef MC_QUANT_MODEL_DECODER_H_
+#define MC_QUANT_MODEL_DECODER_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "serialization/compressed_model.pb.h"
+#include "serialization/pytorch_state_dict.h"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace mc::quant {
+
+/// Every stored tensor as (name, float32 or int64 values), in the stored order.
+/// \error kDataLoss naming the tensor when one is corrupt; kUnimplemented for an encoding
+/// this decoder does not know (the message names it).
+absl::StatusOr<serialization::StateDict> DecodeCompressedModel(
+    const serialization::CompressedModel& stored);
+
+/// Decodes `stored` and loads it into `module` (every parameter and buffer, all or nothing:
+/// see nn_models/state_dict.h). \error as DecodeCompressedModel and LoadStateDict.
+absl::Status LoadCompressedModel(const serialization::CompressedModel& stored,
+                                 torch::nn::Module& module);
+
+}  // namespace mc::quant
+
+#endif  // MC_QUANT_MODEL_DECODER_H_
