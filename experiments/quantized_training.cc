@@ -50,11 +50,12 @@ BitsStatistics StoredBitsStatistics(const serialization::CompressedModel& state)
 
 QuantizedTraining::QuantizedTraining(std::string name, std::shared_ptr<nn_models::Classifier> model,
                                      const serialization::TrainingConfig& training, double penalty,
-                                     QuantizerBuilder builder)
+                                     QuantizerBuilder builder, TrainingLoss training_loss)
     : name_(std::move(name)),
       model_(std::move(model)),
       penalty_(penalty),
       builder_(std::move(builder)),
+      training_loss_(std::move(training_loss)),
       optimizer_(MakeOptimizer(training, model_->parameters())),
       setup_(builder_(model_, optimizer_.get())) {}
 
@@ -69,7 +70,8 @@ StepResult QuantizedTraining::TrainStep(const at::Tensor& images, const at::Tens
   {
     quant::TrainingStep step = setup_.quantizer->training_step();
     logits = model_->forward(images);
-    loss = torch::nn::functional::cross_entropy(logits, labels);
+    loss = training_loss_ ? training_loss_(logits, images, labels)
+                          : torch::nn::functional::cross_entropy(logits, labels);
     at::Tensor objective = loss;
     if (penalty_ > 0) objective = loss + penalty_ * setup_.quantizer->model_size();
     objective.backward();

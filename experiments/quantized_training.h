@@ -1,7 +1,8 @@
 // File: quantized_training.h
-// Training with a weight quantizer of package quant (DiffQ, uniform QAT, LSQ) inside the
-// experiment runner: every training step runs in the quantizer's TrainingStep scope with
-// loss = cross-entropy + penalty * model_size(); evaluation uses the true quantized weights
+// Training with a weight quantizer of package quant (DiffQ, uniform QAT, LSQ, bucketed
+// uniform) inside the experiment runner: every training step runs in the quantizer's
+// TrainingStep scope with loss = task loss (cross-entropy, or e.g. a distillation loss)
+// + penalty * model_size(); evaluation uses the true quantized weights
 // (computed once per evaluation); the model file is the quantizer's state.
 //
 // Example:
@@ -32,11 +33,17 @@ struct QuantizerSetup {
 using QuantizerBuilder = std::function<QuantizerSetup(std::shared_ptr<torch::nn::Module> model,
                                                       torch::optim::Optimizer* model_optimizer)>;
 
+/// The task loss of a training step from the logits of `images` and their labels; the
+/// default is cross-entropy (distillation passes a teacher's loss).
+using TrainingLoss = std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& images,
+                                              const at::Tensor& labels)>;
+
 class QuantizedTraining : public TrainingMethod {
  public:
+  /// loss = training_loss (cross-entropy when null) + penalty * model_size().
   QuantizedTraining(std::string name, std::shared_ptr<nn_models::Classifier> model,
                     const serialization::TrainingConfig& training, double penalty,
-                    QuantizerBuilder builder);
+                    QuantizerBuilder builder, TrainingLoss training_loss = nullptr);
   ~QuantizedTraining() override;
 
   std::string name() const override { return name_; }
@@ -58,6 +65,7 @@ class QuantizedTraining : public TrainingMethod {
   std::shared_ptr<nn_models::Classifier> model_;
   double penalty_;
   QuantizerBuilder builder_;
+  TrainingLoss training_loss_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   QuantizerSetup setup_;
 };

@@ -235,7 +235,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
                       BuildModel(config.model(), dataset));
   MC_ASSIGN_OR_RETURN(std::unique_ptr<TrainingMethod> method,
-                      factory(MethodContext{config, dataset, model}));
+                      factory(MethodContext{config, dataset, model, train_loader}));
 
   const std::string checkpoint_path = absl::StrCat(dir, "/", kCheckpointFile);
   const std::string metrics_path = absl::StrCat(dir, "/", kMetricsFile);

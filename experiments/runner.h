@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/image_data.h"
+#include "data/loader.h"
 #include "experiments/training_method.h"
 #include "nn_models/classifier.h"
 #include "serialization/experiment_config.pb.h"
@@ -36,6 +37,8 @@ struct MethodContext {
   const data::DatasetInfo& dataset;
   /// The model to train, freshly built from config.model and seeded with training.seed.
   std::shared_ptr<nn_models::Classifier> model;
+  /// The training data, for methods that calibrate on a few batches before training.
+  const data::ImageLoader& train_loader;
 };
 
 using MethodFactory = std::function<absl::StatusOr<std::unique_ptr<TrainingMethod>>(

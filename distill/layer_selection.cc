@@ -1,0 +1,36 @@
+#include "distill/layer_selection.h"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+namespace mc::distill {
+namespace {
+
+bool IsLayer(const torch::nn::Module& module) {
+  return module.as<torch::nn::Conv1dImpl>() != nullptr ||
+         module.as<torch::nn::Conv2dImpl>() != nullptr ||
+         module.as<torch::nn::Conv3dImpl>() != nullptr ||
+         module.as<torch::nn::LinearImpl>() != nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> FirstAndLastLayerParameters(const torch::nn::Module& model) {
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> layers;
+  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
+    if (IsLayer(*item.value())) layers.emplace_back(item.key(), item.value());
+  }
+  std::vector<std::string> names;
+  if (layers.empty()) return names;
+  const auto add_parameters = [&](const std::string& prefix, const torch::nn::Module& layer) {
+    for (const auto& parameter : layer.named_parameters(/*recurse=*/false)) {
+      names.push_back(prefix.empty() ? parameter.key() : prefix + "." + parameter.key());
+    }
+  };
+  add_parameters(layers.front().first, *layers.front().second);
+  if (layers.size() > 1) add_parameters(layers.back().first, *layers.back().second);
+  return names;
+}
+
+}  // namespace mc::distill
