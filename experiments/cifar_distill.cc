@@ -1,0 +1,439 @@
+// cifar_distill: quantized distillation and differentiable quantization (Polino et al. 2018)
+// on the image classification data sets.
+//
+//   bazel run //experiments:cifar_distill -- --dataset=fashion_mnist --teacher=<model.mcm>
+//       trains a 4-bit ResNet-20 student by quantized distillation from the teacher;
+//   --method=quantized trains the same student quantized without a teacher (with
+//   --init_from=<float model> --epochs=0 this is post-training quantization);
+//   --method=differentiable_quantization --init_from=<float model> learns the quantization
+//   points of a trained float student.
+// Without --teacher, the teacher (--teacher_model, ResNet-56) is trained first with the
+// baseline recipe. Every run is recorded in the model registry (--registry).
+#include <torch/nn/module.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <iostream>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "distill/coded_size.h"
+#include "distill/differentiable_quantization.h"
+#include "distill/quantized_distillation.h"
+#include "experiments/experiment_main.h"
+#include "experiments/float_training.h"
+#include "experiments/quantized_training.h"
+#include "quant/model_decoder.h"
+#include "serialization/atomic_file.h"
+#include "serialization/model_file.h"
+#include "serialization/tensor_codec.h"
+
+ABSL_FLAG(std::optional<std::string>, method, std::nullopt,
+          "quantized_distillation | differentiable_quantization | quantized.");
+ABSL_FLAG(std::optional<std::string>, teacher, std::nullopt,
+          "Teacher: a compressed-model file or a registry name (trained first when absent).");
+ABSL_FLAG(std::optional<std::string>, teacher_model, std::nullopt,
+          "Architecture of the teacher trained when --teacher is absent.");
+ABSL_FLAG(std::optional<std::string>, student, std::nullopt,
+          "Student architecture, e.g. resnet20 or qd_student1 (same as --model).");
+ABSL_FLAG(std::optional<std::string>, init_from, std::nullopt,
+          "Float model file the student starts from.");
+ABSL_FLAG(std::optional<int32_t>, bits, std::nullopt, "Bits per weight (2^bits points).");
+ABSL_FLAG(std::optional<int32_t>, bucket_size, std::nullopt, "Weights per scaling bucket (0: per tensor).");
+ABSL_FLAG(std::optional<double>, temperature, std::nullopt, "Distillation temperature.");
+ABSL_FLAG(std::optional<double>, distill_weight, std::nullopt, "Weight of the teacher's term, in [0, 1].");
+ABSL_FLAG(std::optional<bool>, stochastic_rounding, std::nullopt, "Round stochastically while training.");
+ABSL_FLAG(std::optional<bool>, quantize_first_last_layer, std::nullopt,
+          "Quantize the first and last layers too.");
+ABSL_FLAG(std::optional<double>, points_lr, std::nullopt, "Differentiable quantization: SGD rate of the points.");
+ABSL_FLAG(std::optional<std::string>, points_init, std::nullopt, "quantiles | uniform.");
+ABSL_FLAG(std::optional<bool>, redistribute_points, std::nullopt,
+          "Share the points out again by gradient norm.");
+ABSL_FLAG(std::optional<std::string>, registry, std::nullopt, "Model registry file.");
+ABSL_FLAG(std::optional<std::string>, name, std::nullopt, "Name of the run in the registry.");
+
+namespace mc::experiments {
+namespace {
+
+using serialization::CompressedModel;
+using serialization::DistillationConfig;
+using serialization::ExperimentConfig;
+using serialization::ExperimentSummary;
+
+// Calibration batches for the redistribution of points, as the reference: the first five.
+constexpr int kCalibrationBatches = 5;
+
+ExperimentConfig Defaults(absl::string_view dataset) {
+  ExperimentConfig config = BaselineRecipe(dataset);
+  if (dataset == "fashion_mnist" || dataset == "mnist") config.mutable_training()->set_epochs(3);
+  config.mutable_model()->set_name("resnet20");
+  DistillationConfig& d = *config.mutable_distillation();
+  d.set_method("quantized_distillation");
+  d.set_teacher("");
+  d.set_teacher_model("resnet56");
+  d.set_init_from("");
+  d.set_bits(4);
+  d.set_bucket_size(256);
+  d.set_temperature(2);
+  d.set_distill_weight(0.7);
+  d.set_stochastic_rounding(false);
+  d.set_quantize_first_last_layer(true);
+  d.set_points_lr(1e-4);
+  d.set_points_init("quantiles");
+  d.set_redistribute_points(true);
+  d.set_registry("");
+  d.set_name("");
+  return config;
+}
+
+absl::Status OutOfRange(absl::string_view field, double value, absl::string_view allowed) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("distillation.", field, " = ", value, " is out of range: allowed ", allowed));
+}
+
+absl::Status Configure(ExperimentConfig& config) {
+  DistillationConfig& d = *config.mutable_distillation();
+  if (const auto v = absl::GetFlag(FLAGS_method)) d.set_method(*v);
+  if (const auto v = absl::GetFlag(FLAGS_teacher)) d.set_teacher(*v);
+  if (const auto v = absl::GetFlag(FLAGS_teacher_model)) d.set_teacher_model(*v);
+  if (const auto v = absl::GetFlag(FLAGS_student)) config.mutable_model()->set_name(*v);
+  if (const auto v = absl::GetFlag(FLAGS_init_from)) d.set_init_from(UserPath(*v));
+  if (const auto v = absl::GetFlag(FLAGS_bits)) d.set_bits(*v);
+  if (const auto v = absl::GetFlag(FLAGS_bucket_size)) d.set_bucket_size(*v);
+  if (const auto v = absl::GetFlag(FLAGS_temperature)) d.set_temperature(*v);
+  if (const auto v = absl::GetFlag(FLAGS_distill_weight)) d.set_distill_weight(*v);
+  if (const auto v = absl::GetFlag(FLAGS_stochastic_rounding)) d.set_stochastic_rounding(*v);
+  if (const auto v = absl::GetFlag(FLAGS_quantize_first_last_layer)) d.set_quantize_first_last_layer(*v);
+  if (const auto v = absl::GetFlag(FLAGS_points_lr)) d.set_points_lr(*v);
+  if (const auto v = absl::GetFlag(FLAGS_points_init)) d.set_points_init(*v);
+  if (const auto v = absl::GetFlag(FLAGS_redistribute_points)) d.set_redistribute_points(*v);
+  if (const auto v = absl::GetFlag(FLAGS_registry)) d.set_registry(UserPath(*v));
+  if (const auto v = absl::GetFlag(FLAGS_name)) d.set_name(*v);
+
+  if (d.method() != "quantized_distillation" && d.method() != "differentiable_quantization" &&
+      d.method() != "quantized") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "distillation.method = \"", d.method(),
+        "\" is not one of quantized_distillation, differentiable_quantization, quantized"));
+  }
+  if (d.bits() < 1 || d.bits() > 15) return OutOfRange("bits", d.bits(), "[1, 15]");
+  if (d.bucket_size() < 0) return OutOfRange("bucket_size", d.bucket_size(), ">= 0");
+  if (!(d.temperature() > 0)) return OutOfRange("temperature", d.temperature(), "> 0");
+  if (!(d.distill_weight() >= 0 && d.distill_weight() <= 1)) {
+    return OutOfRange("distill_weight", d.distill_weight(), "[0, 1]");
+  }
+  if (!(d.points_lr() > 0 && d.points_lr() <= 1)) return OutOfRange("points_lr", d.points_lr(), "(0, 1]");
+  if (d.points_init() != "quantiles" && d.points_init() != "uniform") {
+    return absl::InvalidArgumentError(absl::StrCat("distillation.points_init = \"", d.points_init(),
+                                                   "\" is not one of quantiles, uniform"));
+  }
+  if (d.method() == "differentiable_quantization" && d.init_from().empty()) {
+    return absl::InvalidArgumentError(
+        "differentiable_quantization learns the points of a trained float model: give "
+        "--init_from=<float model file>");
+  }
+  if (d.registry().empty()) {
+    const std::string& dir = config.output().dir();
+    const size_t slash = dir.find_last_of('/');
+    d.set_registry(absl::StrCat(slash == std::string::npos ? "." : dir.substr(0, slash),
+                                "/model_registry.mcr"));
+  }
+  if (d.name().empty()) {
+    d.set_name(absl::StrCat(config.model().name(), "_", d.method(), "_", d.bits(), "bit_",
+                            config.data().dataset()));
+  }
+  return absl::OkStatus();
+}
+
+// Reads a model file and builds its architecture with the stored weights.
+absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModel(const std::string& path,
+                                                                  const data::DatasetInfo& dataset) {
+  MC_ASSIGN_OR_RETURN(const CompressedModel stored, serialization::ReadModelFile(path));
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model, BuildModel(stored.model(), dataset));
+  const absl::Status loaded = quant::LoadCompressedModel(stored, *model);
+  if (!loaded.ok()) return absl::Status(loaded.code(), absl::StrCat(path, ": ", loaded.message()));
+  return model;
+}
+
+// Replaces the fixed-width size of a quantized model by its Huffman-coded size.
+absl::Status ApplyCodedSize(const nn_models::Classifier& model, CompressedResult& result,
+                            distill::CodedSize& coded) {
+  std::set<std::string> parameters;
+  for (const auto& item : model.named_parameters()) parameters.insert(item.key());
+  MC_ASSIGN_OR_RETURN(coded, distill::HuffmanCodedSize(result.model, parameters));
+  result.model_size_mb = static_cast<double>(coded.bytes) / (1 << 20);
+  result.layers.clear();
+  for (const serialization::CompressedTensor& tensor : result.model.tensors()) {
+    if (parameters.count(tensor.name()) == 0) continue;
+    serialization::LayerSummary layer;
+    layer.set_name(tensor.name());
+    layer.set_numel(serialization::NumElements(tensor).value_or(0));
+    layer.set_encoding(tensor.has_uniform()          ? "uniform"
+                       : tensor.has_learned_points() ? "learned_points"
+                                                     : "passthrough_float32");
+    layer.set_bits(tensor.has_passthrough() ? 32 : coded.mean_bits);
+    if (tensor.has_learned_points()) {
+      layer.set_codebook_size(tensor.learned_points().points().size() / 4);
+    }
+    layer.set_bytes(coded.tensor_bytes[tensor.name()]);
+    result.layers.push_back(layer);
+  }
+  return absl::OkStatus();
+}
+
+void FillCodedSummary(const distill::CodedSize& coded, const nn_models::Classifier* teacher,
+                      ExperimentSummary& summary) {
+  auto& metrics = *summary.mutable_metrics();
+  metrics["huffman_mean_bits"] = coded.mean_bits;
+  metrics["reference_size_mb"] = coded.reference_bytes / (1 << 20);
+  if (teacher != nullptr && summary.model_size_mb() > 0) {
+    metrics["teacher_model_size_mb"] = FloatModelSizeMb(*teacher);
+    metrics["compression_ratio_vs_teacher"] = FloatModelSizeMb(*teacher) / summary.model_size_mb();
+  }
+}
+
+// Quantized distillation, or quantized training alone: the bucketed uniform quantizer in
+// the shared quantized-training loop, sized by its Huffman-coded indices.
+class QuantizedStudentTraining : public QuantizedTraining {
+ public:
+  QuantizedStudentTraining(const MethodContext& context, std::shared_ptr<nn_models::Classifier> teacher,
+                           const distill::QuantizedDistillationOptions& options)
+      : QuantizedTraining(
+            context.config.distillation().method(), context.model, context.config.training(),
+            /*penalty=*/0,
+            [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer*) {
+              QuantizerSetup setup;
+              setup.quantizer = distill::AttachStudentQuantizer(std::move(model), options);
+              return setup;
+            },
+            distill::StudentLoss(teacher, options.kd())),
+        model_(context.model),
+        teacher_(std::move(teacher)) {}
+
+  CompressedResult Compress() override {
+    CompressedResult result = QuantizedTraining::Compress();
+    const absl::Status status = ApplyCodedSize(*model_, result, coded_);
+    TORCH_CHECK(status.ok(), status.message());
+    return result;
+  }
+
+  void FillSummary(ExperimentSummary& summary) override {
+    QuantizedTraining::FillSummary(summary);
+    FillCodedSummary(coded_, teacher_.get(), summary);
+  }
+
+ private:
+  std::shared_ptr<nn_models::Classifier> model_;
+  std::shared_ptr<nn_models::Classifier> teacher_;
+  distill::CodedSize coded_;
+};
+
+// Differentiable quantization: learns the points of the trained float student.
+class LearnedPointsTraining : public TrainingMethod {
+ public:
+  LearnedPointsTraining(const MethodContext& context, std::shared_ptr<nn_models::Classifier> teacher,
+                        const distill::DifferentiableQuantizationOptions& options, double points_lr)
+      : teacher_(teacher),
+        dq_(*context.model, teacher ? teacher : context.model, options, CalibrationBatches(context, options)),
+        optimizer_(std::make_unique<torch::optim::SGD>(
+            dq_.points(), torch::optim::SGDOptions(points_lr).momentum(0.9).nesterov(true))) {}
+
+  std::string name() const override { return "differentiable_quantization"; }
+
+  StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
+    const distill::DifferentiableQuantization::StepOutput output = dq_.Step(images, labels, *optimizer_);
+    return {output.loss, output.logits};
+  }
+
+  at::Tensor EvalLogits(const at::Tensor& images) override {
+    dq_.model()->eval();
+    return dq_.model()->forward(images);
+  }
+
+  std::vector<torch::optim::Optimizer*> ScheduledOptimizers() override { return {optimizer_.get()}; }
+
+  void Save(torch::serialize::OutputArchive& archive) override {
+    torch::serialize::OutputArchive model_archive;
+    dq_.model()->save(model_archive);
+    archive.write("model", model_archive);
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer_->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    for (size_t i = 0; i < dq_.points().size(); ++i) {
+      archive.write(absl::StrCat("points_", i), dq_.points()[i].detach());
+    }
+  }
+
+  void Load(torch::serialize::InputArchive& archive) override {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    dq_.model()->load(model_archive);
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer_->load(optimizer_archive);
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < dq_.points().size(); ++i) {
+      at::Tensor value;
+      archive.read(absl::StrCat("points_", i), value);
+      dq_.points()[i].detach().copy_(value);  // in place: the optimizer holds these tensors
+    }
+    dq_.WriteQuantizedWeights();
+  }
+
+  CompressedResult Compress() override {
+    CompressedResult result;
+    result.model = dq_.GetQuantizedState();
+    const absl::Status status = ApplyCodedSize(*dq_.model(), result, coded_);
+    TORCH_CHECK(status.ok(), status.message());
+    return result;
+  }
+
+  void FillSummary(ExperimentSummary& summary) override {
+    // Mean stored index bits (ceil(log2 points) per tensor), before Huffman coding.
+    double bits = 0;
+    int64_t weights = 0;
+    for (const serialization::CompressedTensor& tensor : dq_.GetQuantizedState().tensors()) {
+      if (!tensor.has_learned_points()) continue;
+      const int64_t numel = serialization::NumElements(tensor).value_or(0);
+      bits += static_cast<double>(tensor.learned_points().index_bits()) * numel;
+      weights += numel;
+    }
+    summary.set_mean_bits(weights > 0 ? bits / weights : 0);
+    FillCodedSummary(coded_, teacher_.get(), summary);
+  }
+
+  absl::Status Restore(const CompressedModel& stored, nn_models::Classifier& fresh_model) override {
+    return quant::LoadCompressedModel(stored, fresh_model);
+  }
+
+ private:
+  static std::vector<distill::Batch> CalibrationBatches(
+      const MethodContext& context, const distill::DifferentiableQuantizationOptions& options) {
+    std::vector<distill::Batch> batches;
+    if (!options.redistribute_points()) return batches;
+    context.train_loader.ForEachBatch(0, [&](const at::Tensor& images, const at::Tensor& labels) {
+      batches.emplace_back(images, labels);
+      return batches.size() < kCalibrationBatches;
+    });
+    return batches;
+  }
+
+  std::shared_ptr<nn_models::Classifier> teacher_;
+  distill::DifferentiableQuantization dq_;
+  std::unique_ptr<torch::optim::SGD> optimizer_;
+  distill::CodedSize coded_;
+};
+
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
+  const DistillationConfig& d = context.config.distillation();
+  if (!d.init_from().empty()) {
+    MC_ASSIGN_OR_RETURN(const CompressedModel stored, serialization::ReadModelFile(d.init_from()));
+    const absl::Status loaded = quant::LoadCompressedModel(stored, *context.model);
+    if (!loaded.ok()) {
+      return absl::Status(loaded.code(), absl::StrCat("--init_from=", d.init_from(), ": ", loaded.message()));
+    }
+  }
+  std::shared_ptr<nn_models::Classifier> teacher;
+  if (!d.teacher().empty() && d.method() != "quantized") {
+    MC_ASSIGN_OR_RETURN(teacher, LoadModel(d.teacher(), context.dataset));
+  }
+  const distill::KDLossOptions kd =
+      distill::KDLossOptions().temperature(d.temperature()).soft_weight(d.distill_weight());
+  if (d.method() == "differentiable_quantization") {
+    return std::make_unique<LearnedPointsTraining>(
+        context, teacher,
+        distill::DifferentiableQuantizationOptions()
+            .bits(d.bits())
+            .bucket_size(d.bucket_size())
+            .init(d.points_init() == "uniform" ? distill::PointsInit::kUniform
+                                               : distill::PointsInit::kQuantiles)
+            .redistribute_points(d.redistribute_points())
+            .quantize_first_last_layer(d.quantize_first_last_layer())
+            .kd(kd),
+        d.points_lr());
+  }
+  return std::make_unique<QuantizedStudentTraining>(
+      context, teacher,
+      distill::QuantizedDistillationOptions()
+          .bits(d.bits())
+          .bucket_size(d.bucket_size())
+          .stochastic_rounding(d.stochastic_rounding())
+          .quantize_first_last_layer(d.quantize_first_last_layer())
+          .distillation(d.method() == "quantized_distillation")
+          .kd(kd));
+}
+
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatMethod(const MethodContext& context) {
+  return std::make_unique<FloatTraining>(context.model, context.config.training());
+}
+
+// The teacher's model file: --teacher as a file, else the registry's latest completed run
+// of that name, else a teacher trained now with the baseline recipe.
+absl::StatusOr<std::string> ResolveTeacher(const ExperimentConfig& config) {
+  const DistillationConfig& d = config.distillation();
+  if (!d.teacher().empty()) {
+    return UserPath(d.teacher());
+  }
+  ExperimentConfig teacher = BaselineRecipe(config.data().dataset());
+  *teacher.mutable_data() = config.data();
+  teacher.mutable_model()->set_name(d.teacher_model());
+  *teacher.mutable_training() = config.training();
+  teacher.mutable_output()->set_dir(absl::StrCat(config.output().dir(), "/teacher"));
+  teacher.set_experiment("cifar_distill");
+  teacher.mutable_distillation()->set_registry(d.registry());
+  std::cout << "training the teacher " << d.teacher_model() << " with the baseline recipe in "
+            << teacher.output().dir() << std::endl;
+  MC_ASSIGN_OR_RETURN(const ExperimentSummary summary,
+                      RunConfig(teacher, &MakeFloatMethod));
+  return summary.model_file();
+}
+
+int Main(int argc, char** argv) {
+  const ExperimentSpec spec{"cifar_distill",
+                            "Quantized distillation and differentiable quantization.", "cifar10",
+                            &Defaults, &MakeMethod, nullptr, &Configure};
+  std::optional<ExperimentConfig> config = ParseExperimentConfig(argc, argv, spec);
+  if (!config) return 1;
+  const auto fail = [](const absl::Status& status) {
+    std::cerr << "cifar_distill: " << status.message() << std::endl;
+    return 1;
+  };
+  DistillationConfig& d = *config->mutable_distillation();
+  if (d.method() == "quantized_distillation") {
+    absl::StatusOr<std::string> teacher = ResolveTeacher(*config);
+    if (!teacher.ok()) return fail(teacher.status());
+    d.set_teacher(*teacher);
+  } else if (!d.teacher().empty() && d.method() == "differentiable_quantization") {
+    absl::StatusOr<std::string> teacher = ResolveTeacher(*config);
+    if (!teacher.ok()) return fail(teacher.status());
+    d.set_teacher(*teacher);
+  }
+  absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
+  if (!summary.ok()) return fail(summary.status());
+  PrintResults({*summary}, std::cout);
+  std::cout << absl::StrFormat(
+      "%s: %.2f%% accuracy, %.4f MB Huffman-coded (%.2f bits per weight), %.1fx smaller than the "
+      "float student",
+      d.method(), 100 * summary->test_accuracy(), summary->model_size_mb(),
+      summary->metrics().count("huffman_mean_bits") ? summary->metrics().at("huffman_mean_bits") : 0.0,
+      summary->compression_ratio());
+  if (summary->metrics().count("compression_ratio_vs_teacher")) {
+    std::cout << absl::StrFormat(", %.1fx smaller than the teacher",
+                                 summary->metrics().at("compression_ratio_vs_teacher"));
+  }
+  std::cout << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace mc::experiments
+
+int main(int argc, char** argv) { return mc::experiments::Main(argc, argv); }
