@@ -79,9 +79,10 @@ absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel&
   if (!pooled.empty()) {
     MC_ASSIGN_OR_RETURN(const quant::HuffmanCode code, quant::HuffmanCode::FromCounts(pooled));
     MC_ASSIGN_OR_RETURN(coded_bits, code.EncodedBits(pooled));
-    size.mean_bits = code.MeanBits(pooled);
+    MC_ASSIGN_OR_RETURN(size.mean_bits, code.MeanBits(pooled));
     table_bytes = code.num_symbols();
     for (auto& [name, counts] : per_tensor) {
+      counts.resize(pooled.size(), 0);
       MC_ASSIGN_OR_RETURN(const int64_t tensor_bits, code.EncodedBits(counts));
       size.tensor_bytes[name] += tensor_bits / 8.0;
     }

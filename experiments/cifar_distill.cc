@@ -27,6 +27,7 @@
 #include "common/status_macros.h"
 #include "distill/coded_size.h"
 #include "distill/differentiable_quantization.h"
+#include "distill/model_registry.h"
 #include "distill/quantized_distillation.h"
 #include "experiments/experiment_main.h"
 #include "experiments/float_training.h"
@@ -375,12 +376,49 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatMethod(const MethodCont
   return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
 
+// Runs `config` and records it in the registry: running, then completed or failed.
+absl::StatusOr<ExperimentSummary> RunAndRegister(const ExperimentConfig& config,
+                                                 const MethodFactory& factory,
+                                                 const std::string& name, const std::string& method) {
+  distill::ModelRegistry registry(config.distillation().registry());
+  serialization::RegistryEntry entry;
+  entry.set_name(name);
+  entry.set_method(method);
+  entry.set_model_file(absl::StrCat(config.output().dir(), "/model.mcm"));
+  *entry.mutable_config() = config;
+  entry.set_status(serialization::RegistryEntry::RUNNING);
+  MC_ASSIGN_OR_RETURN(entry, registry.Add(entry));
+  absl::StatusOr<ExperimentSummary> summary = RunConfig(config, factory);
+  if (!summary.ok()) {
+    entry.set_status(serialization::RegistryEntry::FAILED);
+    (void)registry.Update(entry);  // the run's own error is the one to report
+    return summary;
+  }
+  entry.set_status(serialization::RegistryEntry::COMPLETED);
+  auto& metrics = *entry.mutable_metrics();
+  metrics["test_accuracy"] = summary->test_accuracy();
+  metrics["model_size_mb"] = summary->model_size_mb();
+  metrics["compression_ratio"] = summary->compression_ratio();
+  for (const auto& [key, value] : summary->metrics()) metrics[key] = value;
+  MC_RETURN_IF_ERROR(registry.Update(entry));
+  return summary;
+}
+
 // The teacher's model file: --teacher as a file, else the registry's latest completed run
 // of that name, else a teacher trained now with the baseline recipe.
 absl::StatusOr<std::string> ResolveTeacher(const ExperimentConfig& config) {
   const DistillationConfig& d = config.distillation();
   if (!d.teacher().empty()) {
-    return UserPath(d.teacher());
+    const std::string path = UserPath(d.teacher());
+    if (serialization::ReadFileToString(path).ok()) return path;
+    distill::ModelRegistry registry(d.registry());
+    absl::StatusOr<serialization::RegistryEntry> entry = registry.LatestCompleted(d.teacher());
+    if (!entry.ok()) {
+      return absl::NotFoundError(absl::StrCat("--teacher=", d.teacher(),
+                                              " is neither a model file nor a completed run in ",
+                                              d.registry(), ": ", entry.status().message()));
+    }
+    return entry->model_file();
   }
   ExperimentConfig teacher = BaselineRecipe(config.data().dataset());
   *teacher.mutable_data() = config.data();
@@ -392,7 +430,9 @@ absl::StatusOr<std::string> ResolveTeacher(const ExperimentConfig& config) {
   std::cout << "training the teacher " << d.teacher_model() << " with the baseline recipe in "
             << teacher.output().dir() << std::endl;
   MC_ASSIGN_OR_RETURN(const ExperimentSummary summary,
-                      RunConfig(teacher, &MakeFloatMethod));
+                      RunAndRegister(teacher, &MakeFloatMethod,
+                                     absl::StrCat(d.teacher_model(), "_teacher_", config.data().dataset()),
+                                     "float"));
   return summary.model_file();
 }
 
@@ -416,7 +456,7 @@ int Main(int argc, char** argv) {
     if (!teacher.ok()) return fail(teacher.status());
     d.set_teacher(*teacher);
   }
-  absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
+  absl::StatusOr<ExperimentSummary> summary = RunAndRegister(*config, &MakeMethod, d.name(), d.method());
   if (!summary.ok()) return fail(summary.status());
   PrintResults({*summary}, std::cout);
   std::cout << absl::StrFormat(

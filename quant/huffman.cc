@@ -1,196 +1,384 @@
 #include "quant/huffman.h"
 
 #include <algorithm>
-#include <functional>
-#include <queue>
-#include <tuple>
+#include <cstring>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace mc::quant {
 namespace {
 
-constexpr int64_t kMaxSymbols = 65536;
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the bit stream is assembled in little-endian words");
+
+// Codes of at most this many bits decode with one table lookup; longer ones continue
+// canonically from the looked-up bits.
+constexpr int kMaxTableBits = 11;
+
+absl::Status CheckAlphabetSize(size_t size) {
+  if (size == 0) return absl::InvalidArgumentError("Huffman code over an empty alphabet");
+  if (size > static_cast<size_t>(HuffmanCode::kMaxSymbols)) {
+    return absl::InvalidArgumentError(absl::StrCat("Huffman code over ", size, " symbols; at most ",
+                                                   HuffmanCode::kMaxSymbols, " are supported"));
+  }
+  return absl::OkStatus();
+}
+
+// The total of `counts`. \error kInvalidArgument on a negative count or a total above
+// kMaxTotalCount.
+absl::StatusOr<int64_t> TotalCount(absl::Span<const int64_t> counts) {
+  int64_t total = 0;
+  for (size_t symbol = 0; symbol < counts.size(); ++symbol) {
+    if (counts[symbol] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("count of symbol ", symbol, " is negative (", counts[symbol], ")"));
+    }
+    if (counts[symbol] > HuffmanCode::kMaxTotalCount - total) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("symbol counts total more than ", HuffmanCode::kMaxTotalCount, " (2^57)"));
+    }
+    total += counts[symbol];
+  }
+  return total;
+}
+
+uint32_t ReverseBits(uint32_t value, int bits) {
+  uint32_t reversed = 0;
+  for (int i = 0; i < bits; ++i) {
+    reversed = (reversed << 1) | (value & 1);
+    value >>= 1;
+  }
+  return reversed;
+}
+
+// Optimal code lengths of at most `max_length` bits for `weights` (at least two, in
+// ascending order), by package-merge. Depth d holds the merged, ascending list of every
+// weight (a leaf) and of the packages of adjacent pairs of depth d + 1's list; leaves go
+// before packages of equal weight. The code takes the first 2n - 2 items at depth 1; a
+// package selected at depth d selects its pair at depth d + 1, and the length of a symbol
+// is the number of depths at which its leaf is selected. Selections are prefixes, and the
+// leaves of a prefix are the lightest ones, so only each list's leaf flags are kept.
+std::vector<uint8_t> PackageMergeLengths(const std::vector<int64_t>& weights, int max_length) {
+  const size_t n = weights.size();
+  std::vector<std::vector<bool>> is_leaf(max_length + 1);
+  std::vector<int64_t> deeper;  // the list at depth + 1
+  std::vector<int64_t> list;
+  for (int depth = max_length; depth >= 1; --depth) {
+    const size_t packages = deeper.size() / 2;
+    list.clear();
+    std::vector<bool>& leaf_flags = is_leaf[depth];
+    size_t leaf = 0;
+    size_t package = 0;
+    while (leaf < n || package < packages) {
+      const bool take_leaf =
+          package == packages ||
+          (leaf < n && weights[leaf] <= deeper[2 * package] + deeper[2 * package + 1]);
+      if (take_leaf) {
+        list.push_back(weights[leaf++]);
+      } else {
+        list.push_back(deeper[2 * package] + deeper[2 * package + 1]);
+        ++package;
+      }
+      leaf_flags.push_back(take_leaf);
+    }
+    deeper.swap(list);
+  }
+  std::vector<uint8_t> lengths(n, 0);
+  size_t selected = 2 * n - 2;
+  for (int depth = 1; depth <= max_length && selected > 0; ++depth) {
+    const std::vector<bool>& leaf_flags = is_leaf[depth];
+    size_t leaves = 0;
+    for (size_t i = 0; i < selected; ++i) leaves += leaf_flags[i];
+    for (size_t i = 0; i < leaves; ++i) ++lengths[i];
+    selected = 2 * (selected - leaves);
+  }
+  return lengths;
+}
+
+// Reads an LSB-first bit stream. Peek() returns the next 57 or more bits, zero past the
+// end of the stream.
+class BitReader {
+ public:
+  explicit BitReader(absl::string_view stream)
+      : data_(reinterpret_cast<const uint8_t*>(stream.data())), size_(stream.size()) {}
+
+  uint64_t Peek() const {
+    const size_t byte = position_ >> 3;
+    uint64_t word = 0;
+    std::memcpy(&word, data_ + byte, std::min<size_t>(8, size_ - byte));
+    return word >> (position_ & 7);
+  }
+
+  // Advances by `bits`; false (and no move) if that passes the end of the stream.
+  bool Skip(int bits) {
+    if (position_ + bits > 8 * size_) return false;
+    position_ += bits;
+    return true;
+  }
+
+  uint64_t position() const { return position_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  uint64_t position_ = 0;
+};
 
 }  // namespace
 
-absl::StatusOr<HuffmanCode> HuffmanCode::FromCounts(absl::Span<const int64_t> counts) {
-  const int64_t n = static_cast<int64_t>(counts.size());
-  if (n == 0 || n > kMaxSymbols) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Huffman code: need 1 to ", kMaxSymbols, " symbols, got ", n));
-  }
-  // Nodes 0..n-1 are the symbols, then the merged nodes in creation order; the heap pops the
-  // lowest weight, then the lowest node number, which makes the code deterministic.
-  std::vector<int64_t> parent(n, -1);
-  using Entry = std::pair<int64_t, int64_t>;  // (weight, node)
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
-  for (int64_t s = 0; s < n; ++s) {
-    if (counts[s] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Huffman code: symbol ", s, " has a negative count ", counts[s]));
-    }
-    if (counts[s] > 0) heap.emplace(counts[s], s);
-  }
-  std::vector<uint8_t> lengths(n, 0);
-  const size_t used = heap.size();
-  if (used >= 2) {
-    while (heap.size() > 1) {
-      const Entry a = heap.top();
-      heap.pop();
-      const Entry b = heap.top();
-      heap.pop();
-      const int64_t node = static_cast<int64_t>(parent.size());
-      parent.push_back(-1);
-      parent[a.second] = node;
-      parent[b.second] = node;
-      heap.emplace(a.first + b.first, node);
-    }
-    // Depth of each node, from the root (the last node) down: parents come after children.
-    std::vector<int32_t> depth(parent.size(), 0);
-    for (int64_t node = static_cast<int64_t>(parent.size()) - 2; node >= 0; --node) {
-      if (parent[node] >= 0) depth[node] = depth[parent[node]] + 1;
-    }
-    for (int64_t s = 0; s < n; ++s) {
-      if (counts[s] == 0) continue;
-      if (depth[s] > kMaxLength) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Huffman code: these counts need a ", depth[s], "-bit code, over ", kMaxLength));
-      }
-      lengths[s] = static_cast<uint8_t>(depth[s]);
-    }
-  }
-  HuffmanCode code(std::move(lengths));
-  if (used == 1) {
-    for (int64_t s = 0; s < n; ++s) {
-      if (counts[s] > 0) code.lone_symbol_ = static_cast<int32_t>(s);
-    }
-  }
-  return code;
+HuffmanCode::HuffmanCode(std::vector<uint8_t> lengths, int32_t sole_symbol)
+    : lengths_(std::move(lengths)), sole_symbol_(sole_symbol) {
+  BuildCanonicalCode();
 }
 
-HuffmanCode::HuffmanCode(std::vector<uint8_t> lengths)
-    : lengths_(std::move(lengths)),
-      codes_(lengths_.size(), 0),
-      first_code_(kMaxLength + 2, 0),
-      length_count_(kMaxLength + 2, 0),
-      first_index_(kMaxLength + 2, 0) {
-  for (int32_t s = 0; s < num_symbols(); ++s) {
-    if (lengths_[s] > 0) sorted_symbols_.push_back(s);
+absl::StatusOr<HuffmanCode> HuffmanCode::FromCounts(absl::Span<const int64_t> counts) {
+  MC_RETURN_IF_ERROR(CheckAlphabetSize(counts.size()));
+  MC_RETURN_IF_ERROR(TotalCount(counts).status());
+  std::vector<int32_t> used;
+  for (size_t symbol = 0; symbol < counts.size(); ++symbol) {
+    if (counts[symbol] > 0) used.push_back(static_cast<int32_t>(symbol));
   }
-  std::stable_sort(sorted_symbols_.begin(), sorted_symbols_.end(),
-                   [&](int32_t a, int32_t b) { return lengths_[a] < lengths_[b]; });
-  for (const int32_t s : sorted_symbols_) ++length_count_[lengths_[s]];
-  // Canonical codes: consecutive within a length; each length starts at (previous end) << 1.
-  uint64_t next = 0;
-  int64_t index = 0;
-  for (int length = 1; length <= kMaxLength; ++length) {
-    next <<= 1;
-    first_code_[length] = next;
+  std::vector<uint8_t> lengths(counts.size(), 0);
+  if (used.size() == 1) return HuffmanCode(std::move(lengths), used[0]);
+  if (used.size() >= 2) {
+    // Lightest first; of equal counts the higher symbol first, so that it gets the longer
+    // code if either does.
+    std::sort(used.begin(), used.end(), [&counts](int32_t a, int32_t b) {
+      return counts[a] != counts[b] ? counts[a] < counts[b] : a > b;
+    });
+    std::vector<int64_t> weights(used.size());
+    for (size_t i = 0; i < used.size(); ++i) weights[i] = counts[used[i]];
+    // An optimal code is never deeper than n - 1.
+    const int max_length = static_cast<int>(std::min<size_t>(kMaxHuffmanCodeBits, used.size() - 1));
+    const std::vector<uint8_t> by_weight = PackageMergeLengths(weights, max_length);
+    for (size_t i = 0; i < used.size(); ++i) lengths[used[i]] = by_weight[i];
+  }
+  return HuffmanCode(std::move(lengths), -1);
+}
+
+absl::StatusOr<HuffmanCode> HuffmanCode::FromLengths(absl::Span<const uint8_t> lengths,
+                                                     int32_t sole_symbol) {
+  MC_RETURN_IF_ERROR(CheckAlphabetSize(lengths.size()));
+  std::vector<uint8_t> stored(lengths.begin(), lengths.end());
+  const bool any_code = std::any_of(stored.begin(), stored.end(), [](uint8_t l) { return l; });
+  if (sole_symbol != -1) {
+    if (sole_symbol < 0 || sole_symbol >= static_cast<int32_t>(stored.size())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sole symbol ", sole_symbol, " is outside the alphabet of ", stored.size(), " symbols"));
+    }
+    if (any_code) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a code with sole symbol ", sole_symbol, " must have every code length 0"));
+    }
+    return HuffmanCode(std::move(stored), sole_symbol);
+  }
+  // Kraft sum in units of 2^-32.
+  uint64_t kraft = 0;
+  for (size_t symbol = 0; symbol < stored.size(); ++symbol) {
+    if (stored[symbol] > kMaxHuffmanCodeBits) {
+      return absl::InvalidArgumentError(absl::StrCat("code length of symbol ", symbol, " is ",
+                                                     stored[symbol], " bits; at most ",
+                                                     kMaxHuffmanCodeBits, " are allowed"));
+    }
+    if (stored[symbol] > 0) kraft += uint64_t{1} << (kMaxHuffmanCodeBits - stored[symbol]);
+  }
+  constexpr uint64_t kKraftOne = uint64_t{1} << kMaxHuffmanCodeBits;
+  if (any_code && kraft != kKraftOne) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("code lengths are not a complete prefix code: their Kraft sum is ",
+                     static_cast<double>(kraft) / static_cast<double>(kKraftOne), " instead of 1 (",
+                     kraft > kKraftOne ? "more codes than fit" : "unused codes", ")"));
+  }
+  return HuffmanCode(std::move(stored), -1);
+}
+
+void HuffmanCode::BuildCanonicalCode() {
+  max_length_ = lengths_.empty() ? 0 : *std::max_element(lengths_.begin(), lengths_.end());
+  codes_of_length_.assign(max_length_ + 1, 0);
+  for (uint8_t length : lengths_) {
+    if (length > 0) ++codes_of_length_[length];
+  }
+  first_code_.assign(max_length_ + 1, 0);
+  first_index_.assign(max_length_ + 1, 0);
+  uint64_t code = 0;
+  uint32_t index = 0;
+  for (int length = 1; length <= max_length_; ++length) {
+    code = (code + codes_of_length_[length - 1]) << 1;
+    first_code_[length] = code;
     first_index_[length] = index;
-    next += static_cast<uint64_t>(length_count_[length]);
-    index += length_count_[length];
+    index += codes_of_length_[length];
   }
-  for (int64_t i = 0; i < static_cast<int64_t>(sorted_symbols_.size()); ++i) {
-    const int32_t s = sorted_symbols_[i];
-    codes_[s] = first_code_[lengths_[s]] + static_cast<uint64_t>(i - first_index_[lengths_[s]]);
+  symbols_by_code_.assign(index, 0);
+  reversed_codes_.assign(lengths_.size(), 0);
+  std::vector<uint32_t> next_rank(max_length_ + 1, 0);
+  for (int32_t symbol = 0; symbol < num_symbols(); ++symbol) {
+    const int length = lengths_[symbol];
+    if (length == 0) continue;
+    const uint32_t rank = next_rank[length]++;
+    symbols_by_code_[first_index_[length] + rank] = symbol;
+    reversed_codes_[symbol] =
+        ReverseBits(static_cast<uint32_t>(first_code_[length] + rank), length);
+  }
+
+  table_bits_ = std::min(max_length_, kMaxTableBits);
+  table_.assign(max_length_ > 0 ? size_t{1} << table_bits_ : 0, TableEntry());
+  for (int32_t symbol = 0; symbol < num_symbols(); ++symbol) {
+    const int length = lengths_[symbol];
+    if (length == 0 || length > table_bits_) continue;
+    // Every table index whose low `length` bits are this code.
+    for (size_t index = reversed_codes_[symbol]; index < table_.size();
+         index += size_t{1} << length) {
+      table_[index] = {static_cast<uint16_t>(symbol), static_cast<uint8_t>(length)};
+    }
+  }
+  for (size_t index = 0; index < table_.size(); ++index) {
+    if (table_[index].length == 0) {
+      table_[index].symbol_or_prefix =
+          static_cast<uint16_t>(ReverseBits(static_cast<uint32_t>(index), table_bits_));
+    }
   }
 }
 
 absl::StatusOr<int64_t> HuffmanCode::EncodedBits(absl::Span<const int64_t> counts) const {
+  if (counts.size() != lengths_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "counts of ", counts.size(), " symbols for a code over ", lengths_.size(), " symbols"));
+  }
+  MC_RETURN_IF_ERROR(TotalCount(counts).status());
   int64_t bits = 0;
-  for (size_t s = 0; s < counts.size(); ++s) {
-    if (counts[s] == 0) continue;
-    if (s >= lengths_.size() || counts[s] < 0 ||
-        (lengths_[s] == 0 && static_cast<int32_t>(s) != lone_symbol_)) {
+  for (int32_t symbol = 0; symbol < num_symbols(); ++symbol) {
+    if (counts[symbol] > 0 && lengths_[symbol] == 0 && symbol != sole_symbol_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Huffman code: symbol ", s, " (count ", counts[s], ") has no code"));
+          absl::StrCat("symbol ", symbol, " has count ", counts[symbol], " but no code"));
     }
-    bits += counts[s] * lengths_[s];
+    bits += counts[symbol] * lengths_[symbol];
   }
   return bits;
 }
 
-double HuffmanCode::MeanBits(absl::Span<const int64_t> counts) const {
-  int64_t total = 0;
-  for (const int64_t count : counts) total += count;
-  const absl::StatusOr<int64_t> bits = EncodedBits(counts);
-  if (!bits.ok() || total <= 0) return 0;
-  return static_cast<double>(*bits) / static_cast<double>(total);
+absl::StatusOr<double> HuffmanCode::MeanBits(absl::Span<const int64_t> counts) const {
+  MC_ASSIGN_OR_RETURN(const int64_t bits, EncodedBits(counts));
+  MC_ASSIGN_OR_RETURN(const int64_t total, TotalCount(counts));
+  if (total == 0) return 0.0;
+  return static_cast<double>(bits) / static_cast<double>(total);
 }
 
 absl::StatusOr<std::string> HuffmanCode::Encode(absl::Span<const int32_t> symbols) const {
-  std::string out;
-  uint64_t buffer = 0;  // pending bits, the oldest in the low positions
-  int pending = 0;
+  uint64_t total_bits = 0;
   for (size_t i = 0; i < symbols.size(); ++i) {
-    const int32_t s = symbols[i];
-    if (s < 0 || s >= num_symbols() || (lengths_[s] == 0 && s != lone_symbol_)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Huffman code: symbol ", s, " at position ", i, " has no code"));
+    const int32_t symbol = symbols[i];
+    if (symbol < 0 || symbol >= num_symbols()) {
+      return absl::InvalidArgumentError(absl::StrCat("symbol ", symbol, " at position ", i,
+                                                     " is outside the alphabet of ", num_symbols(),
+                                                     " symbols"));
     }
-    const int length = lengths_[s];
-    for (int bit = length - 1; bit >= 0; --bit) {
-      buffer |= ((codes_[s] >> bit) & 1u) << pending;
-      if (++pending == 8) {
-        out.push_back(static_cast<char>(buffer));
-        buffer = 0;
-        pending = 0;
-      }
+    if (lengths_[symbol] == 0 && symbol != sole_symbol_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("symbol ", symbol, " at position ", i, " has no code"));
+    }
+    total_bits += lengths_[symbol];
+  }
+  std::string stream((total_bits + 7) / 8, '\0');
+  char* out = stream.data();
+  // At most 31 pending bits plus one code of at most 32 fit in the 64-bit buffer.
+  uint64_t buffer = 0;
+  int pending = 0;
+  for (const int32_t symbol : symbols) {
+    buffer |= static_cast<uint64_t>(reversed_codes_[symbol]) << pending;
+    pending += lengths_[symbol];
+    if (pending >= 32) {
+      const uint32_t word = static_cast<uint32_t>(buffer);
+      std::memcpy(out, &word, 4);
+      out += 4;
+      buffer >>= 32;
+      pending -= 32;
     }
   }
-  if (pending > 0) out.push_back(static_cast<char>(buffer));
-  return out;
+  for (; pending > 0; pending -= 8) {
+    *out++ = static_cast<char>(buffer & 0xff);
+    buffer >>= 8;
+  }
+  return stream;
 }
 
-absl::StatusOr<std::vector<int32_t>> HuffmanCode::Decode(absl::string_view bits,
+absl::StatusOr<std::vector<int32_t>> HuffmanCode::Decode(absl::string_view stream,
                                                          int64_t count) const {
-  std::vector<int32_t> symbols;
-  if (count <= 0) return symbols;
-  if (lone_symbol_ >= 0) return std::vector<int32_t>(static_cast<size_t>(count), lone_symbol_);
-  if (sorted_symbols_.empty()) {
-    return absl::DataLossError("Huffman code: no symbol has a code, cannot decode");
+  if (count < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot decode ", count, " symbols"));
   }
-  symbols.reserve(static_cast<size_t>(count));
-  const uint64_t total_bits = static_cast<uint64_t>(bits.size()) * 8;
-  uint64_t position = 0;
-  while (static_cast<int64_t>(symbols.size()) < count) {
-    uint64_t code = 0;
-    int length = 0;
-    while (true) {
-      if (position >= total_bits) {
-        return absl::DataLossError(absl::StrCat("Huffman stream ends after ", symbols.size(),
-                                                " of ", count, " symbols"));
+  if (max_length_ == 0) {
+    if (!stream.empty()) {
+      return absl::DataLossError(absl::StrCat("Huffman stream of ", stream.size(),
+                                              " bytes for a code whose symbols take no bits"));
+    }
+    if (sole_symbol_ < 0 && count > 0) {
+      return absl::DataLossError(
+          absl::StrCat("cannot decode ", count, " symbols with a code that has no symbols"));
+    }
+    return std::vector<int32_t>(count, sole_symbol_);
+  }
+  // Every code has at least one bit: refuse impossible counts before allocating.
+  if (static_cast<uint64_t>(count) > 8 * static_cast<uint64_t>(stream.size())) {
+    return absl::DataLossError(absl::StrCat("Huffman stream of ", stream.size(),
+                                            " bytes is too short for ", count, " symbols"));
+  }
+  std::vector<int32_t> symbols(count);
+  BitReader reader(stream);
+  const uint64_t table_mask = (uint64_t{1} << table_bits_) - 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const uint64_t bits = reader.Peek();
+    const TableEntry& entry = table_[bits & table_mask];
+    int length = entry.length;
+    int32_t symbol = entry.symbol_or_prefix;
+    if (length == 0) {
+      // Longer than the table: extend the prefix one bit at a time, canonically.
+      uint64_t code = entry.symbol_or_prefix;
+      symbol = -1;
+      for (length = table_bits_ + 1; length <= max_length_; ++length) {
+        code = (code << 1) | ((bits >> (length - 1)) & 1);
+        if (code >= first_code_[length] && code - first_code_[length] < codes_of_length_[length]) {
+          symbol = symbols_by_code_[first_index_[length] + (code - first_code_[length])];
+          break;
+        }
       }
-      code = (code << 1) | ((static_cast<uint8_t>(bits[position >> 3]) >> (position & 7)) & 1u);
-      ++position;
-      ++length;
-      if (length > kMaxLength) {
+      if (symbol < 0) {
         return absl::DataLossError(
-            absl::StrCat("Huffman stream holds no valid code at symbol ", symbols.size()));
-      }
-      const uint64_t offset = code - first_code_[length];
-      if (code >= first_code_[length] && offset < static_cast<uint64_t>(length_count_[length])) {
-        symbols.push_back(sorted_symbols_[first_index_[length] + static_cast<int64_t>(offset)]);
-        break;
+            absl::StrCat("invalid Huffman code for symbol ", i, " at bit ", reader.position()));
       }
     }
+    if (!reader.Skip(length)) {
+      return absl::DataLossError(absl::StrCat("Huffman stream of ", stream.size(),
+                                              " bytes ends inside symbol ", i, " of ", count));
+    }
+    symbols[i] = symbol;
+  }
+  const uint64_t used_bytes = (reader.position() + 7) / 8;
+  if (used_bytes != stream.size()) {
+    return absl::DataLossError(absl::StrCat("Huffman stream has ", stream.size() - used_bytes,
+                                            " trailing bytes after ", count, " symbols"));
+  }
+  const int padding_start = static_cast<int>(reader.position() % 8);
+  if (padding_start != 0 && (static_cast<uint8_t>(stream.back()) >> padding_start) != 0) {
+    return absl::DataLossError("Huffman stream has non-zero padding bits");
   }
   return symbols;
 }
 
 double ReferenceQuantizedModelBytes(int64_t unquantized_params, int64_t quantized_params,
                                     double mean_bits, int64_t bucket_size) {
-  const double scales =
-      bucket_size > 0 ? static_cast<double>(quantized_params) / static_cast<double>(bucket_size) * 8 : 0;
-  return 4.0 * static_cast<double>(unquantized_params) +
-         mean_bits * static_cast<double>(quantized_params) / 8 + scales;
+  const double quantized = static_cast<double>(quantized_params);
+  double bytes = 4.0 * static_cast<double>(unquantized_params) + mean_bits * quantized / 8.0;
+  if (bucket_size > 0) bytes += quantized / static_cast<double>(bucket_size) * 8.0;
+  return bytes;
 }
 
 double ReferenceSizeReduction(double mean_bits, int64_t bucket_size) {
-  if (bucket_size <= 0) return 32 / mean_bits;
+  if (bucket_size <= 0) return 32.0 / mean_bits;
   const double k = static_cast<double>(bucket_size);
-  return k * 32 / (k * mean_bits + 64);
+  return k * 32.0 / (k * mean_bits + 64.0);
 }
 
 }  // namespace mc::quant
