@@ -1,0 +1,124 @@
+#include "metaquant/meta_nets.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace mc::metaquant {
+namespace {
+
+torch::nn::Linear LinearNoBias(int64_t in, int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+at::Tensor Column(const at::Tensor& values) { return values.detach().reshape({-1, 1}); }
+
+class FCGrad : public MetaNet {
+ public:
+  explicit FCGrad(int64_t hidden)
+      : first_(register_module("fc1", LinearNoBias(1, hidden))),
+        second_(register_module("fc2", LinearNoBias(hidden, 1))) {}
+
+  at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
+                     const at::Tensor& /*pre_quantized*/) override {
+    return second_(first_(Column(grad))).view(grad.sizes());
+  }
+
+ private:
+  torch::nn::Linear first_;
+  torch::nn::Linear second_;
+};
+
+class MultiFC : public MetaNet {
+ public:
+  MultiFC(int64_t hidden, int64_t num_layers) {
+    for (int64_t i = 0; i < num_layers; ++i) {
+      const int64_t in = i == 0 ? 1 : hidden;
+      const int64_t out = i + 1 == num_layers ? 1 : hidden;
+      layers_.push_back(register_module(absl::StrCat("fc", i + 1), LinearNoBias(in, out)));
+    }
+  }
+
+  at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
+                     const at::Tensor& pre_quantized) override {
+    at::Tensor x = Column(pre_quantized);
+    for (torch::nn::Linear& layer : layers_) x = layer(x);
+    return grad.detach() * x.view(grad.sizes());
+  }
+
+ private:
+  std::vector<torch::nn::Linear> layers_;
+};
+
+class LSTMFC : public MetaNet {
+ public:
+  explicit LSTMFC(int64_t hidden)
+      : lstm_(register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(1, hidden)))),
+        fc_(register_module("fc", torch::nn::Linear(hidden, 1))) {}
+
+  at::Tensor Forward(const std::string& layer, const at::Tensor& grad,
+                     const at::Tensor& pre_quantized) override {
+    const at::Tensor input = Column(pre_quantized).unsqueeze(0);  // (seq 1, N, 1)
+    std::tuple<at::Tensor, std::tuple<at::Tensor, at::Tensor>> output;
+    auto state = states_.find(layer);
+    if (state != states_.end() && std::get<0>(state->second).size(1) == input.size(1)) {
+      output = lstm_(input, state->second);
+    } else {
+      output = lstm_(input);
+    }
+    const auto& [h, c] = std::get<1>(output);
+    states_[layer] = {h.detach(), c.detach()};
+    return grad.detach() * fc_(std::get<0>(output).squeeze(0)).view(grad.sizes());
+  }
+
+  void ResetState() override { states_.clear(); }
+
+ private:
+  torch::nn::LSTM lstm_;
+  torch::nn::Linear fc_;
+  std::map<std::string, std::tuple<at::Tensor, at::Tensor>> states_;
+};
+
+}  // namespace
+
+absl::StatusOr<MetaNetType> ParseMetaNetType(absl::string_view name) {
+  if (name == "fcgrad") return MetaNetType::kFCGrad;
+  if (name == "multifc") return MetaNetType::kMultiFC;
+  if (name == "lstmfc") return MetaNetType::kLSTMFC;
+  return absl::InvalidArgumentError(
+      absl::StrCat("meta network \"", name, "\" is not one of fcgrad, multifc, lstmfc"));
+}
+
+std::string MetaNetTypeName(MetaNetType type) {
+  switch (type) {
+    case MetaNetType::kFCGrad:
+      return "fcgrad";
+    case MetaNetType::kMultiFC:
+      return "multifc";
+    case MetaNetType::kLSTMFC:
+      return "lstmfc";
+  }
+  return "";
+}
+
+std::shared_ptr<MetaNet> CreateMetaNet(MetaNetType type, int64_t hidden, int64_t num_layers) {
+  TORCH_CHECK(hidden >= 1, "meta network: hidden size must be >= 1, got ", hidden);
+  TORCH_CHECK(num_layers >= 2, "meta network: MultiFC needs >= 2 layers, got ", num_layers);
+  switch (type) {
+    case MetaNetType::kFCGrad:
+      return std::make_shared<FCGrad>(hidden);
+    case MetaNetType::kMultiFC:
+      return std::make_shared<MultiFC>(hidden, num_layers);
+    case MetaNetType::kLSTMFC:
+      return std::make_shared<LSTMFC>(hidden);
+  }
+  TORCH_CHECK(false, "unknown meta network type");
+}
+
+}  // namespace mc::metaquant
