@@ -17,7 +17,9 @@ at::Tensor StraightThrough(const at::Tensor& forward, const at::Tensor& input,
                            const at::Tensor& gate_source, const at::Tensor& scale) {
   const at::Tensor gate = (gate_source.detach().abs() <= 1).to(input.scalar_type());
   const at::Tensor path = input * gate * scale;
-  return path + (forward - path).detach();
+  // path - path.detach() is exactly 0: the value is exactly `forward` (path + (forward -
+  // path).detach() can be one ulp off it).
+  return forward.detach() + (path - path.detach());
 }
 
 // α = mean|W| as a constant, and sign(W) with sign(0) = +1.

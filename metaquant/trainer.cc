@@ -1,0 +1,321 @@
+#include "metaquant/trainer.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include "absl/strings/str_cat.h"
+#include "quant/uniform_codec.h"
+#include "serialization/tensor_codec.h"
+
+namespace mc::metaquant {
+
+/// A quantized layer: its weight (and bias), what the next meta step reads, and the
+/// directions of the last update.
+struct MetaQuantTrainer::Layer {
+  std::string name;
+  at::Tensor weight;
+  at::Tensor bias;              ///< undefined for layers without one
+  at::Tensor quantized_grad;    ///< dL/dŴ of the previous step
+  at::Tensor pre_quantized;     ///< W~ of the previous step
+  at::Tensor weight_direction;  ///< the last update of W divided by the learning rate
+  at::Tensor bias_direction;
+};
+
+namespace {
+
+bool IsQuantizedLayer(const torch::nn::Module& module) {
+  return module.as<torch::nn::Conv1dImpl>() != nullptr ||
+         module.as<torch::nn::Conv2dImpl>() != nullptr ||
+         module.as<torch::nn::Conv3dImpl>() != nullptr ||
+         module.as<torch::nn::LinearImpl>() != nullptr;
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeBaseOptimizer(const MetaQuantOptions& options,
+                                                           const std::vector<at::Tensor>& params) {
+  switch (options.optimizer()) {
+    case BaseOptimizer::kSgd:
+      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(options.lr()));
+    case BaseOptimizer::kSgdMomentum:
+      return std::make_unique<torch::optim::SGD>(
+          params, torch::optim::SGDOptions(options.lr()).momentum(0.9).weight_decay(5e-4));
+    case BaseOptimizer::kAdam:
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(options.lr()).weight_decay(5e-4));
+  }
+  TORCH_CHECK(false, "unknown base optimizer");
+}
+
+}  // namespace
+
+absl::StatusOr<BaseOptimizer> ParseBaseOptimizer(absl::string_view name) {
+  if (name == "sgd") return BaseOptimizer::kSgd;
+  if (name == "sgdm") return BaseOptimizer::kSgdMomentum;
+  if (name == "adam") return BaseOptimizer::kAdam;
+  return absl::InvalidArgumentError(
+      absl::StrCat("optimizer \"", name, "\" is not one of sgd, sgdm, adam"));
+}
+
+std::vector<std::string> QuantizedWeightNames(const torch::nn::Module& model) {
+  std::vector<std::string> names;
+  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
+    if (!IsQuantizedLayer(*item.value())) continue;
+    names.push_back(item.key().empty() ? "weight" : item.key() + ".weight");
+  }
+  return names;
+}
+
+MetaQuantTrainer::MetaQuantTrainer(std::shared_ptr<nn_models::Classifier> model,
+                                   const MetaQuantOptions& options)
+    : model_(std::move(model)), options_(options), names_(QuantizedWeightNames(*model_)) {
+  (void)metaquant::Quantize(options.forward(), options.bits(), at::zeros({1}));  // checks the width
+  TORCH_CHECK(options.lr() > 0, "MetaQuant: lr must be > 0, got ", options.lr());
+  TORCH_CHECK(!names_.empty(), "MetaQuant: the model has no convolution or linear layer");
+  TORCH_CHECK(options.look_ahead() == LookAhead::kReleased || options.optimizer() == BaseOptimizer::kSgd,
+              "MetaQuant: the paper's look-ahead is defined here for plain SGD only");
+  auto parameters = model_->named_parameters();
+  for (const std::string& name : names_) {
+    Layer layer;
+    layer.name = name;
+    layer.weight = parameters[name];
+    const std::string bias = name.substr(0, name.size() - std::string("weight").size()) + "bias";
+    if (parameters.contains(bias)) layer.bias = parameters[bias];
+    layers_.push_back(std::move(layer));
+  }
+  base_optimizer_ = MakeBaseOptimizer(options, model_->parameters());
+  if (options.meta()) {
+    meta_ = CreateMetaNet(*options.meta(), options.meta_hidden(), options.meta_layers());
+    meta_optimizer_ = std::make_unique<torch::optim::Adam>(
+        meta_->parameters(),
+        torch::optim::AdamOptions(options.meta_lr()).weight_decay(options.meta_weight_decay()));
+  }
+}
+
+MetaQuantTrainer::~MetaQuantTrainer() = default;
+
+double MetaQuantTrainer::CurrentLr() const {
+  return base_optimizer_->param_groups().front().options().get_lr();
+}
+
+MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
+                                                    const at::Tensor& labels) {
+  Unquantize();
+  model_->train();
+  const double lr = CurrentLr();
+  const bool meta_step = meta_ != nullptr && has_history_;
+  if (meta_optimizer_) meta_optimizer_->zero_grad();
+
+  // Meta gradients c * M of every layer, from the previous step's (dL/dŴ, W~).
+  std::vector<at::Tensor> meta_grads(layers_.size());
+  if (meta_step) {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& layer = layers_[i];
+      meta_grads[i] = Calibration(options_.forward(), layer.weight) *
+                      meta_->Forward(layer.name, layer.quantized_grad, layer.pre_quantized);
+    }
+  }
+
+  // Quantized (look-ahead) weights, written into the layers in place for the forward.
+  std::vector<at::Tensor> graphs(layers_.size());
+  std::vector<at::Tensor> leaves(layers_.size());  // copies of W that take the STE gradient
+  std::vector<at::Tensor> weights(layers_.size());
+  std::vector<at::Tensor> biases(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    at::Tensor look_ahead;
+    if (!meta_step) {
+      // STE, or MetaQuant's first step: the straight-through gradient of W.
+      leaves[i] = layer.weight.detach().clone().requires_grad_(true);
+      look_ahead = leaves[i];
+    } else if (options_.look_ahead() == LookAhead::kPaper) {
+      look_ahead = layer.weight.detach() - lr * meta_grads[i];
+    } else {
+      look_ahead = layer.weight.detach() -
+                   lr * (meta_grads[i] + (layer.weight_direction - meta_grads[i]).detach());
+    }
+    const QuantizedWeight q = metaquant::Quantize(options_.forward(), options_.bits(), look_ahead);
+    graphs[i] = q.quantized;
+    layer.pre_quantized = q.pre_quantized.detach();
+    torch::NoGradGuard no_grad;
+    weights[i] = layer.weight.detach().clone();
+    layer.weight.detach().copy_(q.quantized.detach());
+    if (meta_step && options_.look_ahead() == LookAhead::kReleased && layer.bias.defined()) {
+      biases[i] = layer.bias.detach().clone();
+      layer.bias.detach().sub_(lr * layer.bias_direction);
+    }
+  }
+
+  model_->zero_grad();
+  StepOutput output;
+  at::Tensor loss;
+  {
+    // Put the float weights back however the forward ends.
+    struct Restore {
+      MetaQuantTrainer* trainer;
+      std::vector<at::Tensor>& weights;
+      std::vector<at::Tensor>& biases;
+      ~Restore() {
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < weights.size(); ++i) {
+          if (weights[i].defined()) trainer->layers_[i].weight.detach().copy_(weights[i]);
+          if (biases[i].defined()) trainer->layers_[i].bias.detach().copy_(biases[i]);
+        }
+      }
+    } restore{this, weights, biases};
+    output.logits = model_->forward(images);
+    loss = at::cross_entropy_loss(output.logits, labels);
+    loss.backward();
+    // dL/dŴ, then through the quantizers (to W for STE, to the meta network for MetaQuant).
+    std::vector<at::Tensor> quantized_grads;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      Layer& layer = layers_[i];
+      layer.quantized_grad = layer.weight.grad().detach().clone();
+      quantized_grads.push_back(layer.quantized_grad);
+      layer.weight.mutable_grad() = at::Tensor();
+    }
+    torch::autograd::backward(graphs, quantized_grads);
+    if (!meta_step) {
+      for (size_t i = 0; i < layers_.size(); ++i) layers_[i].weight.mutable_grad() = leaves[i].grad();
+    }
+  }
+
+  if (meta_ != nullptr && !meta_step) {
+    // First step: nothing is updated; the STE gradient is the first direction.
+    for (Layer& layer : layers_) {
+      layer.weight_direction = layer.weight.grad().detach().clone();
+      if (layer.bias.defined()) layer.bias_direction = layer.bias.grad().detach().clone();
+    }
+    model_->zero_grad();
+  } else {
+    if (meta_step) {
+      meta_optimizer_->step();
+      for (size_t i = 0; i < layers_.size(); ++i) layers_[i].weight.mutable_grad() = meta_grads[i].detach();
+    }
+    std::vector<at::Tensor> before;
+    for (const Layer& layer : layers_) {
+      if (meta_ == nullptr) break;
+      before.push_back(layer.weight.detach().clone());
+      if (layer.bias.defined()) before.push_back(layer.bias.detach().clone());
+    }
+    base_optimizer_->step();
+    // The refined direction of this update, which the next look-ahead applies again.
+    size_t k = 0;
+    for (Layer& layer : layers_) {
+      if (meta_ == nullptr) break;
+      layer.weight_direction = (before[k++] - layer.weight.detach()) / lr;
+      if (layer.bias.defined()) layer.bias_direction = (before[k++] - layer.bias.detach()) / lr;
+    }
+  }
+  has_history_ = true;
+  output.loss = loss.detach();
+  output.logits = output.logits.detach();
+  return output;
+}
+
+void MetaQuantTrainer::Quantize() {
+  if (!saved_weights_.empty()) return;
+  torch::NoGradGuard no_grad;
+  for (Layer& layer : layers_) {
+    saved_weights_.push_back(layer.weight.detach().clone());
+    layer.weight.detach().copy_(
+        metaquant::Quantize(options_.forward(), options_.bits(), layer.weight.detach()).quantized);
+  }
+}
+
+void MetaQuantTrainer::Unquantize() {
+  if (saved_weights_.empty()) return;
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].weight.detach().copy_(saved_weights_[i]);
+  saved_weights_.clear();
+}
+
+serialization::CompressedModel MetaQuantTrainer::GetQuantizedState() const {
+  serialization::CompressedModel state;
+  state.set_method("metaquant");
+  (*state.mutable_method_options())["forward"] = ForwardQuantizerName(options_.forward());
+  (*state.mutable_method_options())["bits"] = absl::StrCat(options_.bits());
+  std::map<std::string, size_t> quantized;
+  for (size_t i = 0; i < layers_.size(); ++i) quantized[layers_[i].name] = i;
+  for (const auto& item : model_->named_parameters()) {
+    auto layer = quantized.find(item.key());
+    if (layer == quantized.end()) {
+      *state.add_tensors() =
+          serialization::EncodePassthrough(item.key(), item.value().detach(), serialization::FLOAT32);
+      continue;
+    }
+    const at::Tensor weight =
+        saved_weights_.empty() ? item.value().detach() : saved_weights_[layer->second];
+    const QuantizedLevels levels = Levels(options_.forward(), options_.bits(), weight);
+    serialization::CompressedTensor* tensor = state.add_tensors();
+    tensor->set_name(item.key());
+    for (const int64_t d : weight.sizes()) tensor->add_shape(d);
+    *tensor->mutable_uniform() = quant::EncodeUniform(
+        {levels.levels, at::full({1}, levels.min), at::full({1}, levels.max)},
+        at::full({}, options_.bits(), at::kLong), {});
+  }
+  for (const auto& item : model_->named_buffers()) {
+    const at::Tensor value = item.value().detach();
+    *state.add_tensors() = serialization::EncodePassthrough(
+        item.key(), value, value.is_floating_point() ? serialization::FLOAT32 : serialization::INT64);
+  }
+  return state;
+}
+
+void MetaQuantTrainer::Save(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive base;
+  base_optimizer_->save(base);
+  archive.write("base_optimizer", base);
+  archive.write("has_history", c10::IValue(has_history_));
+  if (meta_) {
+    torch::serialize::OutputArchive meta;
+    meta_->save(meta);
+    archive.write("meta_net", meta);
+    torch::serialize::OutputArchive meta_optimizer;
+    meta_optimizer_->save(meta_optimizer);
+    archive.write("meta_optimizer", meta_optimizer);
+  }
+  if (!has_history_) return;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
+    archive.write(absl::StrCat("quantized_grad_", i), layer.quantized_grad);
+    archive.write(absl::StrCat("pre_quantized_", i), layer.pre_quantized);
+    archive.write(absl::StrCat("weight_direction_", i), layer.weight_direction);
+    if (layer.bias.defined()) archive.write(absl::StrCat("bias_direction_", i), layer.bias_direction);
+  }
+}
+
+void MetaQuantTrainer::Load(torch::serialize::InputArchive& archive) {
+  Unquantize();
+  torch::serialize::InputArchive base;
+  archive.read("base_optimizer", base);
+  base_optimizer_->load(base);
+  c10::IValue history;
+  archive.read("has_history", history);
+  has_history_ = history.toBool();
+  if (meta_) {
+    torch::serialize::InputArchive meta;
+    archive.read("meta_net", meta);
+    meta_->load(meta);
+    meta_->ResetState();
+    torch::serialize::InputArchive meta_optimizer;
+    archive.read("meta_optimizer", meta_optimizer);
+    meta_optimizer_->load(meta_optimizer);
+  }
+  if (!has_history_) return;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    archive.read(absl::StrCat("quantized_grad_", i), layer.quantized_grad);
+    archive.read(absl::StrCat("pre_quantized_", i), layer.pre_quantized);
+    archive.read(absl::StrCat("weight_direction_", i), layer.weight_direction);
+    if (layer.bias.defined()) archive.read(absl::StrCat("bias_direction_", i), layer.bias_direction);
+  }
+}
+
+}  // namespace mc::metaquant

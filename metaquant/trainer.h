@@ -1,0 +1,145 @@
+// File: trainer.h
+// MetaQuant training (Chen et al. 2019) and its straight-through (STE) baseline, for any
+// classifier: the weights of every convolution and linear layer are quantized in the forward
+// (metaquant/forward_quantizers.h); biases and BatchNorm stay full precision.
+//
+// MetaQuant, one step (the released loop by default):
+//   1. The shared meta network (metaquant/meta_nets.h) maps each layer's previous (dL/dŴ, W~)
+//      to M; with the calibration c = dW~/dW of the current weights, c * M is the layer's
+//      meta gradient.
+//   2. Look-ahead forward at W_meta = W - lr * (c * M + (d - c * M).detach()), whose value is
+//      W - lr * d, d being the refined step direction the optimizer last applied (released
+//      loop), and whose gradient reaches the meta network through -lr * c * M. With
+//      LookAhead::kPaper the look-ahead is W - lr * c * M itself (the paper's equation 6, for
+//      plain SGD, where the optimizer leaves the gradient unchanged). Biases of quantized
+//      layers look ahead by value (b - lr * d_b) in the released loop.
+//   3. Cross-entropy at Q(A(W_meta)); the meta network takes an Adam step on it.
+//   4. The base weights take the optimizer's step with the gradient c * M (BatchNorm and
+//      biases with their ordinary gradients at the look-ahead point).
+// The very first step is a plain quantized forward and backward that only records
+// (dL/dŴ, W~) and the STE gradient as the first direction; nothing is updated.
+// STE baseline: the same quantizers and optimizer; W takes the straight-through gradient.
+//
+// Example:
+//   MetaQuantTrainer trainer(model, MetaQuantOptions().forward(ForwardQuantizer::kDorefa)
+//                                       .meta(MetaNetType::kMultiFC).lr(1e-3));
+//   for (each batch) trainer.Step(images, labels);
+//   trainer.Quantize();  // evaluate the quantized model; the next Step undoes it
+//   serialization::CompressedModel model = trainer.GetQuantizedState();
+#ifndef MC_METAQUANT_TRAINER_H_
+#define MC_METAQUANT_TRAINER_H_
+
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "metaquant/forward_quantizers.h"
+#include "metaquant/meta_nets.h"
+#include "nn_models/classifier.h"
+#include "serialization/compressed_model.pb.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
+namespace mc::metaquant {
+
+enum class BaseOptimizer {
+  kSgd,          ///< plain SGD: no momentum, no weight decay
+  kSgdMomentum,  ///< momentum 0.9, weight decay 5e-4
+  kAdam,         ///< Adam (0.9, 0.999), weight decay 5e-4
+};
+
+/// "sgd", "sgdm" or "adam". \error kInvalidArgument naming the accepted names.
+absl::StatusOr<BaseOptimizer> ParseBaseOptimizer(absl::string_view name);
+
+enum class LookAhead {
+  kReleased,  ///< the released code's loop (see the file comment)
+  kPaper,     ///< W - lr * c * M (plain SGD only)
+};
+
+struct MetaQuantOptions {
+  TORCH_ARG(ForwardQuantizer, forward) = ForwardQuantizer::kDorefa;
+  /// Bits of dorefa, in [1, 16]; BWN is 1 bit. Default 1 (the paper's experiments).
+  TORCH_ARG(int64_t, bits) = 1;
+  /// The meta network; none trains the STE baseline. Default MultiFC.
+  TORCH_ARG(std::optional<MetaNetType>, meta) = MetaNetType::kMultiFC;
+  TORCH_ARG(int64_t, meta_hidden) = 100;
+  TORCH_ARG(int64_t, meta_layers) = 3;
+  /// Base learning rate. Default 1e-3 (reference).
+  TORCH_ARG(double, lr) = 1e-3;
+  TORCH_ARG(BaseOptimizer, optimizer) = BaseOptimizer::kSgd;
+  /// Adam learning rate and weight decay of the meta network. Default 1e-3, 0 (reference).
+  TORCH_ARG(double, meta_lr) = 1e-3;
+  TORCH_ARG(double, meta_weight_decay) = 0;
+  TORCH_ARG(LookAhead, look_ahead) = LookAhead::kReleased;
+};
+
+/// Names of the weights MetaQuant quantizes: every Conv1d/2d/3d and Linear weight of `model`.
+std::vector<std::string> QuantizedWeightNames(const torch::nn::Module& model);
+
+class MetaQuantTrainer {
+ public:
+  /// Throws c10::Error on invalid options (bits, lr, the paper look-ahead with an optimizer
+  /// other than plain SGD) or a model without convolution or linear layers.
+  MetaQuantTrainer(std::shared_ptr<nn_models::Classifier> model, const MetaQuantOptions& options);
+  ~MetaQuantTrainer();
+
+  struct StepOutput {
+    at::Tensor loss;    ///< 0-d float
+    at::Tensor logits;  ///< (B, classes), of the quantized look-ahead forward
+  };
+  /// One training step on images (B, C, H, W) and labels (B), updates included.
+  StepOutput Step(const at::Tensor& images, const at::Tensor& labels);
+
+  /// Writes the quantized weights Q(A(W)) into the model for evaluation (kept until
+  /// Unquantize() or the next Step); Unquantize() puts W back.
+  void Quantize();
+  void Unquantize();
+
+  /// The quantized model: quantized weights as uniform levels (dorefa: 2^bits levels on
+  /// [-1, 1]; BWN: 1 bit on [-α, α]), the other parameters and the buffers as float32
+  /// (int64 for integer buffers).
+  serialization::CompressedModel GetQuantizedState() const;
+
+  /// The base optimizer (its learning rate is the one used in the look-ahead) and the meta
+  /// network's optimizer (null for the STE baseline).
+  torch::optim::Optimizer& base_optimizer() { return *base_optimizer_; }
+  torch::optim::Optimizer* meta_optimizer() { return meta_optimizer_.get(); }
+  MetaNet* meta_net() { return meta_.get(); }
+  const std::vector<std::string>& quantized_weights() const { return names_; }
+  const MetaQuantOptions& options() const { return options_; }
+
+  /// Everything a resumed run needs besides the model: optimizers, meta network, the
+  /// previous step's (dL/dŴ, W~) and directions.
+  void Save(torch::serialize::OutputArchive& archive) const;
+  void Load(torch::serialize::InputArchive& archive);
+
+ private:
+  struct Layer;
+  double CurrentLr() const;
+
+  std::shared_ptr<nn_models::Classifier> model_;
+  MetaQuantOptions options_;
+  std::vector<std::string> names_;
+  std::vector<Layer> layers_;
+  std::shared_ptr<MetaNet> meta_;
+  std::unique_ptr<torch::optim::Optimizer> base_optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> meta_optimizer_;
+  bool has_history_ = false;
+  std::vector<at::Tensor> saved_weights_;  ///< W while Quantize() is in effect
+};
+
+}  // namespace mc::metaquant
+
+#endif  // MC_METAQUANT_TRAINER_H_

@@ -1,0 +1,123 @@
+// The MetaQuant loop and its STE baseline on small models: which weights are quantized, the
+// first step, gradients reaching the meta network through the look-ahead, updates, and the
+// stored 1-bit model.
+#include "metaquant/trainer.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/optim/optimizer.h>
+
+#include <cmath>
+
+#include "common/status_matchers.h"
+#include "nn_models/registry.h"
+#include "quant/model_decoder.h"
+
+namespace mc::metaquant {
+namespace {
+
+std::shared_ptr<nn_models::Classifier> Lenet() {
+  at::manual_seed(21);
+  return nn_models::CreateModel("lenet", nn_models::ModelOptions().in_channels(1).num_classes(4).image_size(28))
+      .value();
+}
+
+struct Batch {
+  at::Tensor images = at::randn({16, 1, 28, 28});
+  at::Tensor labels = at::randint(4, {16}, at::kLong);
+};
+
+bool AllNonZero(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& t : tensors) {
+    if (!t.grad().defined() || t.grad().abs().sum().item<double>() == 0) return false;
+  }
+  return true;
+}
+
+// Tests that ResNet-20's 22 convolution and linear weights (270,896 values, the reference's
+// count) are the quantized ones.
+TEST(MetaQuantTrainerTest, QuantizesConvolutionAndLinearWeights) {
+  auto model = nn_models::CreateModel("resnet20", {}).value();
+  const std::vector<std::string> names = QuantizedWeightNames(*model);
+  ASSERT_EQ(names.size(), 22u);
+  int64_t count = 0;
+  auto parameters = model->named_parameters();
+  for (const std::string& name : names) count += parameters[name].numel();
+  EXPECT_EQ(count, 270896);
+  EXPECT_EQ(names.front(), "conv1.weight");
+  EXPECT_EQ(names.back(), "fc.weight");
+}
+
+// Tests the first step: a plain quantized forward and backward that changes no parameter,
+// then a second step in which the meta network gets a non-zero gradient through the
+// look-ahead forward and both the base weights and the meta network change.
+TEST(MetaQuantTrainerTest, StepsTrainTheMetaNetworkAndTheWeights) {
+  for (const ForwardQuantizer forward : {ForwardQuantizer::kDorefa, ForwardQuantizer::kBwn}) {
+    auto model = Lenet();
+    MetaQuantTrainer trainer(model, MetaQuantOptions().forward(forward).lr(0.01));
+    const Batch batch;
+    const at::Tensor weight = model->named_parameters()["conv1.weight"].detach().clone();
+    std::vector<at::Tensor> meta_before;
+    for (const at::Tensor& p : trainer.meta_net()->parameters()) meta_before.push_back(p.detach().clone());
+
+    trainer.Step(batch.images, batch.labels);
+    EXPECT_TRUE(model->named_parameters()["conv1.weight"].equal(weight));
+
+    const MetaQuantTrainer::StepOutput second = trainer.Step(batch.images, batch.labels);
+    EXPECT_TRUE(std::isfinite(second.loss.item<double>()));
+    EXPECT_TRUE(AllNonZero(trainer.meta_net()->parameters())) << ForwardQuantizerName(forward);
+    EXPECT_FALSE(model->named_parameters()["conv1.weight"].equal(weight));
+    const std::vector<at::Tensor> meta_after = trainer.meta_net()->parameters();
+    for (size_t i = 0; i < meta_after.size(); ++i) EXPECT_FALSE(meta_after[i].equal(meta_before[i]));
+  }
+}
+
+// Tests the STE baseline: its first step already updates W, by the optimizer's step on the
+// straight-through gradient, and it has no meta network.
+TEST(MetaQuantTrainerTest, SteBaselineUpdatesFromTheFirstStep) {
+  auto model = Lenet();
+  MetaQuantTrainer trainer(model, MetaQuantOptions().meta(std::nullopt).lr(0.01));
+  EXPECT_EQ(trainer.meta_net(), nullptr);
+  const at::Tensor weight = model->named_parameters()["fc3.weight"].detach().clone();
+  const Batch batch;
+  trainer.Step(batch.images, batch.labels);
+  EXPECT_FALSE(model->named_parameters()["fc3.weight"].equal(weight));
+}
+
+// Tests that a 1-bit BWN model written by the trainer restores to exactly ±α per layer, with
+// α the mean absolute float weight.
+TEST(MetaQuantTrainerTest, StoredBwnModelRestoresToPlusMinusAlpha) {
+  auto model = Lenet();
+  MetaQuantTrainer trainer(model, MetaQuantOptions().forward(ForwardQuantizer::kBwn).lr(0.01));
+  const Batch batch;
+  trainer.Step(batch.images, batch.labels);
+  trainer.Step(batch.images, batch.labels);
+  const serialization::CompressedModel state = trainer.GetQuantizedState();
+  auto restored = Lenet();
+  ASSERT_THAT(quant::LoadCompressedModel(state, *restored), IsOk());
+  auto floats = model->named_parameters();
+  auto values = restored->named_parameters();
+  for (const std::string& name : trainer.quantized_weights()) {
+    const float alpha = floats[name].detach().abs().mean().item<float>();
+    const at::Tensor unique = std::get<0>(at::_unique(values[name].detach()));
+    ASSERT_EQ(unique.numel(), 2) << name;
+    EXPECT_EQ(unique[0].item<float>(), -alpha) << name;
+    EXPECT_EQ(unique[1].item<float>(), alpha) << name;
+  }
+  EXPECT_TRUE(values["fc1.bias"].equal(floats["fc1.bias"]));
+  // Quantize() for evaluation writes the same values as the stored model.
+  trainer.Quantize();
+  for (const std::string& name : trainer.quantized_weights()) EXPECT_TRUE(floats[name].equal(values[name])) << name;
+  trainer.Unquantize();
+}
+
+// Tests that the paper's look-ahead is refused with a refining optimizer.
+TEST(MetaQuantTrainerTest, PaperLookAheadNeedsPlainSgd) {
+  EXPECT_THROW(MetaQuantTrainer(Lenet(), MetaQuantOptions().look_ahead(LookAhead::kPaper).optimizer(BaseOptimizer::kAdam)),
+               c10::Error);
+  EXPECT_NO_THROW(MetaQuantTrainer(Lenet(), MetaQuantOptions().look_ahead(LookAhead::kPaper)));
+}
+
+}  // namespace
+}  // namespace mc::metaquant
