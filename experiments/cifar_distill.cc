@@ -34,7 +34,6 @@
 #include "experiments/quantized_training.h"
 #include "quant/model_decoder.h"
 #include "serialization/atomic_file.h"
-#include "serialization/model_file.h"
 #include "serialization/tensor_codec.h"
 
 ABSL_FLAG(std::optional<std::string>, method, std::nullopt,
@@ -152,16 +151,6 @@ absl::Status Configure(ExperimentConfig& config) {
                             config.data().dataset()));
   }
   return absl::OkStatus();
-}
-
-// Reads a model file and builds its architecture with the stored weights.
-absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModel(const std::string& path,
-                                                                  const data::DatasetInfo& dataset) {
-  MC_ASSIGN_OR_RETURN(const CompressedModel stored, serialization::ReadModelFile(path));
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model, BuildModel(stored.model(), dataset));
-  const absl::Status loaded = quant::LoadCompressedModel(stored, *model);
-  if (!loaded.ok()) return absl::Status(loaded.code(), absl::StrCat(path, ": ", loaded.message()));
-  return model;
 }
 
 // Replaces the fixed-width size of a quantized model by its Huffman-coded size.
@@ -335,16 +324,10 @@ class LearnedPointsTraining : public TrainingMethod {
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
   const DistillationConfig& d = context.config.distillation();
-  if (!d.init_from().empty()) {
-    MC_ASSIGN_OR_RETURN(const CompressedModel stored, serialization::ReadModelFile(d.init_from()));
-    const absl::Status loaded = quant::LoadCompressedModel(stored, *context.model);
-    if (!loaded.ok()) {
-      return absl::Status(loaded.code(), absl::StrCat("--init_from=", d.init_from(), ": ", loaded.message()));
-    }
-  }
+  if (!d.init_from().empty()) MC_RETURN_IF_ERROR(LoadModelFileInto(d.init_from(), *context.model));
   std::shared_ptr<nn_models::Classifier> teacher;
   if (!d.teacher().empty() && d.method() != "quantized") {
-    MC_ASSIGN_OR_RETURN(teacher, LoadModel(d.teacher(), context.dataset));
+    MC_ASSIGN_OR_RETURN(teacher, LoadModelFile(d.teacher(), context.dataset));
   }
   const distill::KDLossOptions kd =
       distill::KDLossOptions().temperature(d.temperature()).soft_weight(d.distill_weight());
@@ -370,10 +353,6 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& 
           .quantize_first_last_layer(d.quantize_first_last_layer())
           .distillation(d.method() == "quantized_distillation")
           .kd(kd));
-}
-
-absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatMethod(const MethodContext& context) {
-  return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
 
 // Runs `config` and records it in the registry: running, then completed or failed.
@@ -420,17 +399,13 @@ absl::StatusOr<std::string> ResolveTeacher(const ExperimentConfig& config) {
     }
     return entry->model_file();
   }
-  ExperimentConfig teacher = BaselineRecipe(config.data().dataset());
-  *teacher.mutable_data() = config.data();
-  teacher.mutable_model()->set_name(d.teacher_model());
-  *teacher.mutable_training() = config.training();
-  teacher.mutable_output()->set_dir(absl::StrCat(config.output().dir(), "/teacher"));
-  teacher.set_experiment("cifar_distill");
+  ExperimentConfig teacher =
+      BaselineConfigLike(config, d.teacher_model(), absl::StrCat(config.output().dir(), "/teacher"));
   teacher.mutable_distillation()->set_registry(d.registry());
   std::cout << "training the teacher " << d.teacher_model() << " with the baseline recipe in "
             << teacher.output().dir() << std::endl;
   MC_ASSIGN_OR_RETURN(const ExperimentSummary summary,
-                      RunAndRegister(teacher, &MakeFloatMethod,
+                      RunAndRegister(teacher, &MakeFloatTraining,
                                      absl::StrCat(d.teacher_model(), "_teacher_", config.data().dataset()),
                                      "float"));
   return summary.model_file();

@@ -2,12 +2,14 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "experiments/float_training.h"
 
 namespace mc::experiments {
 
@@ -30,6 +32,27 @@ serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset) {
   training->set_lr_schedule(serialization::TrainingConfig::COSINE);
   training->set_seed(1);
   return config;
+}
+
+serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
+                                                   absl::string_view model,
+                                                   const std::string& output_dir) {
+  serialization::ExperimentConfig config = BaselineRecipe(like.data().dataset());
+  config.set_experiment(like.experiment());
+  *config.mutable_data() = like.data();
+  config.mutable_model()->set_name(std::string(model));
+  serialization::TrainingConfig& training = *config.mutable_training();
+  training.set_epochs(like.training().epochs());
+  training.set_seed(like.training().seed());
+  training.set_threads(like.training().threads());
+  training.set_max_train_batches(like.training().max_train_batches());
+  training.set_eval_batch_size(like.training().eval_batch_size());
+  config.mutable_output()->set_dir(output_dir);
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context) {
+  return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
 
 std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, char** argv,
@@ -72,10 +95,14 @@ absl::StatusOr<serialization::ExperimentSummary> RunConfig(
 
 void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries,
                   std::ostream& out) {
-  out << absl::StrFormat("\n%-8s %-9s %-10s %-7s %-9s %s\n", "method", "accuracy", "size (MB)",
-                         "ratio", "mean bits", "model file");
+  int method_width = 8;
   for (const serialization::ExperimentSummary& summary : summaries) {
-    out << absl::StrFormat("%-8s %-9.4f %-10.4f %-7.1f %-9s %s\n", summary.method(),
+    method_width = std::max(method_width, static_cast<int>(summary.method().size()));
+  }
+  out << absl::StrFormat("\n%-*s %-9s %-10s %-7s %-9s %s\n", method_width, "method", "accuracy",
+                         "size (MB)", "ratio", "mean bits", "model file");
+  for (const serialization::ExperimentSummary& summary : summaries) {
+    out << absl::StrFormat("%-*s %-9.4f %-10.4f %-7.1f %-9s %s\n", method_width, summary.method(),
                            summary.test_accuracy(), summary.model_size_mb(),
                            summary.compression_ratio(),
                            summary.mean_bits() > 0 ? absl::StrFormat("%.2f", summary.mean_bits())

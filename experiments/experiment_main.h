@@ -58,6 +58,16 @@ int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec);
 /// Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, batch 128, cosine annealing, seed 1.
 serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset);
 
+/// The configuration that trains `model` with the baseline recipe on the data of `like`, with
+/// its epochs, seed, threads, batch limits and experiment name, into `output_dir`: the
+/// teacher or float starting point a method trains first when none is given.
+serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
+                                                   absl::string_view model,
+                                                   const std::string& output_dir);
+
+/// Float training (experiments/float_training.h), the factory of baseline runs.
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context);
+
 }  // namespace mc::experiments
 
 #endif  // MC_EXPERIMENTS_EXPERIMENT_MAIN_H_

@@ -26,6 +26,7 @@
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
 #include "nn_models/registry.h"
+#include "quant/model_decoder.h"
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.h"
 #include "serialization/json.h"
@@ -202,6 +203,31 @@ absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
   if (model.has_cifar_stem()) options.cifar_stem(model.cifar_stem());
   if (model.has_dropout()) options.dropout(model.dropout());
   return nn_models::CreateModel(model.name(), options);
+}
+
+namespace {
+
+// Loads the weights of `stored`, read from `path`, into `model`; errors name the file.
+absl::Status LoadStoredModel(const serialization::CompressedModel& stored, const std::string& path,
+                             nn_models::Classifier& model) {
+  const absl::Status loaded = quant::LoadCompressedModel(stored, model);
+  if (!loaded.ok()) return absl::Status(loaded.code(), absl::StrCat(path, ": ", loaded.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& model) {
+  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel stored, serialization::ReadModelFile(path));
+  return LoadStoredModel(stored, path, model);
+}
+
+absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
+    const std::string& path, const data::DatasetInfo& dataset) {
+  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel stored, serialization::ReadModelFile(path));
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model, BuildModel(stored.model(), dataset));
+  MC_RETURN_IF_ERROR(LoadStoredModel(stored, path, *model));
+  return model;
 }
 
 double FloatModelSizeMb(const nn_models::Classifier& model) {

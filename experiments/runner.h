@@ -67,6 +67,14 @@ absl::StatusOr<serialization::ExperimentSummary> RunExperiment(
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset);
 
+/// Reads a model file of any method and loads its weights into `model` (all or nothing).
+/// \error naming the file: unreadable or corrupt files, tensors that do not fit the model.
+absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& model);
+
+/// Reads a model file and builds its architecture (recorded in the file) with its weights.
+absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
+    const std::string& path, const data::DatasetInfo& dataset);
+
 /// Size in MB (2^20 bytes) of the model's parameters stored as float32.
 double FloatModelSizeMb(const nn_models::Classifier& model);
 

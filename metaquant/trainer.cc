@@ -281,7 +281,7 @@ void MetaQuantTrainer::Save(torch::serialize::OutputArchive& archive) const {
     meta_optimizer_->save(meta_optimizer);
     archive.write("meta_optimizer", meta_optimizer);
   }
-  if (!has_history_) return;
+  if (!meta_ || !has_history_) return;  // the STE baseline keeps no history
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     archive.write(absl::StrCat("quantized_grad_", i), layer.quantized_grad);
@@ -308,7 +308,7 @@ void MetaQuantTrainer::Load(torch::serialize::InputArchive& archive) {
     archive.read("meta_optimizer", meta_optimizer);
     meta_optimizer_->load(meta_optimizer);
   }
-  if (!has_history_) return;
+  if (!meta_ || !has_history_) return;  // the STE baseline keeps no history
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& layer = layers_[i];
     archive.read(absl::StrCat("quantized_grad_", i), layer.quantized_grad);

@@ -1,0 +1,283 @@
+// cifar_metaquant: MetaQuant (Chen et al. 2019) and its straight-through baseline on the
+// image classification data sets: every convolution and linear weight quantized (1 bit by
+// default), starting from a trained float model.
+//
+//   bazel run //experiments:cifar_metaquant -- --dataset=fashion_mnist --start_from=<model.mcm>
+//       --forward=dorefa --meta=multifc --optimizer=sgd
+// Without --start_from, the float model is trained first with the baseline recipe.
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <iostream>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "experiments/experiment_main.h"
+#include "experiments/quantized_training.h"
+#include "metaquant/trainer.h"
+#include "quant/model_decoder.h"
+#include "serialization/atomic_file.h"
+#include "serialization/json.h"
+#include "serialization/tensor_codec.h"
+
+ABSL_FLAG(std::optional<std::string>, forward, std::nullopt, "Weight quantizer: dorefa | bwn.");
+ABSL_FLAG(std::optional<int32_t>, bits, std::nullopt, "Bits per weight (dorefa; bwn is 1).");
+ABSL_FLAG(std::optional<std::string>, meta, std::nullopt, "ste | fcgrad | multifc | lstmfc.");
+ABSL_FLAG(std::optional<std::string>, optimizer, std::nullopt, "Base optimizer: sgd | sgdm | adam.");
+ABSL_FLAG(std::optional<int32_t>, lr_decay_every, std::nullopt,
+          "Divide the learning rates by 10 every this many epochs.");
+ABSL_FLAG(std::optional<double>, meta_lr, std::nullopt, "Adam learning rate of the meta network.");
+ABSL_FLAG(std::optional<bool>, decay_meta_lr, std::nullopt,
+          "Decay the meta network's learning rate too (the paper); false: the released code.");
+ABSL_FLAG(std::optional<std::string>, look_ahead, std::nullopt, "released | paper.");
+ABSL_FLAG(std::optional<std::string>, start_from, std::nullopt,
+          "Float model file to start from (trained first when absent).");
+
+namespace mc::experiments {
+namespace {
+
+using serialization::ExperimentConfig;
+using serialization::ExperimentSummary;
+using serialization::MetaQuantConfig;
+
+// The reference's CIFAR recipe: SGD at 1e-3 divided by 10 every 30 epochs, 100 epochs; a
+// short run of 2 epochs on (Fashion-)MNIST.
+ExperimentConfig Defaults(absl::string_view dataset) {
+  ExperimentConfig config = BaselineRecipe(dataset);
+  const bool short_run = dataset == "fashion_mnist" || dataset == "mnist";
+  serialization::TrainingConfig& training = *config.mutable_training();
+  training.set_epochs(short_run ? 2 : 100);
+  training.set_lr(1e-3);
+  training.set_lr_schedule(serialization::TrainingConfig::STEP);
+  training.set_lr_step_epochs(30);
+  training.set_lr_gamma(0.1);
+  MetaQuantConfig& m = *config.mutable_metaquant();
+  m.set_forward("dorefa");
+  m.set_bits(1);
+  m.set_meta("multifc");
+  m.set_optimizer("sgd");
+  m.set_meta_lr(1e-3);
+  m.set_meta_hidden(100);
+  m.set_meta_layers(3);
+  m.set_decay_meta_lr(true);
+  m.set_look_ahead("released");
+  m.set_start_from("");
+  return config;
+}
+
+absl::Status Configure(ExperimentConfig& config) {
+  MetaQuantConfig& m = *config.mutable_metaquant();
+  if (const auto v = absl::GetFlag(FLAGS_forward)) m.set_forward(*v);
+  if (const auto v = absl::GetFlag(FLAGS_bits)) m.set_bits(*v);
+  if (const auto v = absl::GetFlag(FLAGS_meta)) m.set_meta(*v);
+  if (const auto v = absl::GetFlag(FLAGS_optimizer)) m.set_optimizer(*v);
+  if (const auto v = absl::GetFlag(FLAGS_lr_decay_every)) {
+    config.mutable_training()->set_lr_schedule(serialization::TrainingConfig::STEP);
+    config.mutable_training()->set_lr_step_epochs(*v);
+    config.mutable_training()->set_lr_gamma(0.1);
+  }
+  if (const auto v = absl::GetFlag(FLAGS_meta_lr)) m.set_meta_lr(*v);
+  if (const auto v = absl::GetFlag(FLAGS_decay_meta_lr)) m.set_decay_meta_lr(*v);
+  if (const auto v = absl::GetFlag(FLAGS_look_ahead)) m.set_look_ahead(*v);
+  if (const auto v = absl::GetFlag(FLAGS_start_from)) m.set_start_from(UserPath(*v));
+
+  MC_ASSIGN_OR_RETURN(const metaquant::ForwardQuantizer forward, metaquant::ParseForwardQuantizer(m.forward()));
+  if (m.meta() != "ste") MC_RETURN_IF_ERROR(metaquant::ParseMetaNetType(m.meta()).status());
+  MC_RETURN_IF_ERROR(metaquant::ParseBaseOptimizer(m.optimizer()).status());
+  const int max_bits = forward == metaquant::ForwardQuantizer::kBwn ? 1 : 16;
+  if (m.bits() < 1 || m.bits() > max_bits) {
+    return absl::InvalidArgumentError(absl::StrCat("metaquant.bits = ", m.bits(), " is out of range for ",
+                                                   m.forward(), ": allowed [1, ", max_bits, "]"));
+  }
+  if (!(m.meta_lr() > 0 && m.meta_lr() <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metaquant.meta_lr = ", m.meta_lr(), " is out of range: allowed (0, 1]"));
+  }
+  if (m.meta_hidden() < 1 || m.meta_layers() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("metaquant needs meta_hidden >= 1 and meta_layers >= 2, got ",
+                                                   m.meta_hidden(), " and ", m.meta_layers()));
+  }
+  if (m.look_ahead() != "released" && m.look_ahead() != "paper") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metaquant.look_ahead = \"", m.look_ahead(), "\" is not one of released, paper"));
+  }
+  if (m.look_ahead() == "paper" && m.optimizer() != "sgd") {
+    return absl::InvalidArgumentError("metaquant.look_ahead = \"paper\" needs --optimizer=sgd");
+  }
+  return absl::OkStatus();
+}
+
+metaquant::MetaQuantOptions Options(const ExperimentConfig& config) {
+  const MetaQuantConfig& m = config.metaquant();
+  metaquant::MetaQuantOptions options;
+  options.forward(*metaquant::ParseForwardQuantizer(m.forward()))
+      .bits(m.bits())
+      .meta(m.meta() == "ste" ? std::nullopt
+                              : std::optional<metaquant::MetaNetType>(*metaquant::ParseMetaNetType(m.meta())))
+      .meta_hidden(m.meta_hidden())
+      .meta_layers(m.meta_layers())
+      .lr(config.training().lr())
+      .optimizer(*metaquant::ParseBaseOptimizer(m.optimizer()))
+      .meta_lr(m.meta_lr())
+      .look_ahead(m.look_ahead() == "paper" ? metaquant::LookAhead::kPaper : metaquant::LookAhead::kReleased);
+  return options;
+}
+
+class MetaQuantTraining : public TrainingMethod {
+ public:
+  explicit MetaQuantTraining(const MethodContext& context)
+      : model_(context.model),
+        trainer_(context.model, Options(context.config)),
+        decay_meta_lr_(context.config.metaquant().decay_meta_lr()),
+        name_(context.config.metaquant().meta() == "ste" ? "ste" : "metaquant") {}
+
+  std::string name() const override { return name_; }
+
+  StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
+    const metaquant::MetaQuantTrainer::StepOutput output = trainer_.Step(images, labels);
+    return {output.loss, output.logits};
+  }
+
+  at::Tensor EvalLogits(const at::Tensor& images) override {
+    model_->eval();
+    trainer_.Quantize();  // once; undone by the next training step
+    return model_->forward(images);
+  }
+
+  std::vector<torch::optim::Optimizer*> ScheduledOptimizers() override {
+    std::vector<torch::optim::Optimizer*> optimizers = {&trainer_.base_optimizer()};
+    if (decay_meta_lr_ && trainer_.meta_optimizer() != nullptr) optimizers.push_back(trainer_.meta_optimizer());
+    return optimizers;
+  }
+
+  void Save(torch::serialize::OutputArchive& archive) override {
+    trainer_.Unquantize();
+    torch::serialize::OutputArchive model_archive;
+    model_->save(model_archive);
+    archive.write("model", model_archive);
+    torch::serialize::OutputArchive trainer_archive;
+    trainer_.Save(trainer_archive);
+    archive.write("trainer", trainer_archive);
+  }
+
+  void Load(torch::serialize::InputArchive& archive) override {
+    trainer_.Unquantize();
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model_->load(model_archive);
+    torch::serialize::InputArchive trainer_archive;
+    archive.read("trainer", trainer_archive);
+    trainer_.Load(trainer_archive);
+  }
+
+  CompressedResult Compress() override {
+    CompressedResult result;
+    result.model = trainer_.GetQuantizedState();
+    std::set<std::string> parameters;
+    for (const auto& item : model_->named_parameters()) parameters.insert(item.key());
+    double bytes = 0;
+    for (const serialization::CompressedTensor& tensor : result.model.tensors()) {
+      if (parameters.count(tensor.name()) == 0) continue;  // buffers are not counted
+      serialization::LayerSummary layer;
+      layer.set_name(tensor.name());
+      const int64_t numel = serialization::NumElements(tensor).value_or(0);
+      layer.set_numel(numel);
+      if (tensor.has_uniform()) {
+        layer.set_encoding("uniform");
+        layer.set_bits(tensor.uniform().bits());
+        layer.set_bytes(tensor.uniform().bits() * numel / 8.0 + 8);  // levels + min, max
+      } else {
+        layer.set_encoding("passthrough_float32");
+        layer.set_bits(32);
+        layer.set_bytes(4.0 * numel);
+      }
+      bytes += layer.bytes();
+      result.layers.push_back(layer);
+    }
+    result.model_size_mb = bytes / (1 << 20);
+    return result;
+  }
+
+  void FillSummary(ExperimentSummary& summary) override {
+    const BitsStatistics statistics = StoredBitsStatistics(trainer_.GetQuantizedState());
+    summary.set_mean_bits(statistics.mean_bits);
+    for (const auto& [width, count] : statistics.histogram) (*summary.mutable_bits_histogram())[width] = count;
+  }
+
+  absl::Status Restore(const serialization::CompressedModel& stored,
+                       nn_models::Classifier& fresh_model) override {
+    return quant::LoadCompressedModel(stored, fresh_model);
+  }
+
+ private:
+  std::shared_ptr<nn_models::Classifier> model_;
+  metaquant::MetaQuantTrainer trainer_;
+  bool decay_meta_lr_;
+  std::string name_;
+};
+
+// The test accuracy of the float model in `model_file`, when the summary.json beside it is
+// that model's.
+std::optional<double> FloatAccuracyOf(const std::string& model_file) {
+  const std::string directory = model_file.substr(0, model_file.find_last_of('/') + 1);
+  absl::StatusOr<std::string> json = serialization::ReadFileToString(directory + "summary.json");
+  ExperimentSummary summary;
+  if (!json.ok() || !serialization::ParseJson(*json, directory, summary).ok() ||
+      summary.model_file() != model_file) {
+    return std::nullopt;
+  }
+  return summary.test_accuracy();
+}
+
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
+  MC_RETURN_IF_ERROR(LoadModelFileInto(context.config.metaquant().start_from(), *context.model));
+  return std::make_unique<MetaQuantTraining>(context);
+}
+
+int Main(int argc, char** argv) {
+  const ExperimentSpec spec{"cifar_metaquant", "MetaQuant and its straight-through baseline.",
+                            "cifar10", &Defaults, &MakeMethod, nullptr, &Configure};
+  std::optional<ExperimentConfig> config = ParseExperimentConfig(argc, argv, spec);
+  if (!config) return 1;
+  const auto fail = [](const absl::Status& status) {
+    std::cerr << "cifar_metaquant: " << status.message() << std::endl;
+    return 1;
+  };
+  MetaQuantConfig& m = *config->mutable_metaquant();
+  std::optional<ExperimentSummary> float_run;
+  if (m.start_from().empty()) {
+    const ExperimentConfig baseline =
+        BaselineConfigLike(*config, config->model().name(), config->output().dir() + "/float");
+    std::cout << "training the float model to start from in " << baseline.output().dir() << std::endl;
+    absl::StatusOr<ExperimentSummary> summary = RunConfig(baseline, &MakeFloatTraining);
+    if (!summary.ok()) return fail(summary.status());
+    m.set_start_from(summary->model_file());
+    float_run = *std::move(summary);
+  }
+  absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
+  if (!summary.ok()) return fail(summary.status());
+  const std::optional<double> float_accuracy =
+      float_run ? float_run->test_accuracy() : FloatAccuracyOf(m.start_from());
+  if (float_accuracy) {
+    summary->set_float_test_accuracy(*float_accuracy);
+    const absl::Status written = serialization::WriteJsonFile(config->output().dir() + "/summary.json", *summary);
+    if (!written.ok()) return fail(written);
+  }
+  if (float_run) {
+    PrintResults({*float_run, *summary}, std::cout);
+  } else {
+    PrintResults({*summary}, std::cout);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mc::experiments
+
+int main(int argc, char** argv) { return mc::experiments::Main(argc, argv); }
