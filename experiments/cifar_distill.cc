@@ -290,7 +290,8 @@ class LearnedPointsTraining : public TrainingMethod {
     // Mean stored index bits (ceil(log2 points) per tensor), before Huffman coding.
     double bits = 0;
     int64_t weights = 0;
-    for (const serialization::CompressedTensor& tensor : dq_.GetQuantizedState().tensors()) {
+    const serialization::CompressedModel state = dq_.GetQuantizedState();
+    for (const serialization::CompressedTensor& tensor : state.tensors()) {
       if (!tensor.has_learned_points()) continue;
       const int64_t numel = serialization::NumElements(tensor).value_or(0);
       bits += static_cast<double>(tensor.learned_points().index_bits()) * numel;

@@ -34,8 +34,9 @@ TEST(MetaQuantConsumerTest, TrainsAOneBitModel) {
   EXPECT_TRUE(meta_changed);
 
   const std::set<std::string> quantized(trainer.quantized_weights().begin(), trainer.quantized_weights().end());
+  const mc::serialization::CompressedModel state = trainer.GetQuantizedState();
   int one_bit_tensors = 0;
-  for (const auto& tensor : trainer.GetQuantizedState().tensors()) {
+  for (const auto& tensor : state.tensors()) {
     if (quantized.count(tensor.name()) == 0) continue;
     ASSERT_TRUE(tensor.has_uniform()) << tensor.name();
     EXPECT_EQ(tensor.uniform().bits(), 1) << tensor.name();
