@@ -57,9 +57,9 @@ absl::Status CheckOptions(const KMeansOptions& options, int64_t num_points) {
     return absl::InvalidArgumentError(
         absl::StrCat("empty_cluster_eps must be > 0, got ", options.empty_cluster_eps()));
   }
-  if (options.max_empty_cluster_rounds() < 0) {
+  if (options.max_empty_cluster_retries() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "max_empty_cluster_rounds must be >= 0, got ", options.max_empty_cluster_rounds()));
+        "max_empty_cluster_retries must be >= 0, got ", options.max_empty_cluster_retries()));
   }
   if (options.assignment_buffer_bytes() < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -167,14 +167,15 @@ at::Tensor InitialCentroids(const at::Tensor& points, const KMeansOptions& optio
   return centroids;
 }
 
-// Fills every empty cluster by splitting the most populated one (reference rule, with a
-// relative perturbation; see KMeansOptions::empty_cluster_eps), then reassigns every point.
-// Within a round, the members of each split cluster are shared between its two halves so
-// that the next empty cluster splits the then most populated one without a full
-// reassignment per split. Returns the number of splits.
+// Fills every empty cluster k by splitting the most populated cluster m (reference rule, with a
+// relative perturbation; see KMeansOptions::empty_cluster_eps) and moving to k the members of
+// m that are nearer to c_k than to c_m. The reference reassigns every point after each split
+// instead; with perturbations this small, the rounding of ||c||^2 - 2 x.c can hand the
+// members back to c_m and leave k empty for good, so the members are shared out with exact
+// distances and the next iteration's assignment step does the rest. Returns the number of
+// splits.
 absl::StatusOr<int64_t> ResolveEmptyClusters(const at::Tensor& points, at::Tensor& centroids,
                                              at::Tensor& assignments,
-                                             NearestCentroidAssigner& assigner,
                                              const KMeansOptions& options,
                                              at::Generator& generator) {
   const int64_t n = points.size(0);
@@ -183,19 +184,18 @@ absl::StatusOr<int64_t> ResolveEmptyClusters(const at::Tensor& points, at::Tenso
   const float* point = points.data_ptr<float>();
   float* centroid = centroids.data_ptr<float>();
   int64_t* assignment = assignments.data_ptr<int64_t>();
+  std::vector<int64_t> sizes = ClusterSizes(assignments, k);
   int64_t splits = 0;
-  for (int64_t round = 0;; ++round) {
-    std::vector<int64_t> sizes = ClusterSizes(assignments, k);
-    const int64_t empty = std::count(sizes.begin(), sizes.end(), 0);
-    if (empty == 0) return splits;
-    if (round == options.max_empty_cluster_rounds()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          empty, " of ", k, " clusters are still empty after ", round,
-          " rounds of splitting (max_empty_cluster_rounds); the points may have fewer than ", k,
-          " distinct values: use fewer centroids"));
-    }
-    for (int64_t empty_cluster = 0; empty_cluster < k; ++empty_cluster) {
-      if (sizes[empty_cluster] != 0) continue;
+  int64_t failed_splits = 0;
+  for (int64_t empty_cluster = 0; empty_cluster < k; ++empty_cluster) {
+    while (sizes[empty_cluster] == 0) {
+      if (failed_splits == options.max_empty_cluster_retries()) {
+        const int64_t empty = std::count(sizes.begin(), sizes.end(), 0);
+        return absl::FailedPreconditionError(absl::StrCat(
+            empty, " of ", k, " clusters are still empty after ", failed_splits,
+            " splits that left them empty (max_empty_cluster_retries); the points may have "
+            "fewer than ", k, " distinct values: use fewer centroids"));
+      }
       const int64_t largest = std::max_element(sizes.begin(), sizes.end()) - sizes.begin();
       float* split = centroid + empty_cluster * d;
       float* kept = centroid + largest * d;
@@ -217,9 +217,10 @@ absl::StatusOr<int64_t> ResolveEmptyClusters(const at::Tensor& points, at::Tenso
         }
       }
       ++splits;
+      if (sizes[empty_cluster] == 0) ++failed_splits;
     }
-    assigner.Assign(centroids, assignments);
   }
+  return splits;
 }
 
 // Sum over points of the squared distance to their centroid, in float64.
@@ -272,7 +273,7 @@ absl::StatusOr<KMeansResult> Lloyd(const at::Tensor& points, const KMeansOptions
     assigner.Assign(result.centroids, result.assignments);
     MC_ASSIGN_OR_RETURN(const int64_t splits,
                         ResolveEmptyClusters(points, result.centroids, result.assignments,
-                                             assigner, options, generator));
+                                             options, generator));
     result.empty_cluster_splits += splits;
     result.objective.push_back(Objective(points, result.centroids, result.assignments));
     result.centroids = ClusterMeans(points, result.assignments, k);

@@ -9,8 +9,9 @@
 // Euclidean k-means (KMeans) is the same algorithm on the points as they are.
 //
 // Each iteration assigns every point to its nearest centroid (||x||^2 - 2 x.c + ||c||^2 by
-// matrix multiplication, in chunks of bounded memory, on all of ATen's threads), resolves
-// empty clusters, records the objective, and moves each centroid to the mean of its points.
+// matrix multiplication, in chunks of bounded memory, on all of ATen's threads), fills empty
+// clusters by splitting the most populated one, records the objective, and moves each
+// centroid to the mean of its points.
 // The objective therefore never increases from one iteration to the next.
 //
 // Example:
@@ -59,11 +60,11 @@ struct KMeansOptions {
   /// resolve (c_m + e == c_m, and the cluster stays empty for good); here it is relative.
   /// Default: 1e-6.
   TORCH_ARG(double, empty_cluster_eps) = 1e-6;
-  /// Rounds of splitting allowed per iteration: a round splits every empty cluster and
-  /// reassigns all points; if clusters are still empty after this many rounds (e.g. fewer
-  /// distinct points than centroids) k-means fails instead of looping for ever as the
-  /// reference can. Default: 10.
-  TORCH_ARG(int64_t, max_empty_cluster_rounds) = 10;
+  /// Splits per iteration allowed to leave their empty cluster empty (all members of the
+  /// split cluster on one side, e.g. duplicates of one point); past them k-means fails with
+  /// kFailedPrecondition (e.g. fewer distinct points than centroids) instead of looping for
+  /// ever as the reference can. Default: 100.
+  TORCH_ARG(int64_t, max_empty_cluster_retries) = 100;
   /// ActivationWeightedKMeans factorises A^T A + ridge * (trace(A^T A) / d) * I, which is
   /// positive definite for any ridge > 0 unless A is zero (then the metric is ridge * I,
   /// i.e. plain k-means). With ridge 0 a singular A^T A (fewer independent activation rows
@@ -94,7 +95,7 @@ struct KMeansResult {
 /// points: (n, d), floating point, CPU (computed in float32).
 /// \error kInvalidArgument if points is not a 2-D finite floating-point CPU tensor, an
 ///   option is out of range, or num_centroids > n.
-/// \error kFailedPrecondition if clusters are still empty after max_empty_cluster_rounds.
+/// \error kFailedPrecondition if clusters are still empty after max_empty_cluster_retries.
 absl::StatusOr<KMeansResult> KMeans(const at::Tensor& points, const KMeansOptions& options);
 
 /// Activation-weighted k-means: minimises sum_j ||A (u_j - c_{a(j)})||^2 (+ the ridge term).
