@@ -11,6 +11,10 @@
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -78,7 +82,7 @@ float SquaredDistance(const float* x, const float* c, int64_t d) {
 }
 
 // Index of the smallest of values[0, k), the first one on ties.
-int64_t ArgMin(const float* values, int64_t k) {
+int64_t ArgMinScalar(const float* values, int64_t k) {
   float best = values[0];
   int64_t best_index = 0;
   for (int64_t i = 1; i < k; ++i) {
@@ -89,6 +93,50 @@ int64_t ArgMin(const float* values, int64_t k) {
   }
   return best_index;
 }
+
+#if defined(__SSE2__)
+// The same, four lanes at a time (SSE2 is part of x86-64): the scalar loop is more than half
+// of k-means' time at d = 9, where the distances cost little to compute. Each lane keeps
+// its first smallest value; across lanes, the smallest value with the lowest index wins.
+int64_t ArgMin(const float* values, int64_t k) {
+  if (k < 8) return ArgMinScalar(values, k);
+  __m128 best = _mm_loadu_ps(values);
+  __m128i index = _mm_setr_epi32(0, 1, 2, 3);
+  __m128i best_index = index;
+  const __m128i four = _mm_set1_epi32(4);
+  int64_t i = 4;
+  for (; i + 4 <= k; i += 4) {
+    index = _mm_add_epi32(index, four);
+    const __m128 candidate = _mm_loadu_ps(values + i);
+    const __m128i smaller = _mm_castps_si128(_mm_cmplt_ps(candidate, best));
+    best = _mm_min_ps(candidate, best);
+    best_index = _mm_or_si128(_mm_and_si128(smaller, index),
+                              _mm_andnot_si128(smaller, best_index));
+  }
+  alignas(16) float lane_best[4];
+  alignas(16) int32_t lane_index[4];
+  _mm_store_ps(lane_best, best);
+  _mm_store_si128(reinterpret_cast<__m128i*>(lane_index), best_index);
+  float smallest = lane_best[0];
+  int64_t smallest_index = lane_index[0];
+  for (int lane = 1; lane < 4; ++lane) {
+    if (lane_best[lane] < smallest ||
+        (lane_best[lane] == smallest && lane_index[lane] < smallest_index)) {
+      smallest = lane_best[lane];
+      smallest_index = lane_index[lane];
+    }
+  }
+  for (; i < k; ++i) {
+    if (values[i] < smallest) {
+      smallest = values[i];
+      smallest_index = i;
+    }
+  }
+  return smallest_index;
+}
+#else
+int64_t ArgMin(const float* values, int64_t k) { return ArgMinScalar(values, k); }
+#endif
 
 // The assignment step. Distances are ||c||^2 - 2 x.c (||x||^2 does not change the argmin),
 // obtained by one sgemm of the points with a column of ones appended against
