@@ -235,40 +235,41 @@ absl::StatusOr<int64_t> ResolveEmptyClusters(const at::Tensor& points, at::Tenso
   std::vector<int64_t> sizes = ClusterSizes(assignments, k);
   int64_t splits = 0;
   int64_t failed_splits = 0;
-  for (int64_t empty_cluster = 0; empty_cluster < k; ++empty_cluster) {
-    while (sizes[empty_cluster] == 0) {
-      if (failed_splits == options.max_empty_cluster_retries()) {
-        const int64_t empty = std::count(sizes.begin(), sizes.end(), 0);
-        return absl::FailedPreconditionError(absl::StrCat(
-            empty, " of ", k, " clusters are still empty after ", failed_splits,
-            " splits that left them empty (max_empty_cluster_retries); the points may have "
-            "fewer than ", k, " distinct values: use fewer centroids"));
-      }
-      const int64_t largest = std::max_element(sizes.begin(), sizes.end()) - sizes.begin();
-      float* split = centroid + empty_cluster * d;
-      float* kept = centroid + largest * d;
-      float scale = 0;
-      for (int64_t j = 0; j < d; ++j) scale = std::max(scale, std::abs(kept[j]));
-      scale = static_cast<float>(options.empty_cluster_eps()) * std::max(scale, 1e-30f);
-      const at::Tensor noise = at::randn({d}, generator, points.options());
-      const float* e = noise.data_ptr<float>();
-      for (int64_t j = 0; j < d; ++j) {
-        split[j] = kept[j] + scale * e[j];
-        kept[j] -= scale * e[j];
-      }
-      for (int64_t i = 0; i < n; ++i) {
-        if (assignment[i] == largest &&
-            SquaredDistance(point + i * d, split, d) < SquaredDistance(point + i * d, kept, d)) {
-          assignment[i] = empty_cluster;
-          --sizes[largest];
-          ++sizes[empty_cluster];
-        }
-      }
-      ++splits;
-      if (sizes[empty_cluster] == 0) ++failed_splits;
+  for (;;) {
+    const int64_t empty_cluster = std::find(sizes.begin(), sizes.end(), 0) - sizes.begin();
+    if (empty_cluster == k) return splits;
+    if (failed_splits == options.max_empty_cluster_retries()) {
+      const int64_t empty = std::count(sizes.begin(), sizes.end(), 0);
+      return absl::FailedPreconditionError(absl::StrCat(
+          empty, " of ", k, " clusters are still empty after ", failed_splits,
+          " splits that left a cluster empty (max_empty_cluster_retries); the points may have "
+          "fewer than ", k, " distinct values: use fewer centroids"));
     }
+    const int64_t largest = std::max_element(sizes.begin(), sizes.end()) - sizes.begin();
+    float* split = centroid + empty_cluster * d;
+    float* kept = centroid + largest * d;
+    float scale = 0;
+    for (int64_t j = 0; j < d; ++j) scale = std::max(scale, std::abs(kept[j]));
+    scale = static_cast<float>(options.empty_cluster_eps()) * std::max(scale, 1e-30f);
+    const at::Tensor noise = at::randn({d}, generator, points.options());
+    const float* e = noise.data_ptr<float>();
+    for (int64_t j = 0; j < d; ++j) {
+      split[j] = kept[j] + scale * e[j];
+      kept[j] -= scale * e[j];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (assignment[i] == largest &&
+          SquaredDistance(point + i * d, split, d) < SquaredDistance(point + i * d, kept, d)) {
+        assignment[i] = empty_cluster;
+        --sizes[largest];
+        ++sizes[empty_cluster];
+      }
+    }
+    ++splits;
+    // All members on one side (duplicates of one point, or a hyperplane that misses them)
+    // leaves as many clusters empty as before.
+    if (sizes[empty_cluster] == 0 || sizes[largest] == 0) ++failed_splits;
   }
-  return splits;
 }
 
 // Sum over points of the squared distance to their centroid, in float64.

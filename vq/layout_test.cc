@@ -11,6 +11,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Seeds the global generator that at::randn and friends draw the test data from.
+class LayoutTest : public ::testing::Test {
+ protected:
+  void SetUp() override { at::manual_seed(0); }
+};
+
 at::Tensor Arange(at::IntArrayRef shape) {
   int64_t numel = 1;
   for (int64_t dim : shape) numel *= dim;
@@ -19,7 +25,7 @@ at::Tensor Arange(at::IntArrayRef shape) {
 
 // Tests that a 3x3 convolution with block size 9 gives one subvector per (input channel,
 // output channel) kernel, block-major, and comes back exactly.
-TEST(LayoutTest, Conv3x3SmallBlocks) {
+TEST_F(LayoutTest, Conv3x3SmallBlocks) {
   const at::Tensor weight = Arange({4, 3, 3, 3});
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 9));
   ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{12, 9}));
@@ -35,7 +41,7 @@ TEST(LayoutTest, Conv3x3SmallBlocks) {
 }
 
 // Tests that block size 18 covers the kernels of two consecutive input channels.
-TEST(LayoutTest, Conv3x3LargeBlocks) {
+TEST_F(LayoutTest, Conv3x3LargeBlocks) {
   const at::Tensor weight = at::randn({8, 6, 3, 3});
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 18));
   ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{24, 18}));
@@ -49,7 +55,7 @@ TEST(LayoutTest, Conv3x3LargeBlocks) {
 }
 
 // Tests that a 1x1 convolution with block size 4 groups 4 consecutive input channels.
-TEST(LayoutTest, Conv1x1) {
+TEST_F(LayoutTest, Conv1x1) {
   const at::Tensor weight = at::randn({6, 16, 1, 1});
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 4));
   ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{24, 4}));
@@ -64,7 +70,7 @@ TEST(LayoutTest, Conv1x1) {
 
 // Tests the linear layout against fairseq iPQ's expression of the same order,
 // W.reshape(out, -1, bs).permute(2, 1, 0).flatten(1, 2), whose columns are our rows.
-TEST(LayoutTest, LinearMatchesFairseqOrder) {
+TEST_F(LayoutTest, LinearMatchesFairseqOrder) {
   const at::Tensor weight = at::randn({5, 12});
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 4));
   ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{15, 4}));
@@ -77,7 +83,7 @@ TEST(LayoutTest, LinearMatchesFairseqOrder) {
 
 // Tests that the weight rebuilt from (centroids, assignments) has exactly centroid
 // assignments[j] as its subvector j, for each kind of layer.
-TEST(LayoutTest, ReconstructWeightIsExact) {
+TEST_F(LayoutTest, ReconstructWeightIsExact) {
   struct Case {
     std::vector<int64_t> shape;
     int64_t block_size;
@@ -99,7 +105,7 @@ TEST(LayoutTest, ReconstructWeightIsExact) {
 }
 
 // Tests the reference's cap on the number of centroids, with its examples.
-TEST(LayoutTest, ClampNumCentroids) {
+TEST_F(LayoutTest, ClampNumCentroids) {
   // ResNet-50 layer1.0.conv1, 64x64x1x1: 1024 subvectors of 4, 512 of 8.
   EXPECT_THAT(ClampNumCentroids(256, 1024), IsOkAndHolds(128));
   EXPECT_THAT(ClampNumCentroids(256, 512), IsOkAndHolds(64));
@@ -120,7 +126,7 @@ TEST(LayoutTest, ClampNumCentroids) {
 }
 
 // Tests that activations are cut block-major like the subvectors.
-TEST(LayoutTest, ActivationsToBlockRows) {
+TEST_F(LayoutTest, ActivationsToBlockRows) {
   const at::Tensor inputs = at::randn({3, 8});
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor rows, ActivationsToBlockRows(inputs, 4));
   ASSERT_EQ(rows.sizes(), (at::IntArrayRef{6, 4}));
@@ -139,7 +145,7 @@ TEST(LayoutTest, ActivationsToBlockRows) {
 }
 
 // Tests that shapes that do not divide and other bad inputs are refused with clear messages.
-TEST(LayoutTest, RejectsBadInputs) {
+TEST_F(LayoutTest, RejectsBadInputs) {
   EXPECT_THAT(WeightToSubvectors(at::randn({4, 3, 3, 3}), 4),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("block_size 4 does not divide the 27 values per output channel")));
