@@ -303,6 +303,7 @@ at::Tensor ClusterMeans(const at::Tensor& points, const at::Tensor& assignments,
   at::Tensor means = at::empty({k, d}, points.options());
   float* mean = means.data_ptr<float>();
   for (int64_t c = 0; c < k; ++c) {
+    TORCH_INTERNAL_ASSERT(sizes[c] > 0, "cluster ", c, " is empty");
     for (int64_t j = 0; j < d; ++j) {
       mean[c * d + j] = static_cast<float>(sums[c * d + j] / static_cast<double>(sizes[c]));
     }
