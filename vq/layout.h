@@ -45,7 +45,8 @@ absl::StatusOr<int64_t> NumSubvectors(at::IntArrayRef weight_shape, int64_t bloc
 /// min(requested, largest power of two in [1, 2^15] strictly below n_subvectors / threshold).
 /// E.g. a 64x64x1x1 convolution with block size 8 has 512 subvectors: 256 requested gives 64.
 /// \error kInvalidArgument if requested < 1, threshold < 1, or n_subvectors <= threshold (no
-///   power of two fits; the reference then silently allowed 2^15 centroids).
+///   power of two fits; the reference's lookup then wrapped around to 2^15 and kept the
+///   requested number).
 absl::StatusOr<int64_t> ClampNumCentroids(int64_t requested, int64_t n_subvectors,
                                           int64_t threshold = kDefaultCentroidsThreshold);
 
