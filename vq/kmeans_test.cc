@@ -125,6 +125,18 @@ TEST_F(KMeansTest, AssignNearestIsChunkIndependent) {
   }
 }
 
+// Tests that a point equally near several centroids goes to the lowest index, in the
+// four-lane argmin (k >= 8) as in the scalar one.
+TEST_F(KMeansTest, AssignNearestTiesGoToTheLowestIndex) {
+  for (int64_t k : {6, 13, 32}) {
+    at::Tensor centroids = at::randn({k, 3}) + 10;
+    const at::Tensor nearest = at::zeros({1, 3});
+    for (int64_t copy : {k - 1, k / 2, int64_t{2}}) centroids[copy] = nearest[0];
+    MC_ASSERT_OK_AND_ASSIGN(at::Tensor assignments, AssignNearest(nearest, centroids));
+    EXPECT_EQ(assignments.item<int64_t>(), 2) << "k = " << k;
+  }
+}
+
 // Tests that with A = I and no ridge, weighted k-means is plain k-means.
 TEST_F(KMeansTest, IdentityActivationsGivePlainKMeans) {
   const at::Tensor points = GaussianMixture(800, 4, 10, 4);
