@@ -48,26 +48,11 @@ absl::Status CheckPoints(const at::Tensor& points, const char* name) {
 }
 
 absl::Status CheckOptions(const KMeansOptions& options, int64_t num_points) {
-  if (options.num_centroids() < 1 || options.num_centroids() > num_points) {
-    return absl::InvalidArgumentError(absl::StrCat("num_centroids must be in [1, ", num_points,
-                                                   "] (the number of points), got ",
+  MC_RETURN_IF_ERROR(Validate(options));
+  if (options.num_centroids() > num_points) {
+    return absl::InvalidArgumentError(absl::StrCat("num_centroids must be at most the number of "
+                                                   "points, ", num_points, ", got ",
                                                    options.num_centroids()));
-  }
-  if (options.iterations() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("iterations must be >= 1, got ", options.iterations()));
-  }
-  if (!(options.empty_cluster_eps() > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("empty_cluster_eps must be > 0, got ", options.empty_cluster_eps()));
-  }
-  if (options.max_empty_cluster_retries() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_empty_cluster_retries must be >= 0, got ", options.max_empty_cluster_retries()));
-  }
-  if (options.assignment_buffer_bytes() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "assignment_buffer_bytes must be >= 1, got ", options.assignment_buffer_bytes()));
   }
   return absl::OkStatus();
 }
@@ -333,6 +318,33 @@ absl::StatusOr<KMeansResult> Lloyd(const at::Tensor& points, const KMeansOptions
 }
 
 }  // namespace
+
+absl::Status Validate(const KMeansOptions& options) {
+  if (options.num_centroids() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_centroids must be >= 1, got ", options.num_centroids()));
+  }
+  if (options.iterations() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("iterations must be >= 1, got ", options.iterations()));
+  }
+  if (!(options.empty_cluster_eps() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("empty_cluster_eps must be > 0, got ", options.empty_cluster_eps()));
+  }
+  if (options.max_empty_cluster_retries() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_empty_cluster_retries must be >= 0, got ", options.max_empty_cluster_retries()));
+  }
+  if (!(options.ridge() >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("ridge must be >= 0, got ", options.ridge()));
+  }
+  if (options.assignment_buffer_bytes() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "assignment_buffer_bytes must be >= 1, got ", options.assignment_buffer_bytes()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<KMeansResult> KMeans(const at::Tensor& points, const KMeansOptions& options) {
   MC_RETURN_IF_ERROR(CheckPoints(points, "points"));

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace mc::vq {
@@ -91,10 +92,15 @@ struct KMeansResult {
   int64_t empty_cluster_splits = 0;
 };
 
+/// Checks every option on its own: num_centroids and iterations >= 1, empty_cluster_eps > 0,
+/// max_empty_cluster_retries >= 0, ridge >= 0, assignment_buffer_bytes >= 1.
+/// \returns OK, or kInvalidArgument naming the offending field and value.
+absl::Status Validate(const KMeansOptions& options);
+
 /// Plain Euclidean k-means: minimises sum_j ||x_j - c_{a(j)}||^2.
 /// points: (n, d), floating point, CPU (computed in float32).
 /// \error kInvalidArgument if points is not a 2-D finite floating-point CPU tensor, an
-///   option is out of range, or num_centroids > n.
+///   option is invalid (Validate), or num_centroids > n.
 /// \error kFailedPrecondition if clusters are still empty after max_empty_cluster_retries.
 absl::StatusOr<KMeansResult> KMeans(const at::Tensor& points, const KMeansOptions& options);
 

@@ -230,6 +230,9 @@ TEST_F(KMeansTest, RejectsBadInputs) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("iterations")));
   EXPECT_THAT(KMeans(points, KMeansOptions(2).empty_cluster_eps(0)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty_cluster_eps")));
+  EXPECT_THAT(Validate(KMeansOptions(2).max_empty_cluster_retries(-1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_empty_cluster_retries")));
+  EXPECT_THAT(Validate(KMeansOptions(300)), IsOk());
   EXPECT_THAT(KMeans(points, KMeansOptions(2).assignment_buffer_bytes(0)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("assignment_buffer_bytes")));
   at::Tensor with_nan = points.clone();
