@@ -61,10 +61,10 @@ struct KMeansOptions {
   /// resolve (c_m + e == c_m, and the cluster stays empty for good); here it is relative.
   /// Default: 1e-6.
   TORCH_ARG(double, empty_cluster_eps) = 1e-6;
-  /// Splits per iteration allowed to leave their empty cluster empty (all members of the
-  /// split cluster on one side, e.g. duplicates of one point); past them k-means fails with
-  /// kFailedPrecondition (e.g. fewer distinct points than centroids) instead of looping for
-  /// ever as the reference can. Default: 100.
+  /// Splits per iteration allowed to fail, i.e. to leave as many clusters empty as before
+  /// (all members of the split cluster on one side, e.g. copies of one point); past them
+  /// k-means fails with kFailedPrecondition (e.g. fewer distinct points than centroids)
+  /// instead of looping for ever as the reference can. Default: 100.
   TORCH_ARG(int64_t, max_empty_cluster_retries) = 100;
   /// ActivationWeightedKMeans factorises A^T A + ridge * (trace(A^T A) / d) * I, which is
   /// positive definite for any ridge > 0 unless A is zero (then the metric is ridge * I,
@@ -83,10 +83,12 @@ struct KMeansResult {
   /// empty.
   at::Tensor assignments;
   /// objective[i]: the objective (weighted for ActivationWeightedKMeans, including the
-  /// ridge term) of iteration i's assignment to iteration i's centroids, summed over points.
-  /// Non-increasing.
+  /// ridge term), summed over points, of iteration i's assignment (nearest centroids, then
+  /// empty clusters filled) to iteration i's centroids. Non-increasing, up to the float32
+  /// rounding of the centroids.
   std::vector<double> objective;
-  /// The objective of the returned (centroids, assignments): at most objective.back().
+  /// The objective of the returned (centroids, assignments): at most objective.back(), up to
+  /// rounding.
   double final_objective = 0;
   /// Empty clusters split over all iterations.
   int64_t empty_cluster_splits = 0;
@@ -101,7 +103,8 @@ absl::Status Validate(const KMeansOptions& options);
 /// points: (n, d), floating point, CPU (computed in float32).
 /// \error kInvalidArgument if points is not a 2-D finite floating-point CPU tensor, an
 ///   option is invalid (Validate), or num_centroids > n.
-/// \error kFailedPrecondition if clusters are still empty after max_empty_cluster_retries.
+/// \error kFailedPrecondition if clusters are still empty after max_empty_cluster_retries
+///   failed splits in one iteration.
 absl::StatusOr<KMeansResult> KMeans(const at::Tensor& points, const KMeansOptions& options);
 
 /// Activation-weighted k-means: minimises sum_j ||A (u_j - c_{a(j)})||^2 (+ the ridge term).
