@@ -4,12 +4,14 @@
 // Example:
 //   EXPECT_THAT(ReadModelFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("CRC")));
 //   EXPECT_THAT(status, IsOk());
+//   MC_ASSERT_OK_AND_ASSIGN(Dataset dataset, Load(dir));
 #ifndef MC_COMMON_STATUS_MATCHERS_H_
 #define MC_COMMON_STATUS_MATCHERS_H_
 
 #include <gmock/gmock.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,5 +63,20 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 }
 
 }  // namespace mc
+
+/// Asserts that `rexpr` (an absl::StatusOr<T>) is OK, printing its status otherwise, and
+/// move-assigns its value to `lhs`, which may be a declaration:
+///   MC_ASSERT_OK_AND_ASSIGN(at::Tensor weight, Decode(stored));
+#define MC_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                                   \
+  MC_ASSERT_OK_AND_ASSIGN_IMPL_(MC_STATUS_MATCHERS_CONCAT_(mc_assert_statusor_, __LINE__), lhs, \
+                                rexpr)
+
+#define MC_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr) \
+  auto statusor = (rexpr);                                  \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();          \
+  lhs = *std::move(statusor)
+
+#define MC_STATUS_MATCHERS_CONCAT_INNER_(x, y) x##y
+#define MC_STATUS_MATCHERS_CONCAT_(x, y) MC_STATUS_MATCHERS_CONCAT_INNER_(x, y)
 
 #endif  // MC_COMMON_STATUS_MATCHERS_H_
