@@ -20,7 +20,7 @@ ABSL_FLAG(std::optional<int32_t>, epochs, std::nullopt, "Training epochs.");
 ABSL_FLAG(std::optional<int32_t>, batch_size, std::nullopt, "Training batch size.");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt, "Initial learning rate.");
 ABSL_FLAG(std::optional<int32_t>, max_train_batches, std::nullopt, "Stop every training epoch after this many batches (0: no limit).");
-ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: LibTorch's default).");
+ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: one per hardware thread).");
 ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker threads.");
 ABSL_FLAG(std::optional<uint32_t>, seed, std::nullopt, "Seed of every random choice of the run.");
 ABSL_FLAG(std::optional<std::string>, output_dir, std::nullopt, "Directory for checkpoints, metrics and results.");

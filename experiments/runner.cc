@@ -11,11 +11,13 @@
 #include <torch/utils.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -230,6 +232,11 @@ absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
   return model;
 }
 
+int IntraOpThreads(const serialization::TrainingConfig& training) {
+  if (training.threads() > 0) return training.threads();
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 double FloatModelSizeMb(const nn_models::Classifier& model) {
   int64_t count = 0;
   for (const at::Tensor& parameter : model.parameters()) count += parameter.numel();
@@ -248,7 +255,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   MC_RETURN_IF_ERROR(
       serialization::WriteFileAtomically(absl::StrCat(dir, "/", kConfigFile), config_text));
 
-  if (training.threads() > 0) at::set_num_threads(training.threads());
+  at::set_num_threads(IntraOpThreads(training));
   MC_ASSIGN_OR_RETURN(const data::DatasetInfo dataset, data::GetDatasetInfo(config.data().dataset()));
   MC_ASSIGN_OR_RETURN(data::ImageData train_data,
                       data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTrain));

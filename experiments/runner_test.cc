@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_split.h"
 #include "common/status_matchers.h"
@@ -138,6 +140,16 @@ TEST(RunnerTest, ResumeRefusesAnotherConfig) {
 }
 
 // Tests that a missing data set and an unknown model are reported, not crashed on.
+// Tests that threads = 0 means one intra-op thread per hardware thread, not LibTorch's
+// own default, and that an explicit count is kept.
+TEST(RunnerTest, IntraOpThreadsDefaultToTheHardwareThreads) {
+  serialization::TrainingConfig training;
+  training.set_threads(0);
+  EXPECT_EQ(IntraOpThreads(training), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  training.set_threads(3);
+  EXPECT_EQ(IntraOpThreads(training), 3);
+}
+
 TEST(RunnerTest, ReportsBadDataAndModel) {
   ExperimentConfig config = SmallRun("bad_model");
   config.mutable_model()->set_name("resnet1000");
