@@ -49,6 +49,8 @@ ABSL_FLAG(std::optional<std::string>, init_from, std::nullopt,
 ABSL_FLAG(std::optional<int32_t>, bits, std::nullopt, "Bits per weight (2^bits points).");
 ABSL_FLAG(std::optional<int32_t>, bucket_size, std::nullopt, "Weights per scaling bucket (0: per tensor).");
 ABSL_FLAG(std::optional<double>, temperature, std::nullopt, "Distillation temperature.");
+ABSL_FLAG(std::optional<std::string>, kl_reduction, std::nullopt,
+          "Distillation KL reduction: mean (over N * C, the reference's) | batchmean (over N).");
 ABSL_FLAG(std::optional<double>, distill_weight, std::nullopt, "Weight of the teacher's term, in [0, 1].");
 ABSL_FLAG(std::optional<bool>, stochastic_rounding, std::nullopt, "Round stochastically while training.");
 ABSL_FLAG(std::optional<bool>, quantize_first_last_layer, std::nullopt,
@@ -84,6 +86,7 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   d.set_bucket_size(256);
   d.set_temperature(2);
   d.set_distill_weight(0.7);
+  d.set_kl_reduction("mean");
   d.set_stochastic_rounding(false);
   d.set_quantize_first_last_layer(true);
   d.set_points_lr(1e-4);
@@ -110,6 +113,7 @@ absl::Status Configure(ExperimentConfig& config) {
   if (const auto v = absl::GetFlag(FLAGS_bucket_size)) d.set_bucket_size(*v);
   if (const auto v = absl::GetFlag(FLAGS_temperature)) d.set_temperature(*v);
   if (const auto v = absl::GetFlag(FLAGS_distill_weight)) d.set_distill_weight(*v);
+  if (const auto v = absl::GetFlag(FLAGS_kl_reduction)) d.set_kl_reduction(*v);
   if (const auto v = absl::GetFlag(FLAGS_stochastic_rounding)) d.set_stochastic_rounding(*v);
   if (const auto v = absl::GetFlag(FLAGS_quantize_first_last_layer)) d.set_quantize_first_last_layer(*v);
   if (const auto v = absl::GetFlag(FLAGS_points_lr)) d.set_points_lr(*v);
@@ -129,6 +133,10 @@ absl::Status Configure(ExperimentConfig& config) {
   if (!(d.temperature() > 0)) return OutOfRange("temperature", d.temperature(), "> 0");
   if (!(d.distill_weight() >= 0 && d.distill_weight() <= 1)) {
     return OutOfRange("distill_weight", d.distill_weight(), "[0, 1]");
+  }
+  if (d.kl_reduction() != "mean" && d.kl_reduction() != "batchmean") {
+    return absl::InvalidArgumentError(absl::StrCat("distillation.kl_reduction = \"", d.kl_reduction(),
+                                                   "\" is not one of mean, batchmean"));
   }
   if (!(d.points_lr() > 0 && d.points_lr() <= 1)) return OutOfRange("points_lr", d.points_lr(), "(0, 1]");
   if (d.points_init() != "quantiles" && d.points_init() != "uniform") {
@@ -331,7 +339,11 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& 
     MC_ASSIGN_OR_RETURN(teacher, LoadModelFile(d.teacher(), context.dataset));
   }
   const distill::KDLossOptions kd =
-      distill::KDLossOptions().temperature(d.temperature()).soft_weight(d.distill_weight());
+      distill::KDLossOptions()
+          .temperature(d.temperature())
+          .soft_weight(d.distill_weight())
+          .reduction(d.kl_reduction() == "batchmean" ? distill::KLReduction::kBatchMean
+                                                     : distill::KLReduction::kElementwiseMean);
   if (d.method() == "differentiable_quantization") {
     return std::make_unique<LearnedPointsTraining>(
         context, teacher,
