@@ -87,7 +87,7 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   v.set_activation_rows(4096);
   v.set_finetune_steps(10);
   v.set_finetune_lr(0.05);
-  v.set_global_finetune_steps(100);
+  v.set_global_finetune_steps(150);
   return config;
 }
 

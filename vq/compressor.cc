@@ -246,6 +246,7 @@ struct VqCompressor::State {
     report.loss_after_kmeans = ProbeLoss();
 
     start = Clock::now();
+    const at::Tensor kmeans_centroids = layer.centroids.detach().clone();
     if (options.finetune_steps() > 0) {
       layer.weight.set_requires_grad(true);
       const std::unique_ptr<torch::optim::SGD> optimizer = MakeOptimizer({&layer}, options.finetune_lr());
@@ -259,17 +260,26 @@ struct VqCompressor::State {
     }
     report.finetune_seconds = SecondsSince(start);
     report.loss_after_finetune = ProbeLoss();
+    if (report.loss_after_finetune > report.loss_after_kmeans) {
+      // The fine-tuning diverged (e.g. a learning rate too large for the layer's inputs):
+      // the k-means centroids are better on the probe batch, keep them.
+      torch::NoGradGuard no_grad;
+      layer.centroids.copy_(kmeans_centroids);
+      WriteWeights({&layer});
+      report.finetune_reverted = true;
+    }
 
     seconds["activations"] += report.activations_seconds;
     seconds["kmeans"] += report.kmeans_seconds;
     seconds["layer_finetune"] += report.finetune_seconds;
     Log(absl::StrFormat(
         "layer %d/%d %s %s: block %d, k %d, %d input rows %.1f s; k-means %.1f s (objective "
-        "%.4g); fine-tune %d steps %.1f s (probe loss %.4f -> %.4f)",
+        "%.4g); fine-tune %d steps %.1f s (probe loss %.4f -> %.4f%s)",
         index + 1, layers.size(), plan.name, ShapeString(plan.shape), plan.block_size,
         plan.num_centroids, inputs->size(0), report.activations_seconds, report.kmeans_seconds,
         report.kmeans_objective, options.finetune_steps(), report.finetune_seconds,
-        report.loss_after_kmeans, report.loss_after_finetune));
+        report.loss_after_kmeans, report.loss_after_finetune,
+        report.finetune_reverted ? ", higher: k-means centroids kept" : ""));
     reports.push_back(report);
     return absl::OkStatus();
   }

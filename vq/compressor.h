@@ -16,7 +16,8 @@
 //   4. finetune_steps steps of distillation on that layer's centroids alone: loss
 //      KL(teacher || student) of the softmaxes at temperature 1, averaged over the batch
 //      (batchmean), no labels; student in eval mode (BatchNorm statistics frozen); SGD with
-//      momentum 0.9 and weight decay 1e-4 at finetune_lr 0.05.
+//      momentum 0.9 and weight decay 1e-4 at finetune_lr 0.05. If that raises the loss on a
+//      fixed probe batch (a diverging step size), the k-means centroids are kept.
 // Then global fine-tuning: the same loss on all centroids at once, student in train mode
 // (BatchNorm statistics updated; BatchNorm affine parameters, biases and the first layer are
 // not trained), global_lr 0.01 divided by 10 every global_lr_step_epochs (paper, section 4.1;
@@ -141,6 +142,8 @@ struct LayerReport {
   /// right after k-means and after the layer's fine-tuning.
   double loss_after_kmeans = 0;
   double loss_after_finetune = 0;
+  /// The fine-tuning raised the probe loss, so the layer kept its k-means centroids.
+  bool finetune_reverted = false;
   double activations_seconds = 0;  ///< wall time of each stage
   double kmeans_seconds = 0;
   double finetune_seconds = 0;

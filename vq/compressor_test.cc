@@ -112,6 +112,31 @@ TEST_F(CompressorTest, LayerStageFineTunesCentroidsAndKeepsClustersIdentical) {
   EXPECT_GT(before, 0.05);
 }
 
+// Tests that a diverging layer fine-tuning (a huge learning rate) is undone exactly: while
+// the layers so far all kept their k-means centroids, the next layer sees the same model as
+// without any fine-tuning.
+TEST_F(CompressorTest, DivergingFineTuningKeepsKMeansCentroids) {
+  MC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<VqCompressor> diverging,
+                          VqCompressor::Create(student_, teacher_, SmallOptions().finetune_lr(10)));
+  ASSERT_THAT(diverging->CompressLayers(Stream()), IsOk());
+  std::shared_ptr<nn_models::Classifier> other = nn_models::Clone(*teacher_);
+  MC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<VqCompressor> kmeans_only,
+                          VqCompressor::Create(other, teacher_, SmallOptions().finetune_steps(0)));
+  ASSERT_THAT(kmeans_only->CompressLayers(Stream()), IsOk());
+
+  const std::vector<LayerReport>& layers = diverging->layers();
+  ASSERT_TRUE(layers[0].finetune_reverted);
+  EXPECT_GT(layers[0].loss_after_finetune, layers[0].loss_after_kmeans);
+  size_t checked = 0;
+  for (size_t i = 0; i + 1 < layers.size() && layers[i].finetune_reverted; ++i, ++checked) {
+    EXPECT_EQ(layers[i + 1].loss_after_kmeans, kmeans_only->layers()[i + 1].loss_after_kmeans);
+    if (layers[i + 1].finetune_reverted) {
+      EXPECT_TRUE(diverging->centroids(i + 1).equal(kmeans_only->centroids(i + 1)));
+    }
+  }
+  EXPECT_GE(checked, 1u);
+}
+
 // Tests that global fine-tuning trains in train mode: BatchNorm running statistics change,
 // centroids move, and weights still take only centroid values.
 TEST_F(CompressorTest, GlobalFineTuningUpdatesBatchNormStatistics) {
