@@ -185,6 +185,13 @@ TEST_F(CompressorTest, WrittenFileRestoresTheSameLogits) {
   EXPECT_GT(result.size.compression_ratio(), 5);
 }
 
+// Tests that a missing model file is an error naming it.
+TEST(CompressedClassifierTest, MissingFileIsAnErrorNamingIt) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/absent.mcm";
+  EXPECT_THAT(CompressedClassifier::Load(path).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("absent.mcm")));
+}
+
 // Tests that options out of range are refused by name.
 TEST(CompressorOptionsTest, RejectsInvalidOptions) {
   EXPECT_THAT(Validate(CompressorOptions()), IsOk());
