@@ -22,7 +22,6 @@
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
 #include "quant/model_decoder.h"
-#include "serialization/atomic_file.h"
 #include "serialization/json.h"
 #include "serialization/tensor_codec.h"
 

@@ -12,10 +12,6 @@
 // --epochs, at --lr with the step schedule); the layer-by-layer stage runs when the method is
 // built, before the first epoch. --resume repeats that stage, then loads the checkpoint of the
 // global fine-tuning over it.
-#include <torch/optim/optimizer.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-#include <torch/utils.h>
 
 #include <cmath>
 #include <iostream>
