@@ -22,7 +22,6 @@
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
 #include "quant/model_decoder.h"
-#include "serialization/atomic_file.h"
 #include "serialization/json.h"
 #include "serialization/tensor_codec.h"
 
@@ -222,19 +221,6 @@ class MetaQuantTraining : public TrainingMethod {
   std::string name_;
 };
 
-// The test accuracy of the float model in `model_file`, when the summary.json beside it is
-// that model's.
-std::optional<double> FloatAccuracyOf(const std::string& model_file) {
-  const std::string directory = model_file.substr(0, model_file.find_last_of('/') + 1);
-  absl::StatusOr<std::string> json = serialization::ReadFileToString(directory + "summary.json");
-  ExperimentSummary summary;
-  if (!json.ok() || !serialization::ParseJson(*json, directory, summary).ok() ||
-      summary.model_file() != model_file) {
-    return std::nullopt;
-  }
-  return summary.test_accuracy();
-}
-
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
   MC_RETURN_IF_ERROR(LoadModelFileInto(context.config.metaquant().start_from(), *context.model));
   return std::make_unique<MetaQuantTraining>(context);
@@ -263,7 +249,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
   if (!summary.ok()) return fail(summary.status());
   const std::optional<double> float_accuracy =
-      float_run ? float_run->test_accuracy() : FloatAccuracyOf(m.start_from());
+      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(m.start_from());
   if (float_accuracy) {
     summary->set_float_test_accuracy(*float_accuracy);
     const absl::Status written = serialization::WriteJsonFile(config->output().dir() + "/summary.json", *summary);

@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "experiments/float_training.h"
+#include "serialization/atomic_file.h"
+#include "serialization/json.h"
 
 namespace mc::experiments {
 
@@ -49,6 +51,17 @@ serialization::ExperimentConfig BaselineConfigLike(const serialization::Experime
   training.set_eval_batch_size(like.training().eval_batch_size());
   config.mutable_output()->set_dir(output_dir);
   return config;
+}
+
+std::optional<double> RecordedTestAccuracy(const std::string& model_file) {
+  const std::string directory = model_file.substr(0, model_file.find_last_of('/') + 1);
+  absl::StatusOr<std::string> json = serialization::ReadFileToString(directory + "summary.json");
+  serialization::ExperimentSummary summary;
+  if (!json.ok() || !serialization::ParseJson(*json, directory, summary).ok() ||
+      summary.model_file() != model_file) {
+    return std::nullopt;
+  }
+  return summary.test_accuracy();
 }
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context) {

@@ -65,6 +65,10 @@ serialization::ExperimentConfig BaselineConfigLike(const serialization::Experime
                                                    absl::string_view model,
                                                    const std::string& output_dir);
 
+/// The test accuracy recorded for `model_file` by the run that wrote it: that of the
+/// summary.json beside it, when the summary names this file; nullopt otherwise.
+std::optional<double> RecordedTestAccuracy(const std::string& model_file);
+
 /// Float training (experiments/float_training.h), the factory of baseline runs.
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context);
 

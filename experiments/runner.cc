@@ -27,7 +27,7 @@
 #include "data/loader.h"
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
-#include "nn_models/registry.h"
+#include "nn_models/model_config.h"
 #include "quant/model_decoder.h"
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.h"
@@ -198,13 +198,10 @@ data::LoaderOptions TestLoaderOptions(const ExperimentConfig& config) {
 
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
-  nn_models::ModelOptions options;
-  options.in_channels(model.in_channels() > 0 ? model.in_channels() : dataset.channels);
-  options.num_classes(model.num_classes() > 0 ? model.num_classes() : dataset.num_classes);
-  options.image_size(dataset.height);
-  if (model.has_cifar_stem()) options.cifar_stem(model.cifar_stem());
-  if (model.has_dropout()) options.dropout(model.dropout());
-  return nn_models::CreateModel(model.name(), options);
+  return nn_models::CreateModelFromConfig(model, nn_models::ModelOptions()
+                                                     .in_channels(dataset.channels)
+                                                     .num_classes(dataset.num_classes)
+                                                     .image_size(dataset.height));
 }
 
 namespace {

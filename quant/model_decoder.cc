@@ -8,6 +8,7 @@
 #include "quant/learned_points.h"
 #include "quant/uniform_codec.h"
 #include "serialization/tensor_codec.h"
+#include "vq/codebook_codec.h"
 
 namespace mc::quant {
 namespace {
@@ -21,8 +22,7 @@ absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& t
     case serialization::CompressedTensor::kLearnedPoints:
       return DecodeLearnedPoints(tensor);
     case serialization::CompressedTensor::kCodebook:
-      return absl::UnimplementedError(absl::StrCat(
-          "tensor ", tensor.name(), " is codebook-encoded, which this decoder does not read"));
+      return vq::DecodeCodebook(tensor);
     case serialization::CompressedTensor::ENCODING_NOT_SET:
       break;
   }

@@ -1,7 +1,8 @@
 // File: model_decoder.h
 // Turns any compressed model of the shared format back into float tensors, whatever method
-// wrote it: passthrough, uniform (DiffQ, QAT, LSQ, bucketed) and learned-points tensors. This
-// is how a model file is loaded as a teacher or a starting point by another method.
+// wrote it: passthrough, uniform (DiffQ, QAT, LSQ, bucketed), learned-points and codebook
+// (vq/codebook_codec.h) tensors. This is how a model file is loaded as a teacher or a
+// starting point by another method.
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(CompressedModel stored, serialization::ReadModelFile(path));
@@ -21,8 +22,8 @@ class Module;
 namespace mc::quant {
 
 /// Every stored tensor as (name, float32 or int64 values), in the stored order.
-/// \error kDataLoss naming the tensor when one is corrupt; kUnimplemented for an encoding
-/// this decoder does not know (the message names it).
+/// \error kDataLoss naming the tensor when one is corrupt or has no encoding this decoder
+/// knows.
 absl::StatusOr<serialization::StateDict> DecodeCompressedModel(
     const serialization::CompressedModel& stored);
 

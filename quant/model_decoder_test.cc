@@ -44,8 +44,9 @@ TEST(ModelDecoderTest, LoadsMixedEncodings) {
   EXPECT_TRUE(target->named_buffers()["1.running_var"].equal(source->named_buffers()["1.running_var"]));
 }
 
-// Tests that a codebook tensor is refused by name and the module is left unchanged.
-TEST(ModelDecoderTest, UnknownEncodingLeavesModuleUnchanged) {
+// Tests that an empty (corrupt) codebook tensor is refused by name and the module is left
+// unchanged.
+TEST(ModelDecoderTest, CorruptTensorLeavesModuleUnchanged) {
   torch::nn::Sequential source = Net();
   BucketedUniformQuantizer quantizer(source.ptr());
   serialization::CompressedModel state = quantizer.get_quantized_state();
@@ -53,7 +54,7 @@ TEST(ModelDecoderTest, UnknownEncodingLeavesModuleUnchanged) {
   torch::nn::Sequential target = Net();
   const at::Tensor before = target->named_parameters()["0.weight"].detach().clone();
   EXPECT_THAT(LoadCompressedModel(state, *target.ptr()),
-              StatusIs(absl::StatusCode::kUnimplemented, ::testing::HasSubstr("0.weight")));
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("0.weight")));
   EXPECT_TRUE(target->named_parameters()["0.weight"].equal(before));
 }
 
