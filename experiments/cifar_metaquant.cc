@@ -12,7 +12,6 @@
 
 #include <iostream>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -22,7 +21,6 @@
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
 #include "quant/model_decoder.h"
-#include "serialization/json.h"
 #include "serialization/tensor_codec.h"
 
 ABSL_FLAG(std::optional<std::string>, forward, std::nullopt, "Weight quantizer: dorefa | bwn.");
@@ -178,27 +176,12 @@ class MetaQuantTraining : public TrainingMethod {
   CompressedResult Compress() override {
     CompressedResult result;
     result.model = trainer_.GetQuantizedState();
-    std::set<std::string> parameters;
-    for (const auto& item : model_->named_parameters()) parameters.insert(item.key());
-    double bytes = 0;
-    for (const serialization::CompressedTensor& tensor : result.model.tensors()) {
-      if (parameters.count(tensor.name()) == 0) continue;  // buffers are not counted
-      serialization::LayerSummary layer;
-      layer.set_name(tensor.name());
+    result.layers = ParameterLayerSummaries(*model_, result.model, [](const serialization::CompressedTensor& tensor) {
       const int64_t numel = serialization::NumElements(tensor).value_or(0);
-      layer.set_numel(numel);
-      if (tensor.has_uniform()) {
-        layer.set_encoding("uniform");
-        layer.set_bits(tensor.uniform().bits());
-        layer.set_bytes(tensor.uniform().bits() * numel / 8.0 + 8);  // levels + min, max
-      } else {
-        layer.set_encoding("passthrough_float32");
-        layer.set_bits(32);
-        layer.set_bytes(4.0 * numel);
-      }
-      bytes += layer.bytes();
-      result.layers.push_back(layer);
-    }
+      return tensor.uniform().bits() * numel / 8.0 + 8;  // levels + min, max
+    });
+    double bytes = 0;
+    for (const serialization::LayerSummary& layer : result.layers) bytes += layer.bytes();
     result.model_size_mb = bytes / (1 << 20);
     return result;
   }
@@ -246,21 +229,8 @@ int Main(int argc, char** argv) {
     m.set_start_from(summary->model_file());
     float_run = *std::move(summary);
   }
-  absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
-  if (!summary.ok()) return fail(summary.status());
-  const std::optional<double> float_accuracy =
-      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(m.start_from());
-  if (float_accuracy) {
-    summary->set_float_test_accuracy(*float_accuracy);
-    const absl::Status written = serialization::WriteJsonFile(config->output().dir() + "/summary.json", *summary);
-    if (!written.ok()) return fail(written);
-  }
-  if (float_run) {
-    PrintResults({*float_run, *summary}, std::cout);
-  } else {
-    PrintResults({*summary}, std::cout);
-  }
-  return 0;
+  const absl::Status status = RunFromFloatModel(*config, &MakeMethod, float_run, m.start_from());
+  return status.ok() ? 0 : fail(status);
 }
 
 }  // namespace

@@ -25,7 +25,6 @@
 #include "experiments/experiment_main.h"
 #include "nn_models/classifier.h"
 #include "quant/model_decoder.h"
-#include "serialization/json.h"
 #include "vq/compressor.h"
 
 ABSL_FLAG(std::optional<std::string>, teacher, std::nullopt,
@@ -264,22 +263,8 @@ int Main(int argc, char** argv) {
       (training.max_train_batches() == 0 || training.max_train_batches() > v.global_finetune_steps())) {
     training.set_max_train_batches(v.global_finetune_steps());
   }
-  absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
-  if (!summary.ok()) return fail(summary.status());
-  const std::optional<double> float_accuracy =
-      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(v.teacher());
-  if (float_accuracy) {
-    summary->set_float_test_accuracy(*float_accuracy);
-    const absl::Status written =
-        serialization::WriteJsonFile(config->output().dir() + "/summary.json", *summary);
-    if (!written.ok()) return fail(written);
-  }
-  if (float_run) {
-    PrintResults({*float_run, *summary}, std::cout);
-  } else {
-    PrintResults({*summary}, std::cout);
-  }
-  return 0;
+  const absl::Status status = RunFromFloatModel(*config, &MakeMethod, float_run, v.teacher());
+  return status.ok() ? 0 : fail(status);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "experiments/float_training.h"
 #include "serialization/atomic_file.h"
 #include "serialization/json.h"
@@ -62,6 +63,24 @@ std::optional<double> RecordedTestAccuracy(const std::string& model_file) {
     return std::nullopt;
   }
   return summary.test_accuracy();
+}
+
+absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config, const MethodFactory& factory,
+                               const std::optional<serialization::ExperimentSummary>& float_run,
+                               const std::string& float_model_file) {
+  MC_ASSIGN_OR_RETURN(serialization::ExperimentSummary summary, RunConfig(config, factory));
+  const std::optional<double> float_accuracy =
+      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(float_model_file);
+  if (float_accuracy) {
+    summary.set_float_test_accuracy(*float_accuracy);
+    MC_RETURN_IF_ERROR(serialization::WriteJsonFile(config.output().dir() + "/summary.json", summary));
+  }
+  if (float_run) {
+    PrintResults({*float_run, summary}, std::cout);
+  } else {
+    PrintResults({summary}, std::cout);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context) {

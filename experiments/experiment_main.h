@@ -69,6 +69,14 @@ serialization::ExperimentConfig BaselineConfigLike(const serialization::Experime
 /// summary.json beside it, when the summary names this file; nullopt otherwise.
 std::optional<double> RecordedTestAccuracy(const std::string& model_file);
 
+/// Runs `config` with `factory` from a float model: records that model's test accuracy in the
+/// run's summary (from `float_run` when it was trained in this invocation, otherwise as
+/// recorded beside `float_model_file`) and prints the float run, when there is one, and this
+/// run side by side.
+absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config, const MethodFactory& factory,
+                               const std::optional<serialization::ExperimentSummary>& float_run,
+                               const std::string& float_model_file);
+
 /// Float training (experiments/float_training.h), the factory of baseline runs.
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context);
 

@@ -35,6 +35,33 @@ BitsStatistics StoredBitsStatistics(const serialization::CompressedTensor& tenso
   return statistics;
 }
 
+std::vector<serialization::LayerSummary> ParameterLayerSummaries(
+    const torch::nn::Module& model, const serialization::CompressedModel& state,
+    const std::function<double(const serialization::CompressedTensor&)>& uniform_bytes) {
+  std::set<std::string> parameter_names;
+  for (const auto& item : model.named_parameters()) parameter_names.insert(item.key());
+  std::vector<serialization::LayerSummary> layers;
+  for (const serialization::CompressedTensor& tensor : state.tensors()) {
+    if (parameter_names.count(tensor.name()) == 0) continue;  // buffers are not counted
+    serialization::LayerSummary layer;
+    layer.set_name(tensor.name());
+    const int64_t numel = serialization::NumElements(tensor).value_or(0);
+    layer.set_numel(numel);
+    if (tensor.has_uniform()) {
+      layer.set_encoding("uniform");
+      layer.set_bits(StoredBitsStatistics(tensor).mean_bits);
+      layer.set_bytes(uniform_bytes(tensor));
+    } else {
+      const bool half = tensor.passthrough().dtype() == serialization::FLOAT16;
+      layer.set_encoding(half ? "passthrough_float16" : "passthrough_float32");
+      layer.set_bits(half ? 16 : 32);
+      layer.set_bytes((half ? 2.0 : 4.0) * numel);
+    }
+    layers.push_back(layer);
+  }
+  return layers;
+}
+
 BitsStatistics StoredBitsStatistics(const serialization::CompressedModel& state) {
   BitsStatistics total;
   double bits = 0;
@@ -149,26 +176,10 @@ CompressedResult QuantizedTraining::Compress() {
   for (size_t i = 0; i < param_bits.size(); ++i) {
     quantized_bytes[quantizer.quantized_params()[i].name] = param_bits[i] / 8;
   }
-  std::set<std::string> parameter_names;
-  for (const auto& item : model_->named_parameters()) parameter_names.insert(item.key());
-  for (const serialization::CompressedTensor& tensor : result.model.tensors()) {
-    if (parameter_names.count(tensor.name()) == 0) continue;  // buffers are not counted
-    serialization::LayerSummary layer;
-    layer.set_name(tensor.name());
-    const int64_t numel = serialization::NumElements(tensor).value_or(0);
-    layer.set_numel(numel);
-    if (tensor.has_uniform()) {
-      layer.set_encoding("uniform");
-      layer.set_bits(StoredBitsStatistics(tensor).mean_bits);
-      layer.set_bytes(quantized_bytes[tensor.name()]);
-    } else {
-      const bool half = tensor.passthrough().dtype() == serialization::FLOAT16;
-      layer.set_encoding(half ? "passthrough_float16" : "passthrough_float32");
-      layer.set_bits(half ? 16 : 32);
-      layer.set_bytes((half ? 2.0 : 4.0) * numel);
-    }
-    result.layers.push_back(layer);
-  }
+  result.layers = ParameterLayerSummaries(*model_, result.model,
+                                          [&](const serialization::CompressedTensor& tensor) {
+                                            return quantized_bytes[tensor.name()];
+                                          });
   return result;
 }
 

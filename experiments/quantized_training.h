@@ -81,6 +81,13 @@ BitsStatistics StoredBitsStatistics(const serialization::CompressedTensor& tenso
 /// Of every uniform-encoded tensor of a state.
 BitsStatistics StoredBitsStatistics(const serialization::CompressedModel& state);
 
+/// One LayerSummary per parameter of `model` stored in `state` (buffers are not counted):
+/// uniform tensors at their mean stored width taking `uniform_bytes(tensor)` bytes,
+/// passthrough ones at 16 or 32 bits.
+std::vector<serialization::LayerSummary> ParameterLayerSummaries(
+    const torch::nn::Module& model, const serialization::CompressedModel& state,
+    const std::function<double(const serialization::CompressedTensor&)>& uniform_bytes);
+
 }  // namespace mc::experiments
 
 #endif  // MC_EXPERIMENTS_QUANTIZED_TRAINING_H_
