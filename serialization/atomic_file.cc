@@ -74,6 +74,20 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   return absl::OkStatus();
 }
 
+absl::Status AppendToFile(const std::string& path, absl::string_view contents) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", ErrnoText()));
+  if (!WriteAll(fd, contents) || ::fsync(fd) != 0) {
+    const std::string error = ErrnoText();
+    ::close(fd);
+    return absl::InternalError(absl::StrCat("cannot append to ", path, ": ", error));
+  }
+  if (::close(fd) != 0) {
+    return absl::InternalError(absl::StrCat("cannot append to ", path, ": ", ErrnoText()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) {

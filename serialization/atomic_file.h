@@ -2,10 +2,12 @@
 // Whole-file reads and crash-safe writes. A write goes to a temporary file in the target's
 // directory, is flushed to disk (fsync) and renamed over the target, then the directory is
 // synced: after a crash the target holds either its old content or the new one, never a mix.
+// Appends (logs such as metrics.jsonl) are flushed to disk before they return.
 //
 // Example:
 //   MC_RETURN_IF_ERROR(WriteFileAtomically(dir + "/summary.json", json));
 //   MC_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(dir + "/summary.json"));
+//   MC_RETURN_IF_ERROR(AppendToFile(dir + "/metrics.jsonl", line + "\n"));
 #ifndef MC_SERIALIZATION_ATOMIC_FILE_H_
 #define MC_SERIALIZATION_ATOMIC_FILE_H_
 
@@ -21,6 +23,11 @@ namespace mc::serialization {
 /// \error kNotFound if the directory does not exist; kInternal (with errno text) if a write
 /// fails, e.g. a full disk, in which case `path` keeps its previous content.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+/// Appends `contents` to `path` (created if missing) and flushes the file to disk (fsync):
+/// after a crash it holds everything appended before, and possibly a torn end of `contents`.
+/// \error kInternal naming the file (with errno text) if it cannot be opened or written.
+absl::Status AppendToFile(const std::string& path, absl::string_view contents);
 
 /// Reads the whole file.
 /// \error kNotFound if it does not exist; kInternal if it cannot be read.

@@ -42,6 +42,23 @@ TEST(AtomicFileTest, FailedWriteKeepsPreviousContent) {
   EXPECT_TRUE(S_ISDIR(info.st_mode));
 }
 
+// Tests that appends create the file and add to its end, bytes as given.
+TEST(AtomicFileTest, AppendCreatesAndExtends) {
+  const std::string path = TempDir() + "/appended.log";
+  ASSERT_TRUE(AppendToFile(path, "first\n").ok());
+  ASSERT_TRUE(AppendToFile(path, std::string("\0second", 7)).ok());
+  absl::StatusOr<std::string> read = ReadFileToString(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, std::string("first\n\0second", 13));
+}
+
+// Tests that an append into a missing directory fails with a message naming the file.
+TEST(AtomicFileTest, AppendToMissingDirectoryNamesTheFile) {
+  const absl::Status status = AppendToFile(TempDir() + "/no/such/dir/log", "x");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("/no/such/dir/log"));
+}
+
 // Tests that reading a missing file is kNotFound and names the path.
 TEST(AtomicFileTest, ReadMissingFileIsNotFound) {
   absl::StatusOr<std::string> read = ReadFileToString(TempDir() + "/missing.bin");

@@ -7,23 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "serialization/atomic_file.h"
+#include "serialization/little_endian.h"
 
 namespace mc::serialization {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'C', 'M', 'O', 'D', 'E', 'L', '\x1a'};
-
-void AppendLittleEndian(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint64_t ReadLittleEndian(absl::string_view bytes, size_t offset, int width) {
-  uint64_t value = 0;
-  for (int i = 0; i < width; ++i) {
-    value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  }
-  return value;
-}
 
 uint32_t Crc32(absl::string_view bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
