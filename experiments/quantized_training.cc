@@ -166,6 +166,16 @@ std::map<std::string, double> QuantizedTraining::EpochExtras() {
           {"mean_bits", statistics.mean_bits}};
 }
 
+std::map<std::string, std::vector<double>> QuantizedTraining::EpochHistograms() {
+  const serialization::CompressedModel state = setup_.quantizer->get_quantized_state();
+  std::vector<double> bits_per_layer;
+  for (const serialization::CompressedTensor& tensor : state.tensors()) {
+    if (tensor.has_uniform()) bits_per_layer.push_back(StoredBitsStatistics(tensor).mean_bits);
+  }
+  if (bits_per_layer.empty()) return {};
+  return {{"bits_per_layer", std::move(bits_per_layer)}};
+}
+
 CompressedResult QuantizedTraining::Compress() {
   const quant::BaseQuantizer& quantizer = *setup_.quantizer;
   CompressedResult result;

@@ -53,6 +53,9 @@ class QuantizedTraining : public TrainingMethod {
   void Save(torch::serialize::OutputArchive& archive) override;
   void Load(torch::serialize::InputArchive& archive) override;
   std::map<std::string, double> EpochExtras() override;
+  /// "bits_per_layer": the mean stored bits of each quantized parameter, as its LayerSummary
+  /// reports them (for DiffQ, the learned widths); nothing when no parameter is quantized.
+  std::map<std::string, std::vector<double>> EpochHistograms() override;
   CompressedResult Compress() override;
   void FillSummary(serialization::ExperimentSummary& summary) override;
   absl::Status Restore(const serialization::CompressedModel& stored,

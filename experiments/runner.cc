@@ -2,18 +2,17 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -30,6 +29,7 @@
 #include "nn_models/model_config.h"
 #include "quant/model_decoder.h"
 #include "serialization/atomic_file.h"
+#include "serialization/event_writer.h"
 #include "serialization/experiment_config.h"
 #include "serialization/json.h"
 #include "serialization/model_file.h"
@@ -46,6 +46,11 @@ constexpr char kMetricsFile[] = "metrics.jsonl";
 constexpr char kModelFile[] = "model.mcm";
 constexpr char kSummaryFile[] = "summary.json";
 constexpr char kConfigFile[] = "config.textproto";
+
+// Training steps between two per-step TensorBoard events (see runner.h).
+constexpr int64_t kStepEventInterval = 10;
+// The one EpochExtras() key logged under its own name rather than "<method>/<key>".
+constexpr char kSharedExtra[] = "model_size_mb";
 
 // Converts LibTorch exceptions escaping `body` into a Status naming `what`.
 template <typename Body>
@@ -84,18 +89,6 @@ Evaluation Evaluate(data::ImageLoader& loader,
   });
   if (seen == 0) return {};
   return {loss_sum / seen, static_cast<double>(correct) / seen};
-}
-
-// Appends one line to `path` and flushes it to disk.
-absl::Status AppendLine(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path));
-  const std::string text = line + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return absl::InternalError(absl::StrCat("cannot append to ", path));
-  return absl::OkStatus();
 }
 
 // Keeps only the metrics lines of epochs before `completed_epochs` (a resumed run rewrites
@@ -169,6 +162,34 @@ absl::StatusOr<int32_t> LoadCheckpoint(const std::string& path, const std::strin
         kConfigFile, " next to it); use a new --output_dir or the same flags"));
   }
   return completed_epochs;
+}
+
+// Logs an epoch's metrics.jsonl values and the method's histograms at the global `step`
+// (tags in runner.h).
+absl::Status WriteEpochEvents(serialization::EventWriter& events, int64_t step,
+                              const EpochMetrics& metrics, TrainingMethod& method) {
+  std::map<std::string, double> scalars = {
+      {"train/loss", metrics.train_loss()},
+      {"train/accuracy", metrics.train_accuracy()},
+      {"test/loss", metrics.test_loss()},
+      {"test/accuracy", metrics.test_accuracy()},
+      {"lr", metrics.lr()},
+      {"images_per_second", metrics.images_per_second()},
+      {"epoch_seconds", metrics.epoch_seconds()},
+  };
+  const std::string group = absl::StrCat(method.name(), "/");
+  for (const auto& [key, value] : metrics.extra()) {
+    scalars[key == kSharedExtra ? key : group + key] = value;
+  }
+  MC_RETURN_IF_ERROR(events.WriteScalars(step, scalars));
+  std::map<std::string, std::vector<double>> histograms;
+  MC_RETURN_IF_ERROR(TorchCall("the method's histograms", [&] {
+    for (auto& [key, values] : method.EpochHistograms()) {
+      histograms[group + key] = std::move(values);
+    }
+  }));
+  if (histograms.empty()) return absl::OkStatus();
+  return events.WriteHistograms(step, histograms);
 }
 
 int64_t FileSize(const std::string& path) {
@@ -275,6 +296,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
   }
   MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
+  // A new file for every run, resumed or not (see runner.h).
+  MC_ASSIGN_OR_RETURN(serialization::EventWriter events, serialization::EventWriter::Create(dir));
 
   int64_t steps_per_epoch = train_loader.num_batches();
   if (training.max_train_batches() > 0) {
@@ -306,6 +329,10 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     int64_t correct = 0;
     int64_t seen = 0;
     int64_t step_in_epoch = 0;
+    // Since the last per-step event.
+    double window_loss_sum = 0;
+    int64_t window_correct = 0;
+    int64_t window_seen = 0;
     double lr = training.lr();
     absl::Status step_status;
     train_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
@@ -322,11 +349,26 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
             loss, epoch + 1, step_in_epoch + 1));
         return false;
       }
+      const int64_t batch_correct =
+          result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
       loss_sum += loss * labels.size(0);
-      correct += result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
+      correct += batch_correct;
       seen += labels.size(0);
+      window_loss_sum += loss * labels.size(0);
+      window_correct += batch_correct;
+      window_seen += labels.size(0);
       ++step_in_epoch;
       bar.Update(step_in_epoch, seen, loss_sum / seen, static_cast<double>(correct) / seen);
+      if (step_in_epoch % kStepEventInterval == 0) {
+        step_status = events.WriteScalars(
+            epoch * steps_per_epoch + step_in_epoch,
+            {{"train/step_loss", window_loss_sum / window_seen},
+             {"train/step_accuracy", static_cast<double>(window_correct) / window_seen}});
+        if (!step_status.ok()) return false;
+        window_loss_sum = 0;
+        window_correct = 0;
+        window_seen = 0;
+      }
       return step_in_epoch < steps_per_epoch;
     });
     MC_RETURN_IF_ERROR(step_status);
@@ -344,7 +386,10 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
     metrics.set_epoch_seconds(bar.elapsed_seconds());
     for (const auto& [key, value] : method->EpochExtras()) (*metrics.mutable_extra())[key] = value;
-    MC_RETURN_IF_ERROR(AppendLine(metrics_path, serialization::ToJsonLine(metrics)));
+    MC_RETURN_IF_ERROR(
+        serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
+    MC_RETURN_IF_ERROR(
+        WriteEpochEvents(events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
     MC_RETURN_IF_ERROR(SaveCheckpoint(checkpoint_path, epoch + 1, config_text, *method));
     if (options.stop_after_epochs > 0 && epoch + 1 == options.stop_after_epochs &&
         epoch + 1 < training.epochs()) {

@@ -1,15 +1,31 @@
 // File: runner.h
 // The experiment runner every experiment binary shares: loads the data set, builds the
 // model, trains it with a TrainingMethod (learning-rate schedule, progress, per-epoch
-// evaluation, metrics.jsonl, an atomic checkpoint after every epoch, resume), then writes
-// the compressed model, evaluates the written file and writes summary.json.
+// evaluation, metrics.jsonl and TensorBoard events, an atomic checkpoint after every epoch,
+// resume), then writes the compressed model, evaluates the written file and writes
+// summary.json.
 //
 // Output directory:
 //   config.textproto  the full configuration of the run
 //   metrics.jsonl     one EpochMetrics line per epoch (serialization/summary.proto)
+//   events.out.tfevents.*  TensorBoard events (serialization/event_writer.h), for
+//                     `tensorboard --logdir <output_dir>`; see below
 //   checkpoint.pt     LibTorch archive of everything a resumed run needs
 //   model.mcm         the compressed model (serialization/model_file.h)
 //   summary.json      ExperimentSummary
+//
+// TensorBoard events, all at the global step (epoch * steps per epoch + step in the epoch):
+//   at every 10th step of an epoch: train/step_loss and train/step_accuracy, means over the
+//   last 10 steps;
+//   after every epoch, the values of its metrics.jsonl line: train/loss, train/accuracy,
+//   test/loss, test/accuracy, lr, images_per_second, epoch_seconds, and the method's
+//   EpochExtras(): model_size_mb under its own name (one chart for runs of every method), the
+//   others as "<method>/<key>" (diffq/mean_bits); and its EpochHistograms() as
+//   "<method>/<key>" (diffq/bits_per_layer).
+// Every run, resumed ones included, writes a new events file. TensorBoard reads all the files
+// of a directory in name order, and a step logged again drops that tag's points from that
+// step on: the epochs a resumed run trains again replace what the interrupted run had logged
+// after its checkpoint.
 //
 // Example:
 //   absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, factory, RunOptions());

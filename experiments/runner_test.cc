@@ -3,24 +3,41 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <torch/optim/optimizer.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "common/status_matchers.h"
 #include "experiments/float_training.h"
+#include "experiments/quantized_training.h"
+#include "quant/diffq.h"
 #include "serialization/atomic_file.h"
+#include "serialization/event_writer.h"
 #include "serialization/json.h"
 #include "serialization/model_file.h"
 
 namespace mc::experiments {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::FloatEq;
 using ::testing::HasSubstr;
+using ::testing::Pointwise;
+using serialization::EpochMetrics;
 using serialization::ExperimentConfig;
 using serialization::ExperimentSummary;
+using serialization::tensorboard::Event;
+using serialization::tensorboard::HistogramProto;
+using serialization::tensorboard::Summary;
 
 ExperimentConfig SmallRun(const std::string& name) {
   ExperimentConfig config;
@@ -49,11 +66,85 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> Float(const MethodContext& conte
   return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
 
+// DiffQ with its bits trained by the model's optimizer, every parameter quantized. The
+// widths start half-way between 4 and 5 bits, so that the stored (rounded) widths of the
+// groups, and the mean bits of the layers, differ as soon as training moves them.
+absl::StatusOr<std::unique_ptr<TrainingMethod>> DiffQ(const MethodContext& context) {
+  return std::make_unique<QuantizedTraining>(
+      "diffq", context.model, context.config.training(), /*penalty=*/1,
+      [](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer* optimizer) {
+        auto quantizer = std::make_unique<quant::DiffQuantizer>(
+            std::move(model),
+            quant::DiffQuantizerOptions().min_size(0).group_size(8).init_bits(4.5));
+        if (optimizer != nullptr) {
+          quantizer->setup_optimizer(*optimizer, /*lr=*/0.05);
+        } else {
+          quantizer->no_optimizer();
+        }
+        QuantizerSetup setup;
+        setup.quantizer = std::move(quantizer);
+        return setup;
+      });
+}
+
 RunOptions Quiet() {
   static std::ostringstream sink;
   RunOptions options;
   options.log = &sink;
   return options;
+}
+
+absl::StatusOr<std::vector<EpochMetrics>> ReadMetrics(const std::string& dir) {
+  MC_ASSIGN_OR_RETURN(const std::string text,
+                      serialization::ReadFileToString(dir + "/metrics.jsonl"));
+  std::vector<EpochMetrics> epochs;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    MC_RETURN_IF_ERROR(serialization::ParseJson(line, "metrics.jsonl", epochs.emplace_back()));
+  }
+  return epochs;
+}
+
+// The events of each events file of `dir`, in file order.
+absl::StatusOr<std::vector<std::vector<Event>>> ReadEventFiles(const std::string& dir) {
+  MC_ASSIGN_OR_RETURN(const std::vector<std::string> paths, serialization::ListEventFiles(dir));
+  std::vector<std::vector<Event>> files;
+  for (const std::string& path : paths) {
+    MC_ASSIGN_OR_RETURN(std::vector<Event> events, serialization::ReadEventFile(path));
+    files.push_back(std::move(events));
+  }
+  return files;
+}
+
+// Every value tagged `tag` in `events`, in order, with the step of its event.
+std::vector<std::pair<int64_t, Summary::Value>> Find(const std::vector<Event>& events,
+                                                     const std::string& tag) {
+  std::vector<std::pair<int64_t, Summary::Value>> found;
+  for (const Event& event : events) {
+    for (const Summary::Value& value : event.summary().value()) {
+      if (value.tag() == tag) found.emplace_back(event.step(), value);
+    }
+  }
+  return found;
+}
+
+std::vector<int64_t> Steps(const std::vector<std::pair<int64_t, Summary::Value>>& found) {
+  std::vector<int64_t> steps;
+  for (const auto& [step, value] : found) steps.push_back(step);
+  return steps;
+}
+
+std::vector<float> Scalars(const std::vector<std::pair<int64_t, Summary::Value>>& found) {
+  std::vector<float> scalars;
+  for (const auto& [step, value] : found) scalars.push_back(value.simple_value());
+  return scalars;
+}
+
+// `field` of every epoch, as the float32 that TensorBoard stores.
+std::vector<float> Column(const std::vector<EpochMetrics>& epochs,
+                          const std::function<double(const EpochMetrics&)>& field) {
+  std::vector<float> column;
+  for (const EpochMetrics& epoch : epochs) column.push_back(static_cast<float>(field(epoch)));
+  return column;
 }
 
 // Tests that a run writes every output and that the summary describes the written model.
@@ -124,6 +215,108 @@ TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
       serialization::ReadFileToString(split.output().dir() + "/metrics.jsonl");
   ASSERT_TRUE(metrics.ok());
   EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*metrics, '\n', absl::SkipEmpty())).size(), 3u);
+
+  // A new events file for the resumed run; the two hold the uninterrupted run's curve.
+  MC_ASSERT_OK_AND_ASSIGN(const auto straight_files, ReadEventFiles(straight.output().dir()));
+  MC_ASSERT_OK_AND_ASSIGN(const auto split_files, ReadEventFiles(split.output().dir()));
+  ASSERT_EQ(straight_files.size(), 1u);
+  ASSERT_EQ(split_files.size(), 2u);
+  EXPECT_EQ(split_files[1].front().file_version(), "brain.Event:2");
+  const auto before_stop = Find(split_files[0], "train/loss");
+  const auto after_resume = Find(split_files[1], "train/loss");
+  EXPECT_THAT(Steps(before_stop), ElementsAre(20));
+  EXPECT_THAT(Steps(after_resume), ElementsAre(40, 60));
+  std::vector<float> resumed_curve = Scalars(before_stop);
+  for (const float loss : Scalars(after_resume)) resumed_curve.push_back(loss);
+  EXPECT_THAT(resumed_curve, Pointwise(FloatEq(), Scalars(Find(straight_files[0], "train/loss"))));
+}
+
+// Tests that the events file holds every value of metrics.jsonl once per epoch, at the
+// epoch's last global step (20 steps per epoch), and the means of every 10 training steps.
+TEST(RunnerTest, LogsMetricsAsTensorBoardEvents) {
+  const ExperimentConfig config = SmallRun("events");
+  ASSERT_THAT(RunExperiment(config, &Float, Quiet()), IsOk());
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<EpochMetrics> epochs,
+                          ReadMetrics(config.output().dir()));
+  MC_ASSERT_OK_AND_ASSIGN(const auto files, ReadEventFiles(config.output().dir()));
+  ASSERT_EQ(epochs.size(), 3u);
+  ASSERT_EQ(files.size(), 1u);
+  const std::vector<Event>& events = files[0];
+  EXPECT_EQ(events.front().file_version(), "brain.Event:2");
+
+  const std::vector<std::pair<std::string, std::function<double(const EpochMetrics&)>>> fields = {
+      {"train/loss", &EpochMetrics::train_loss},
+      {"train/accuracy", &EpochMetrics::train_accuracy},
+      {"test/loss", &EpochMetrics::test_loss},
+      {"test/accuracy", &EpochMetrics::test_accuracy},
+      {"lr", &EpochMetrics::lr},
+      {"images_per_second", &EpochMetrics::images_per_second},
+      {"epoch_seconds", &EpochMetrics::epoch_seconds},
+  };
+  for (const auto& [tag, field] : fields) {
+    const auto found = Find(events, tag);
+    EXPECT_THAT(Steps(found), ElementsAre(20, 40, 60)) << tag;
+    EXPECT_THAT(Scalars(found), Pointwise(FloatEq(), Column(epochs, field))) << tag;
+  }
+
+  // All batches hold 32 images, so an epoch's mean is the mean of its two 10-step windows.
+  const auto step_loss = Find(events, "train/step_loss");
+  const auto step_accuracy = Find(events, "train/step_accuracy");
+  EXPECT_THAT(Steps(step_loss), ElementsAre(10, 20, 30, 40, 50, 60));
+  EXPECT_THAT(Steps(step_accuracy), ElementsAre(10, 20, 30, 40, 50, 60));
+  ASSERT_EQ(step_loss.size(), 6u);
+  ASSERT_EQ(step_accuracy.size(), 6u);
+  constexpr double kFloatTolerance = 1e-6;
+  const std::vector<float> losses = Scalars(step_loss);
+  const std::vector<float> accuracies = Scalars(step_accuracy);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    EXPECT_NEAR((losses[2 * epoch] + losses[2 * epoch + 1]) / 2.0, epochs[epoch].train_loss(),
+                kFloatTolerance * epochs[epoch].train_loss());
+    EXPECT_NEAR((accuracies[2 * epoch] + accuracies[2 * epoch + 1]) / 2.0,
+                epochs[epoch].train_accuracy(), kFloatTolerance);
+  }
+}
+
+// Tests that a DiffQ run logs its size and mean bits as in metrics.jsonl, and after every
+// epoch a histogram of the bits of its quantized layers, the last one matching the summary.
+TEST(RunnerTest, DiffQLogsSizeMeanBitsAndBitsPerLayer) {
+  ExperimentConfig config = SmallRun("diffq_events");
+  config.mutable_training()->set_epochs(2);
+  MC_ASSERT_OK_AND_ASSIGN(const ExperimentSummary summary, RunExperiment(config, &DiffQ, Quiet()));
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<EpochMetrics> epochs,
+                          ReadMetrics(config.output().dir()));
+  MC_ASSERT_OK_AND_ASSIGN(const auto files, ReadEventFiles(config.output().dir()));
+  ASSERT_EQ(files.size(), 1u);
+  const std::vector<Event>& events = files[0];
+
+  const auto size = Find(events, "model_size_mb");
+  const auto mean_bits = Find(events, "diffq/mean_bits");
+  EXPECT_THAT(Steps(size), ElementsAre(20, 40));
+  EXPECT_THAT(Steps(mean_bits), ElementsAre(20, 40));
+  const auto extra = [](const char* key) {
+    return [key](const EpochMetrics& epoch) { return epoch.extra().at(key); };
+  };
+  EXPECT_THAT(Scalars(size), Pointwise(FloatEq(), Column(epochs, extra("model_size_mb"))));
+  EXPECT_THAT(Scalars(mean_bits), Pointwise(FloatEq(), Column(epochs, extra("mean_bits"))));
+
+  const auto histograms = Find(events, "diffq/bits_per_layer");
+  EXPECT_THAT(Steps(histograms), ElementsAre(20, 40));
+  ASSERT_FALSE(histograms.empty());
+  std::vector<double> layer_bits;
+  for (const serialization::LayerSummary& layer : summary.layers()) {
+    if (layer.encoding() == "uniform") layer_bits.push_back(layer.bits());
+  }
+  ASSERT_FALSE(layer_bits.empty());
+  double sum = 0;
+  for (const double bits : layer_bits) sum += bits;
+  const HistogramProto& last = histograms.back().second.histo();
+  EXPECT_EQ(last.bucket_size(), serialization::kHistogramBuckets);  // the layers differ
+  EXPECT_EQ(last.num(), static_cast<double>(layer_bits.size()));
+  EXPECT_DOUBLE_EQ(last.min(), *std::min_element(layer_bits.begin(), layer_bits.end()));
+  EXPECT_DOUBLE_EQ(last.max(), *std::max_element(layer_bits.begin(), layer_bits.end()));
+  EXPECT_DOUBLE_EQ(last.sum(), sum);
+  EXPECT_GE(epochs.back().extra().at("mean_bits"), last.min());
+  EXPECT_LE(epochs.back().extra().at("mean_bits"), last.max());
 }
 
 // Tests that resuming with another configuration is refused and names the problem.
@@ -139,7 +332,6 @@ TEST(RunnerTest, ResumeRefusesAnotherConfig) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another configuration")));
 }
 
-// Tests that a missing data set and an unknown model are reported, not crashed on.
 // Tests that threads = 0 means one intra-op thread per hardware thread, not LibTorch's
 // own default, and that an explicit count is kept.
 TEST(RunnerTest, IntraOpThreadsDefaultToTheHardwareThreads) {
@@ -150,6 +342,7 @@ TEST(RunnerTest, IntraOpThreadsDefaultToTheHardwareThreads) {
   EXPECT_EQ(IntraOpThreads(training), 3);
 }
 
+// Tests that a missing data set and an unknown model are reported, not crashed on.
 TEST(RunnerTest, ReportsBadDataAndModel) {
   ExperimentConfig config = SmallRun("bad_model");
   config.mutable_model()->set_name("resnet1000");

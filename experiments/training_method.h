@@ -70,8 +70,13 @@ class TrainingMethod {
   virtual void Save(torch::serialize::OutputArchive& archive) = 0;
   virtual void Load(torch::serialize::InputArchive& archive) = 0;
 
-  /// Extra per-epoch values for metrics.jsonl, e.g. {"model_size_mb": 0.12}.
+  /// Extra per-epoch values for metrics.jsonl and the TensorBoard events, e.g.
+  /// {"model_size_mb": 0.12} (see runner.h for their tags).
   virtual std::map<std::string, double> EpochExtras() { return {}; }
+
+  /// Per-epoch distributions for TensorBoard histograms, tagged "<name()>/<key>", e.g.
+  /// {"bits_per_layer": {2.4, 3.1, ...}}; every series has at least one value, all finite.
+  virtual std::map<std::string, std::vector<double>> EpochHistograms() { return {}; }
 
   /// The trained model in the shared format.
   virtual CompressedResult Compress() = 0;
