@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,6 +20,16 @@ torch::nn::Linear LinearNoBias(int64_t in, int64_t out) {
 
 at::Tensor Column(const at::Tensor& values) { return values.detach().reshape({-1, 1}); }
 
+// The map x -> L_k(...L_1(x)) of bias-free linear layers 1 -> H -> ... -> 1 with no
+// nonlinearity, as the one scalar W_k···W_1 (0-d, differentiable in every weight). Applying it
+// to a layer's N weights costs N multiplications instead of N·H² through the layers, with the
+// same values and gradients up to float rounding.
+at::Tensor ComposedScale(const std::vector<torch::nn::Linear>& layers) {
+  at::Tensor product = layers.front()->weight;  // (H, 1)
+  for (size_t i = 1; i < layers.size(); ++i) product = layers[i]->weight.matmul(product);
+  return product.squeeze();  // (1, 1) -> 0-d
+}
+
 class FCGrad : public MetaNet {
  public:
   explicit FCGrad(int64_t hidden)
@@ -27,7 +38,7 @@ class FCGrad : public MetaNet {
 
   at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
                      const at::Tensor& /*pre_quantized*/) override {
-    return second_(first_(Column(grad))).view(grad.sizes());
+    return grad.detach() * ComposedScale({first_, second_});
   }
 
  private:
@@ -47,9 +58,7 @@ class MultiFC : public MetaNet {
 
   at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
                      const at::Tensor& pre_quantized) override {
-    at::Tensor x = Column(pre_quantized);
-    for (torch::nn::Linear& layer : layers_) x = layer(x);
-    return grad.detach() * x.view(grad.sizes());
+    return grad.detach() * (pre_quantized.detach() * ComposedScale(layers_));
   }
 
  private:

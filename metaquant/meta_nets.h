@@ -7,8 +7,10 @@
 //   MultiFC:  M = g * MLP(W~), Linear 1 -> H -> ... -> H -> 1 (num_layers layers)
 //   LSTMFC:   M = g * Linear(H -> 1, bias)(LSTM(1 -> H)(W~; state of the layer))
 // Linear layers have no bias and no nonlinearity between them (the reference's default, with
-// which FC-Grad and MultiFC are linear maps over-parameterised); the LSTM keeps one hidden
-// state per layer from one call to the next (detached: truncated backpropagation of length 1).
+// which FC-Grad and MultiFC are over-parameterised linear maps: they are computed as the
+// product of their weights, one scalar per call, instead of pushing N rows through H x H
+// layers). The LSTM keeps one hidden state per layer from one call to the next (detached:
+// truncated backpropagation of length 1).
 //
 // Example:
 //   std::shared_ptr<MetaNet> meta = CreateMetaNet(MetaNetType::kMultiFC);

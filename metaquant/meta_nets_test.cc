@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "common/status_matchers.h"
 
 namespace mc::metaquant {
@@ -52,6 +54,37 @@ TEST(MetaNetsTest, FCGradIsLinearInTheGradient) {
   const at::Tensor grad = at::randn({10});
   const at::Tensor a = net->Forward("fc", grad, at::rand({10}));
   EXPECT_TRUE(net->Forward("fc", 2 * grad, at::rand({10})).allclose(2 * a, 1e-5, 1e-6));
+}
+
+// Tests that FC-Grad and MultiFC give what their layers give applied row by row to every
+// element (as torch::nn::Linear would), in values and in the gradients of every weight.
+TEST(MetaNetsTest, LinearNetsEqualTheirLayersAppliedPerElement) {
+  at::manual_seed(1);
+  const at::Tensor grad = at::randn({16, 8, 3, 3});
+  const at::Tensor pre = at::randn({16, 8, 3, 3});
+  for (const MetaNetType type : {MetaNetType::kFCGrad, MetaNetType::kMultiFC}) {
+    std::shared_ptr<MetaNet> net = CreateMetaNet(type, 100, 3);
+    const at::Tensor upstream = at::randn({16, 8, 3, 3});
+    (net->Forward("conv", grad, pre) * upstream).sum().backward();
+    std::vector<at::Tensor> weights;
+    std::vector<at::Tensor> fast_grads;
+    for (const at::Tensor& p : net->parameters()) {
+      weights.push_back(p.detach().clone().requires_grad_(true));
+      fast_grads.push_back(p.grad().clone());
+    }
+    at::Tensor rows = (type == MetaNetType::kFCGrad ? grad : pre).reshape({-1, 1});
+    for (const at::Tensor& w : weights) rows = at::linear(rows, w);
+    const at::Tensor reference =
+        type == MetaNetType::kFCGrad ? rows.view(grad.sizes()) : grad * rows.view(grad.sizes());
+    (reference * upstream).sum().backward();
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(net->Forward("conv", grad, pre).allclose(reference, 1e-4, 1e-6))
+        << MetaNetTypeName(type);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      EXPECT_TRUE(fast_grads[i].allclose(weights[i].grad(), 1e-4, 1e-6))
+          << MetaNetTypeName(type) << " weight " << i;
+    }
+  }
 }
 
 // Tests that LSTMFC carries one state per layer: the same input gives a different output the
