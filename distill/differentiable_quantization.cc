@@ -155,7 +155,8 @@ void DifferentiableQuantization::WriteQuantizedWeights() {
 }
 
 DifferentiableQuantization::StepOutput DifferentiableQuantization::Step(
-    const at::Tensor& images, const at::Tensor& labels, torch::optim::Optimizer& points_optimizer) {
+    const at::Tensor& images, const at::Tensor& labels, torch::optim::Optimizer& points_optimizer,
+    const distributed::GradientSync& sync_gradients) {
   model_->train();
   model_->zero_grad();
   points_optimizer.zero_grad();
@@ -177,6 +178,7 @@ DifferentiableQuantization::StepOutput DifferentiableQuantization::Step(
           at::zeros_like(points_[i]).index_add_(0, q.index.reshape({-1}), scaled_grad);
     }
   }
+  distributed::SyncGradients(sync_gradients, points_);
   points_optimizer.step();
   {
     torch::NoGradGuard no_grad;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "distill/kd_loss.h"
+#include "distributed/gradient_sync.h"
 #include "nn_models/classifier.h"
 #include "quant/learned_points.h"
 #include "serialization/compressed_model.pb.h"
@@ -101,9 +102,11 @@ class DifferentiableQuantization {
   };
   /// One step: runs the quantized model in training mode, backpropagates to the points,
   /// steps `points_optimizer` (which must hold points()), sorts the points again and writes
-  /// the weights of the new assignment into model().
+  /// the weights of the new assignment into model(). A data-parallel caller passes
+  /// `sync_gradients`, which averages the points' gradients before the update.
   StepOutput Step(const at::Tensor& images, const at::Tensor& labels,
-                  torch::optim::Optimizer& points_optimizer);
+                  torch::optim::Optimizer& points_optimizer,
+                  const distributed::GradientSync& sync_gradients = {});
 
   /// Assigns each weight to its nearest current point and writes the weights into model():
   /// call after changing points() outside Step (e.g. when loading them).

@@ -253,8 +253,9 @@ int Main(int argc, char** argv) {
       summaries.push_back(*std::move(summary));
     }
     const std::string& dir = config->output().dir();
-    absl::Status status = WriteParetoCsv(dir + "/pareto.csv", points);
-    if (status.ok()) {
+    absl::Status status;
+    if (IsRankZero(*config)) status = WriteParetoCsv(dir + "/pareto.csv", points);
+    if (status.ok() && IsRankZero(*config)) {
       status = WriteParetoSvg(dir + "/pareto.svg", points,
                               absl::StrCat(config->model().name(), " on ", config->data().dataset(),
                                            ": DiffQ penalties ",
@@ -280,9 +281,11 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ExperimentSummary> diffq_run = RunConfig(diffq_config, &MakeMethod);
   if (!diffq_run.ok()) return fail(diffq_run.status());
   diffq_run->set_float_test_accuracy(float_run->test_accuracy());
-  const absl::Status status =
-      serialization::WriteJsonFile(diffq_config.output().dir() + "/summary.json", *diffq_run);
-  if (!status.ok()) return fail(status);
+  if (IsRankZero(diffq_config)) {
+    const absl::Status status =
+        serialization::WriteJsonFile(diffq_config.output().dir() + "/summary.json", *diffq_run);
+    if (!status.ok()) return fail(status);
+  }
   PrintResults({*float_run, *diffq_run}, std::cout);
   std::cout << absl::StrFormat("DiffQ: %.2f%% accuracy (float %.2f%%), %.1fx smaller, %.2f bits per weight\n",
                                100 * diffq_run->test_accuracy(), 100 * float_run->test_accuracy(),

@@ -247,7 +247,8 @@ class LearnedPointsTraining : public TrainingMethod {
   std::string name() const override { return "differentiable_quantization"; }
 
   StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
-    const distill::DifferentiableQuantization::StepOutput output = dq_.Step(images, labels, *optimizer_);
+    const distill::DifferentiableQuantization::StepOutput output =
+        dq_.Step(images, labels, *optimizer_, gradient_sync());
     return {output.loss, output.logits};
   }
 
@@ -313,6 +314,12 @@ class LearnedPointsTraining : public TrainingMethod {
     return quant::LoadCompressedModel(stored, fresh_model);
   }
 
+  std::vector<at::Tensor> ReplicatedTensors() override {
+    std::vector<at::Tensor> tensors = ParametersAndBuffers(*dq_.model());
+    tensors.insert(tensors.end(), dq_.points().begin(), dq_.points().end());
+    return tensors;
+  }
+
  private:
   static std::vector<distill::Batch> CalibrationBatches(
       const MethodContext& context, const distill::DifferentiableQuantizationOptions& options) {
@@ -368,10 +375,12 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& 
           .kd(kd));
 }
 
-// Runs `config` and records it in the registry: running, then completed or failed.
+// Runs `config` and records it in the registry (rank 0 of a data-parallel run): running, then
+// completed or failed.
 absl::StatusOr<ExperimentSummary> RunAndRegister(const ExperimentConfig& config,
                                                  const MethodFactory& factory,
                                                  const std::string& name, const std::string& method) {
+  if (!IsRankZero(config)) return RunConfig(config, factory);
   distill::ModelRegistry registry(config.distillation().registry());
   serialization::RegistryEntry entry;
   entry.set_name(name);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "experiments/experiment_main.h"
+#include "experiments/float_training.h"
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
 #include "quant/model_decoder.h"
@@ -137,7 +138,7 @@ class MetaQuantTraining : public TrainingMethod {
   std::string name() const override { return name_; }
 
   StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
-    const metaquant::MetaQuantTrainer::StepOutput output = trainer_.Step(images, labels);
+    const metaquant::MetaQuantTrainer::StepOutput output = trainer_.Step(images, labels, gradient_sync());
     return {output.loss, output.logits};
   }
 
@@ -195,6 +196,15 @@ class MetaQuantTraining : public TrainingMethod {
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override {
     return quant::LoadCompressedModel(stored, fresh_model);
+  }
+
+  std::vector<at::Tensor> ReplicatedTensors() override {
+    std::vector<at::Tensor> tensors = ParametersAndBuffers(*model_);
+    if (trainer_.meta_net() != nullptr) {
+      const std::vector<at::Tensor> meta = trainer_.meta_net()->parameters();
+      tensors.insert(tensors.end(), meta.begin(), meta.end());
+    }
+    return tensors;
   }
 
  private:

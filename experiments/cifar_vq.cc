@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "experiments/experiment_main.h"
+#include "experiments/float_training.h"
 #include "nn_models/classifier.h"
 #include "quant/model_decoder.h"
 #include "vq/compressor.h"
@@ -145,7 +146,7 @@ class VqTraining : public TrainingMethod {
 
   StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
     (void)labels;  // distillation from the teacher alone, as the reference
-    const vq::DistillationStep step = compressor_->GlobalStep(images);
+    const vq::DistillationStep step = compressor_->GlobalStep(images, gradient_sync());
     return {step.loss, step.logits};
   }
 
@@ -215,6 +216,12 @@ class VqTraining : public TrainingMethod {
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override {
     return quant::LoadCompressedModel(stored, fresh_model);
+  }
+
+  std::vector<at::Tensor> ReplicatedTensors() override {
+    std::vector<at::Tensor> tensors = ParametersAndBuffers(*student_);
+    for (size_t i = 0; i < compressor_->layers().size(); ++i) tensors.push_back(compressor_->centroids(i));
+    return tensors;
   }
 
  private:

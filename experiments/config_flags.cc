@@ -25,6 +25,10 @@ ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker thr
 ABSL_FLAG(std::optional<uint32_t>, seed, std::nullopt, "Seed of every random choice of the run.");
 ABSL_FLAG(std::optional<std::string>, output_dir, std::nullopt, "Directory for checkpoints, metrics and results.");
 ABSL_FLAG(bool, resume, false, "Continue from the checkpoint in --output_dir if there is one.");
+ABSL_FLAG(std::optional<int32_t>, world_size, std::nullopt, "Data-parallel processes (default 1).");
+ABSL_FLAG(std::optional<int32_t>, rank, std::nullopt, "This process's rank in [0, world_size); rank 0 writes the outputs.");
+ABSL_FLAG(std::optional<std::string>, master_addr, std::nullopt, "Address of rank 0, reachable from every rank (default 127.0.0.1).");
+ABSL_FLAG(std::optional<int32_t>, master_port, std::nullopt, "Port of rank 0's rendezvous store (default 29500).");
 
 namespace mc::experiments {
 namespace {
@@ -38,6 +42,26 @@ std::string Timestamp() {
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
   return buffer;
+}
+
+// The distributed section from the flags, over the --config file's, with defaults for the
+// fields neither sets; left out when neither mentions it (a single process).
+void ApplyDistributedFlags(ExperimentConfig& config) {
+  const auto world_size = absl::GetFlag(FLAGS_world_size);
+  const auto rank = absl::GetFlag(FLAGS_rank);
+  const auto master_addr = absl::GetFlag(FLAGS_master_addr);
+  const auto master_port = absl::GetFlag(FLAGS_master_port);
+  if (!config.has_distributed() && !world_size && !rank && !master_addr && !master_port) return;
+  serialization::DistributedConfig& distributed = *config.mutable_distributed();
+  if (world_size) distributed.set_world_size(*world_size);
+  if (rank) distributed.set_rank(*rank);
+  if (master_addr) distributed.set_master_addr(*master_addr);
+  if (master_port) distributed.set_master_port(*master_port);
+  if (!distributed.has_world_size()) distributed.set_world_size(1);
+  if (!distributed.has_rank()) distributed.set_rank(0);
+  if (!distributed.has_master_addr()) distributed.set_master_addr("127.0.0.1");
+  if (!distributed.has_master_port()) distributed.set_master_port(29500);
+  if (!distributed.has_timeout_seconds()) distributed.set_timeout_seconds(1800);
 }
 
 }  // namespace
@@ -88,6 +112,7 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   if (const auto threads = absl::GetFlag(FLAGS_threads)) training->set_threads(*threads);
   if (const auto seed = absl::GetFlag(FLAGS_seed)) training->set_seed(*seed);
   if (const auto output_dir = absl::GetFlag(FLAGS_output_dir)) config.mutable_output()->set_dir(*output_dir);
+  ApplyDistributedFlags(config);
   if (config.output().dir().empty()) {
     config.mutable_output()->set_dir(absl::StrCat("runs/", experiment, "/", dataset, "_",
                                                   config.model().name(), "_", Timestamp()));

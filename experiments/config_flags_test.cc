@@ -62,6 +62,7 @@ TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
   EXPECT_EQ(config->training().seed(), 9u);
   EXPECT_EQ(config->training().batch_size(), 128);   // default kept
   EXPECT_EQ(config->output().dir(), dir + "/out");
+  EXPECT_FALSE(config->has_distributed());           // a single process unless asked
 
   // A flag that makes the configuration invalid is reported by field name.
   Parse({"--lr=-1"});
@@ -79,6 +80,34 @@ TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
                               .status()
                               .message()),
               HasSubstr("cifar_vq"));
+}
+
+// Tests that the data-parallel flags fill the distributed section with defaults for the
+// others, and that a rank outside the world or an uneven split of the batch is refused.
+TEST(ConfigFlagsTest, DistributedFlagsFillTheSection) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  ASSERT_TRUE(serialization::WriteFileAtomically(dir + "/dist.textproto", "").ok());
+  Parse({"--config=" + dir + "/dist.textproto", "--lr=0.1", "--batch_size=128", "--world_size=2",
+         "--rank=1", "--master_port=29555"});
+  absl::StatusOr<ExperimentConfig> config =
+      ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->distributed().world_size(), 2);
+  EXPECT_EQ(config->distributed().rank(), 1);
+  EXPECT_EQ(config->distributed().master_addr(), "127.0.0.1");
+  EXPECT_EQ(config->distributed().master_port(), 29555);
+  EXPECT_EQ(config->distributed().timeout_seconds(), 1800);
+
+  Parse({"--batch_size=127"});
+  EXPECT_THAT(std::string(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults)
+                              .status()
+                              .message()),
+              HasSubstr("training.batch_size = 127 is not a multiple of distributed.world_size = 2"));
+  Parse({"--batch_size=128", "--rank=2"});
+  EXPECT_THAT(std::string(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults)
+                              .status()
+                              .message()),
+              HasSubstr("distributed.rank = 2 is out of range: allowed [0, 1]"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "distributed/process_group.h"
 #include "experiments/float_training.h"
 #include "serialization/atomic_file.h"
 #include "serialization/json.h"
@@ -50,6 +51,7 @@ serialization::ExperimentConfig BaselineConfigLike(const serialization::Experime
   training.set_threads(like.training().threads());
   training.set_max_train_batches(like.training().max_train_batches());
   training.set_eval_batch_size(like.training().eval_batch_size());
+  if (like.has_distributed()) *config.mutable_distributed() = like.distributed();
   config.mutable_output()->set_dir(output_dir);
   return config;
 }
@@ -71,7 +73,7 @@ absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config, co
   MC_ASSIGN_OR_RETURN(serialization::ExperimentSummary summary, RunConfig(config, factory));
   const std::optional<double> float_accuracy =
       float_run ? float_run->test_accuracy() : RecordedTestAccuracy(float_model_file);
-  if (float_accuracy) {
+  if (float_accuracy && IsRankZero(config)) {
     summary.set_float_test_accuracy(*float_accuracy);
     MC_RETURN_IF_ERROR(serialization::WriteJsonFile(config.output().dir() + "/summary.json", summary));
   }
@@ -109,6 +111,36 @@ std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, c
   return *config;
 }
 
+namespace {
+
+// This process's connection to the other ranks: made by its first data-parallel run and kept
+// for the later ones (a binary may train a teacher, then its student).
+absl::StatusOr<distributed::ProcessGroup*> SharedProcessGroup(
+    const serialization::DistributedConfig& config) {
+  static std::unique_ptr<distributed::ProcessGroup> group;
+  static serialization::DistributedConfig connected;
+  if (group != nullptr) {
+    if (config.SerializeAsString() != connected.SerializeAsString()) {
+      return absl::InvalidArgumentError(
+          "the runs of one process must share one distributed configuration");
+    }
+    return group.get();
+  }
+  distributed::ProcessGroupOptions options;
+  options.world_size = config.world_size();
+  options.rank = config.rank();
+  options.master_addr = config.master_addr();
+  options.master_port = config.master_port();
+  options.timeout_seconds = config.timeout_seconds();
+  std::cout << "rank " << options.rank << " of " << options.world_size << ": meeting the others at "
+            << options.master_addr << ":" << options.master_port << std::endl;
+  MC_ASSIGN_OR_RETURN(group, distributed::ProcessGroup::Connect(options));
+  connected = config;
+  return group.get();
+}
+
+}  // namespace
+
 absl::StatusOr<serialization::ExperimentSummary> RunConfig(
     const serialization::ExperimentConfig& config, const MethodFactory& factory) {
   std::cout << config.experiment() << ": " << config.data().dataset() << ", "
@@ -116,6 +148,9 @@ absl::StatusOr<serialization::ExperimentSummary> RunConfig(
             << config.output().dir() << std::endl;
   RunOptions options;
   options.resume = ResumeRequested();
+  if (config.has_distributed() && config.distributed().world_size() > 1) {
+    MC_ASSIGN_OR_RETURN(options.process_group, SharedProcessGroup(config.distributed()));
+  }
   try {
     return RunExperiment(config, factory, options);
   } catch (const c10::Error& error) {
@@ -149,7 +184,7 @@ int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
       ParseExperimentConfig(argc, argv, spec);
   if (!config) return 1;
   absl::StatusOr<serialization::ExperimentSummary> summary = RunConfig(*config, spec.factory);
-  if (summary.ok() && spec.on_success) {
+  if (summary.ok() && spec.on_success && IsRankZero(*config)) {
     const absl::Status extra = spec.on_success(*summary);
     if (!extra.ok()) summary = extra;
   }
@@ -158,7 +193,7 @@ int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
     return 1;
   }
   PrintResults({*summary}, std::cout);
-  std::cout << "summary: " << config->output().dir() << "/summary.json ("
+  std::cout << "summary: " << summary->config().output().dir() << "/summary.json ("
             << absl::StrFormat("%.0f", summary->wall_seconds()) << " s)" << std::endl;
   return 0;
 }

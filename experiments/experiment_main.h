@@ -32,7 +32,7 @@ struct ExperimentSpec {
   std::string default_dataset;
   ConfigDefaults defaults;
   MethodFactory factory;
-  /// Called after a successful run, e.g. to write extra outputs.
+  /// Called after a successful run, e.g. to write extra outputs (by rank 0 alone).
   std::function<absl::Status(const serialization::ExperimentSummary&)> on_success;
   /// Applies the experiment's own flags and checks its config section (optional).
   std::function<absl::Status(serialization::ExperimentConfig&)> configure;
@@ -43,7 +43,9 @@ struct ExperimentSpec {
 std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, char** argv,
                                                                      const ExperimentSpec& spec);
 
-/// Runs one configuration; LibTorch exceptions become errors.
+/// Runs one configuration; LibTorch exceptions become errors. A data-parallel configuration
+/// connects this process to the other ranks on its first run (kept for the process's later
+/// runs, which must use the same distributed section).
 absl::StatusOr<serialization::ExperimentSummary> RunConfig(
     const serialization::ExperimentConfig& config, const MethodFactory& factory);
 

@@ -30,6 +30,23 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainingConfig& tra
                                                  .weight_decay(training.weight_decay()));
 }
 
+std::vector<at::Tensor> OptimizedParameters(const std::vector<torch::optim::Optimizer*>& optimizers) {
+  std::vector<at::Tensor> parameters;
+  for (const torch::optim::Optimizer* optimizer : optimizers) {
+    for (const torch::optim::OptimizerParamGroup& group : optimizer->param_groups()) {
+      parameters.insert(parameters.end(), group.params().begin(), group.params().end());
+    }
+  }
+  return parameters;
+}
+
+std::vector<at::Tensor> ParametersAndBuffers(const torch::nn::Module& module) {
+  std::vector<at::Tensor> tensors = module.parameters();
+  const std::vector<at::Tensor> buffers = module.buffers();
+  tensors.insert(tensors.end(), buffers.begin(), buffers.end());
+  return tensors;
+}
+
 CompressedResult EncodeFloatModel(const torch::nn::Module& module) {
   CompressedResult result;
   int64_t parameter_values = 0;
@@ -77,6 +94,7 @@ StepResult FloatTraining::TrainStep(const at::Tensor& images, const at::Tensor& 
   at::Tensor logits = model_->forward(images);
   at::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
   loss.backward();
+  distributed::SyncGradients(gradient_sync(), OptimizedParameters({optimizer_.get()}));
   optimizer_->step();
   return {loss.detach(), logits.detach()};
 }
@@ -114,6 +132,8 @@ void FloatTraining::FillSummary(serialization::ExperimentSummary& summary) {
   // The written model is the float model itself.
   summary.set_float_test_accuracy(summary.test_accuracy());
 }
+
+std::vector<at::Tensor> FloatTraining::ReplicatedTensors() { return ParametersAndBuffers(*model_); }
 
 absl::Status FloatTraining::Restore(const serialization::CompressedModel& stored,
                                     nn_models::Classifier& fresh_model) {

@@ -27,6 +27,13 @@ namespace mc::experiments {
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(
     const serialization::TrainingConfig& training, const std::vector<at::Tensor>& parameters);
 
+/// Every parameter of every group of `optimizers`, in order: the tensors a TrainStep averages
+/// over the ranks before stepping them.
+std::vector<at::Tensor> OptimizedParameters(const std::vector<torch::optim::Optimizer*>& optimizers);
+
+/// The parameters, then the buffers, of `module`.
+std::vector<at::Tensor> ParametersAndBuffers(const torch::nn::Module& module);
+
 /// Every parameter and buffer of `module` stored as it is: float32 (int64 for integer
 /// buffers such as BatchNorm's num_batches_tracked). Size: 4 bytes per parameter value.
 CompressedResult EncodeFloatModel(const torch::nn::Module& module);
@@ -53,6 +60,7 @@ class FloatTraining : public TrainingMethod {
   void FillSummary(serialization::ExperimentSummary& summary) override;
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override;
+  std::vector<at::Tensor> ReplicatedTensors() override;
 
  private:
   std::shared_ptr<nn_models::Classifier> model_;

@@ -104,6 +104,9 @@ StepResult QuantizedTraining::TrainStep(const at::Tensor& images, const at::Tens
     objective.backward();
     step.backward();
   }
+  std::vector<torch::optim::Optimizer*> optimizers = {optimizer_.get()};
+  if (setup_.quantizer_optimizer) optimizers.push_back(setup_.quantizer_optimizer.get());
+  distributed::SyncGradients(gradient_sync(), OptimizedParameters(optimizers));
   optimizer_->step();
   if (setup_.quantizer_optimizer) setup_.quantizer_optimizer->step();
   return {loss.detach(), logits.detach()};
@@ -199,6 +202,13 @@ void QuantizedTraining::FillSummary(serialization::ExperimentSummary& summary) {
   for (const auto& [width, count] : statistics.histogram) {
     (*summary.mutable_bits_histogram())[width] = count;
   }
+}
+
+std::vector<at::Tensor> QuantizedTraining::ReplicatedTensors() {
+  std::vector<at::Tensor> tensors = ParametersAndBuffers(*model_);
+  const std::vector<at::Tensor> learned = setup_.quantizer->learnable_parameters();
+  tensors.insert(tensors.end(), learned.begin(), learned.end());
+  return tensors;
 }
 
 absl::Status QuantizedTraining::Restore(const serialization::CompressedModel& stored,

@@ -3,7 +3,9 @@
 // uniform) inside the experiment runner: every training step runs in the quantizer's
 // TrainingStep scope with loss = task loss (cross-entropy, or e.g. a distillation loss)
 // + penalty * model_size(); evaluation uses the true quantized weights
-// (computed once per evaluation); the model file is the quantizer's state.
+// (computed once per evaluation); the model file is the quantizer's state. Data-parallel runs
+// average the gradients of both optimizers' tensors (model weights, and e.g. DiffQ's bit
+// logits or LSQ's step sizes) before stepping them.
 //
 // Example:
 //   auto method = std::make_unique<QuantizedTraining>("diffq", context.model,
@@ -60,6 +62,7 @@ class QuantizedTraining : public TrainingMethod {
   void FillSummary(serialization::ExperimentSummary& summary) override;
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override;
+  std::vector<at::Tensor> ReplicatedTensors() override;
 
   const quant::BaseQuantizer& quantizer() const { return *setup_.quantizer; }
 

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "data/loader.h"
+#include "distributed/process_group.h"
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
 #include "nn_models/model_config.h"
@@ -119,6 +121,19 @@ void SetGeneratorState(const at::Tensor& state) {
   generator.set_state(state);
 }
 
+// The configuration a checkpoint records and must match to be resumed: how the ranks meet
+// (this process's rank, rank 0's address and port, the timeout) may change between launches.
+std::string CheckpointConfigText(ExperimentConfig config) {
+  if (config.has_distributed()) {
+    serialization::DistributedConfig& distributed = *config.mutable_distributed();
+    distributed.clear_rank();
+    distributed.clear_master_addr();
+    distributed.clear_master_port();
+    distributed.clear_timeout_seconds();
+  }
+  return serialization::ExperimentConfigToText(config);
+}
+
 absl::Status SaveCheckpoint(const std::string& path, int32_t completed_epochs,
                             const std::string& config_text, TrainingMethod& method) {
   std::ostringstream bytes;
@@ -135,14 +150,14 @@ absl::Status SaveCheckpoint(const std::string& path, int32_t completed_epochs,
   return serialization::WriteFileAtomically(path, bytes.str());
 }
 
-// Loads a checkpoint; returns the number of completed epochs.
-absl::StatusOr<int32_t> LoadCheckpoint(const std::string& path, const std::string& config_text,
-                                       TrainingMethod& method) {
+// Loads a checkpoint, the bytes of the file at `path`; returns the number of completed epochs.
+absl::StatusOr<int32_t> LoadCheckpoint(const std::string& bytes, const std::string& path,
+                                       const std::string& config_text, TrainingMethod& method) {
   int32_t completed_epochs = 0;
   std::string saved_config;
   MC_RETURN_IF_ERROR(TorchCall(absl::StrCat("reading checkpoint ", path), [&] {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(bytes.data(), bytes.size());
     c10::IValue value;
     archive.read("config", value);
     saved_config = value.toStringRef();
@@ -208,6 +223,18 @@ data::LoaderOptions TrainLoaderOptions(const ExperimentConfig& config) {
   return options;
 }
 
+// This rank's slice of every global batch: the examples at positions rank, rank + world_size,
+// ... of each epoch's order, batch_size / world_size of them per step.
+data::LoaderOptions ShardLoaderOptions(const ExperimentConfig& config) {
+  data::LoaderOptions options = TrainLoaderOptions(config);
+  if (config.has_distributed()) {
+    options.world_size = config.distributed().world_size();
+    options.rank = config.distributed().rank();
+    options.batch_size /= options.world_size;
+  }
+  return options;
+}
+
 data::LoaderOptions TestLoaderOptions(const ExperimentConfig& config) {
   data::LoaderOptions options;
   options.batch_size = config.training().eval_batch_size();
@@ -215,7 +242,64 @@ data::LoaderOptions TestLoaderOptions(const ExperimentConfig& config) {
   return options;
 }
 
+// The process group of a data-parallel run of `config`, or null for a single process.
+absl::StatusOr<distributed::ProcessGroup*> RunProcessGroup(const ExperimentConfig& config,
+                                                           distributed::ProcessGroup* group) {
+  if (!config.has_distributed() || config.distributed().world_size() <= 1) return nullptr;
+  const serialization::DistributedConfig& wanted = config.distributed();
+  if (group == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "distributed.world_size = ", wanted.world_size(),
+        " needs a process group connecting the ranks (RunOptions::process_group)"));
+  }
+  if (group->world_size() != wanted.world_size() || group->rank() != wanted.rank()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the process group connects rank ", group->rank(), " of ", group->world_size(),
+        ", but the configuration is for rank ", wanted.rank(), " of ", wanted.world_size()));
+  }
+  if (config.training().batch_size() % wanted.world_size() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.batch_size = ", config.training().batch_size(),
+        " is not a multiple of distributed.world_size = ", wanted.world_size()));
+  }
+  return group;
+}
+
+// Rank 0's `value`, or its error, on every rank (the others pass anything and wait here while
+// rank 0 works alone), so that a failure of rank 0 ends every rank.
+absl::StatusOr<std::string> FromRankZero(distributed::ProcessGroup* group,
+                                         const absl::StatusOr<std::string>& value) {
+  if (group == nullptr) return value;
+  std::string message;
+  if (group->rank() == 0) message = value.ok() ? "+" + *value : "-" + value.status().ToString();
+  MC_RETURN_IF_ERROR(group->BroadcastBytes(message));
+  if (group->rank() == 0) return value;
+  if (message.empty() || message[0] != '+') {
+    return absl::AbortedError(absl::StrCat("rank 0 failed: ", message.substr(message.empty() ? 0 : 1)));
+  }
+  return message.substr(1);
+}
+
+// Copies rank 0's random-generator state to every rank, e.g. after rank 0 alone evaluated.
+absl::Status ShareGeneratorState(distributed::ProcessGroup* group) {
+  if (group == nullptr) return absl::OkStatus();
+  at::Tensor state = GeneratorState();
+  MC_RETURN_IF_ERROR(group->Broadcast({state}));
+  SetGeneratorState(state);
+  return absl::OkStatus();
+}
+
+// Copies rank 0's replicated tensors (parameters, BatchNorm statistics, ...) to every rank.
+absl::Status ShareReplicatedTensors(distributed::ProcessGroup* group, TrainingMethod& method) {
+  if (group == nullptr) return absl::OkStatus();
+  return group->Broadcast(method.ReplicatedTensors());
+}
+
 }  // namespace
+
+bool IsRankZero(const ExperimentConfig& config) {
+  return !config.has_distributed() || config.distributed().rank() == 0;
+}
 
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
@@ -264,49 +348,84 @@ double FloatModelSizeMb(const nn_models::Classifier& model) {
 absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
                                                 const MethodFactory& factory,
                                                 const RunOptions& options) {
-  std::ostream& log = *options.log;
   const auto start = std::chrono::steady_clock::now();
+  MC_ASSIGN_OR_RETURN(distributed::ProcessGroup* const group,
+                      RunProcessGroup(config, options.process_group));
+  const bool rank_zero = group == nullptr || group->rank() == 0;
+  std::ostream silent(nullptr);  // the other ranks' progress goes nowhere
+  std::ostream& log = rank_zero ? *options.log : silent;
   const serialization::TrainingConfig& training = config.training();
   const std::string& dir = config.output().dir();
-  MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir));
-  const std::string config_text = serialization::ExperimentConfigToText(config);
-  MC_RETURN_IF_ERROR(
-      serialization::WriteFileAtomically(absl::StrCat(dir, "/", kConfigFile), config_text));
+  const std::string config_text = CheckpointConfigText(config);
+  if (rank_zero) {
+    MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir));
+    MC_RETURN_IF_ERROR(serialization::WriteFileAtomically(
+        absl::StrCat(dir, "/", kConfigFile), serialization::ExperimentConfigToText(config)));
+  }
 
   at::set_num_threads(IntraOpThreads(training));
   MC_ASSIGN_OR_RETURN(const data::DatasetInfo dataset, data::GetDatasetInfo(config.data().dataset()));
   MC_ASSIGN_OR_RETURN(data::ImageData train_data,
                       data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTrain));
-  MC_ASSIGN_OR_RETURN(data::ImageData test_data,
-                      data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTest));
-  data::ImageLoader train_loader(std::move(train_data), dataset, TrainLoaderOptions(config));
-  data::ImageLoader test_loader(std::move(test_data), dataset, TestLoaderOptions(config));
+  // Both loaders share the images: the whole set for calibration, this rank's slice to train.
+  const data::ImageLoader train_loader(train_data, dataset, TrainLoaderOptions(config));
+  const data::ImageLoader shard_loader(std::move(train_data), dataset, ShardLoaderOptions(config));
+  std::optional<data::ImageLoader> test_loader;  // rank 0 alone evaluates
+  if (rank_zero) {
+    MC_ASSIGN_OR_RETURN(data::ImageData test_data,
+                        data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTest));
+    test_loader.emplace(std::move(test_data), dataset, TestLoaderOptions(config));
+  }
 
   at::manual_seed(training.seed());
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
                       BuildModel(config.model(), dataset));
   MC_ASSIGN_OR_RETURN(std::unique_ptr<TrainingMethod> method,
                       factory(MethodContext{config, dataset, model, train_loader}));
+  int64_t gradient_syncs = 0;
+  if (group != nullptr) {
+    method->set_gradient_sync([group, &gradient_syncs](const std::vector<at::Tensor>& parameters) {
+      const absl::Status status = group->AverageGradients(parameters);
+      TORCH_CHECK(status.ok(), status.message());
+      ++gradient_syncs;
+    });
+  }
 
   const std::string checkpoint_path = absl::StrCat(dir, "/", kCheckpointFile);
   const std::string metrics_path = absl::StrCat(dir, "/", kMetricsFile);
   int32_t first_epoch = 0;
-  if (options.resume && FileSize(checkpoint_path) > 0) {
-    MC_ASSIGN_OR_RETURN(first_epoch, LoadCheckpoint(checkpoint_path, config_text, *method));
-    log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
+  if (options.resume) {
+    // Rank 0's checkpoint, if any, resumes every rank.
+    absl::StatusOr<std::string> checkpoint = std::string();
+    if (rank_zero && FileSize(checkpoint_path) > 0) {
+      checkpoint = serialization::ReadFileToString(checkpoint_path);
+    }
+    MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group, checkpoint));
+    if (!bytes.empty()) {
+      MC_ASSIGN_OR_RETURN(first_epoch, LoadCheckpoint(bytes, checkpoint_path, config_text, *method));
+      log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
+    }
   }
-  MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
-  // A new file for every run, resumed or not (see runner.h).
-  MC_ASSIGN_OR_RETURN(serialization::EventWriter events, serialization::EventWriter::Create(dir));
+  if (rank_zero) MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
+  // Rank 0 writes a new events file for every run, resumed or not (see runner.h).
+  std::optional<serialization::EventWriter> events;
+  if (rank_zero) {
+    MC_ASSIGN_OR_RETURN(serialization::EventWriter writer, serialization::EventWriter::Create(dir));
+    events.emplace(std::move(writer));
+  }
+  MC_RETURN_IF_ERROR(ShareReplicatedTensors(group, *method));
+  MC_RETURN_IF_ERROR(ShareGeneratorState(group));
 
-  int64_t steps_per_epoch = train_loader.num_batches();
+  int64_t steps_per_epoch = shard_loader.num_batches();
   if (training.max_train_batches() > 0) {
     steps_per_epoch = std::min<int64_t>(steps_per_epoch, training.max_train_batches());
   }
   std::vector<std::vector<double>> initial_lrs;
   for (torch::optim::Optimizer* optimizer : method->ScheduledOptimizers()) {
     std::vector<double> group_lrs;
-    for (const auto& group : optimizer->param_groups()) group_lrs.push_back(group.options().get_lr());
+    for (const auto& param_group : optimizer->param_groups()) {
+      group_lrs.push_back(param_group.options().get_lr());
+    }
     initial_lrs.push_back(group_lrs);
   }
   const auto set_learning_rate = [&](double lr) {
@@ -320,8 +439,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   };
   const auto eval_logits = [&](const at::Tensor& images) { return method->EvalLogits(images); };
 
-  const bool interactive = IsTerminal(stdout) && options.log == &std::cout;
-  Evaluation last_eval;
+  const bool interactive = rank_zero && IsTerminal(stdout) && options.log == &std::cout;
   for (int32_t epoch = first_epoch; epoch < training.epochs(); ++epoch) {
     ProgressBar bar(absl::StrFormat("epoch %d/%d", epoch + 1, training.epochs()), steps_per_epoch,
                     log, interactive);
@@ -335,12 +453,20 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     int64_t window_seen = 0;
     double lr = training.lr();
     absl::Status step_status;
-    train_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
+    shard_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
       lr = LearningRateAt(training, epoch * steps_per_epoch + step_in_epoch, steps_per_epoch);
       set_learning_rate(lr);
       StepResult result;
+      const int64_t syncs_before = gradient_syncs;
       step_status = TorchCall("training step", [&] { result = method->TrainStep(images, labels); });
       if (!step_status.ok()) return false;
+      if (group != nullptr && gradient_syncs == syncs_before) {
+        step_status = absl::FailedPreconditionError(absl::StrCat(
+            "method \"", method->name(),
+            "\" took a training step without averaging its gradients over the ranks "
+            "(TrainingMethod::gradient_sync); it cannot train data-parallel"));
+        return false;
+      }
       const double loss = result.loss.item<double>();
       if (!std::isfinite(loss)) {
         step_status = absl::InternalError(absl::StrFormat(
@@ -359,8 +485,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
       window_seen += labels.size(0);
       ++step_in_epoch;
       bar.Update(step_in_epoch, seen, loss_sum / seen, static_cast<double>(correct) / seen);
-      if (step_in_epoch % kStepEventInterval == 0) {
-        step_status = events.WriteScalars(
+      if (events && step_in_epoch % kStepEventInterval == 0) {
+        step_status = events->WriteScalars(
             epoch * steps_per_epoch + step_in_epoch,
             {{"train/step_loss", window_loss_sum / window_seen},
              {"train/step_accuracy", static_cast<double>(window_correct) / window_seen}});
@@ -373,24 +499,41 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     });
     MC_RETURN_IF_ERROR(step_status);
     const double train_seconds = bar.elapsed_seconds();
-    MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] { last_eval = Evaluate(test_loader, eval_logits); }));
-    bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", last_eval.loss, last_eval.accuracy));
+    if (group != nullptr) {
+      at::Tensor sums = at::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)},
+                                   at::kDouble);
+      MC_RETURN_IF_ERROR(group->AllReduceSum({sums}));
+      loss_sum = sums[0].item<double>();
+      correct = static_cast<int64_t>(sums[1].item<double>());
+      seen = static_cast<int64_t>(sums[2].item<double>());
+    }
+    MC_RETURN_IF_ERROR(ShareReplicatedTensors(group, *method));
 
-    EpochMetrics metrics;
-    metrics.set_epoch(epoch + 1);
-    metrics.set_train_loss(seen > 0 ? loss_sum / seen : 0);
-    metrics.set_train_accuracy(seen > 0 ? static_cast<double>(correct) / seen : 0);
-    metrics.set_test_loss(last_eval.loss);
-    metrics.set_test_accuracy(last_eval.accuracy);
-    metrics.set_lr(lr);
-    metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
-    metrics.set_epoch_seconds(bar.elapsed_seconds());
-    for (const auto& [key, value] : method->EpochExtras()) (*metrics.mutable_extra())[key] = value;
+    const auto evaluate_and_save = [&]() -> absl::Status {
+      Evaluation test;
+      MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] { test = Evaluate(*test_loader, eval_logits); }));
+      bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", test.loss, test.accuracy));
+      EpochMetrics metrics;
+      metrics.set_epoch(epoch + 1);
+      metrics.set_train_loss(seen > 0 ? loss_sum / seen : 0);
+      metrics.set_train_accuracy(seen > 0 ? static_cast<double>(correct) / seen : 0);
+      metrics.set_test_loss(test.loss);
+      metrics.set_test_accuracy(test.accuracy);
+      metrics.set_lr(lr);
+      metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
+      metrics.set_epoch_seconds(bar.elapsed_seconds());
+      for (const auto& [key, value] : method->EpochExtras()) (*metrics.mutable_extra())[key] = value;
+      MC_RETURN_IF_ERROR(
+          serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
+      MC_RETURN_IF_ERROR(
+          WriteEpochEvents(*events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
+      return SaveCheckpoint(checkpoint_path, epoch + 1, config_text, *method);
+    };
+    absl::Status epoch_status;
+    if (rank_zero) epoch_status = evaluate_and_save();
     MC_RETURN_IF_ERROR(
-        serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
-    MC_RETURN_IF_ERROR(
-        WriteEpochEvents(events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
-    MC_RETURN_IF_ERROR(SaveCheckpoint(checkpoint_path, epoch + 1, config_text, *method));
+        FromRankZero(group, epoch_status.ok() ? absl::StatusOr<std::string>("") : epoch_status).status());
+    MC_RETURN_IF_ERROR(ShareGeneratorState(group));
     if (options.stop_after_epochs > 0 && epoch + 1 == options.stop_after_epochs &&
         epoch + 1 < training.epochs()) {
       return absl::AbortedError(absl::StrCat("stopped after epoch ", epoch + 1,
@@ -398,52 +541,66 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     }
   }
 
-  // Write the compressed model, then evaluate what was written.
-  CompressedResult compressed;
-  MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method->Compress(); }));
-  serialization::CompressedModel& stored = compressed.model;
-  // A method may record the format-level method of its encoder (e.g. "uniform" for QAT).
-  if (stored.method().empty()) stored.set_method(method->name());
-  *stored.mutable_model() = config.model();
-  stored.mutable_model()->set_in_channels(
-      config.model().in_channels() > 0 ? config.model().in_channels() : dataset.channels);
-  stored.mutable_model()->set_num_classes(
-      config.model().num_classes() > 0 ? config.model().num_classes() : dataset.num_classes);
-  stored.set_dataset(dataset.name);
-  const std::string model_path = absl::StrCat(dir, "/", kModelFile);
-  MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
+  // Write the compressed model, then evaluate what was written (rank 0).
+  const auto write_results = [&]() -> absl::StatusOr<ExperimentSummary> {
+    CompressedResult compressed;
+    MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method->Compress(); }));
+    serialization::CompressedModel& stored = compressed.model;
+    // A method may record the format-level method of its encoder (e.g. "uniform" for QAT).
+    if (stored.method().empty()) stored.set_method(method->name());
+    *stored.mutable_model() = config.model();
+    stored.mutable_model()->set_in_channels(
+        config.model().in_channels() > 0 ? config.model().in_channels() : dataset.channels);
+    stored.mutable_model()->set_num_classes(
+        config.model().num_classes() > 0 ? config.model().num_classes() : dataset.num_classes);
+    stored.set_dataset(dataset.name);
+    const std::string model_path = absl::StrCat(dir, "/", kModelFile);
+    MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
 
-  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
-                      serialization::ReadModelFile(model_path));
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
-                      BuildModel(read_back.model(), dataset));
-  MC_RETURN_IF_ERROR(method->Restore(read_back, *restored));
-  Evaluation file_eval;
-  MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
-    restored->eval();
-    file_eval = Evaluate(test_loader, [&](const at::Tensor& images) { return restored->forward(images); });
-  }));
+    MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
+                        serialization::ReadModelFile(model_path));
+    MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
+                        BuildModel(read_back.model(), dataset));
+    MC_RETURN_IF_ERROR(method->Restore(read_back, *restored));
+    Evaluation file_eval;
+    MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
+      restored->eval();
+      file_eval = Evaluate(*test_loader, [&](const at::Tensor& images) { return restored->forward(images); });
+    }));
 
+    ExperimentSummary summary;
+    summary.set_experiment(config.experiment());
+    summary.set_dataset(dataset.name);
+    summary.set_model(config.model().name());
+    summary.set_method(method->name());
+    summary.set_test_accuracy(file_eval.accuracy);
+    summary.set_float_model_size_mb(FloatModelSizeMb(*restored));
+    summary.set_model_size_mb(compressed.model_size_mb);
+    summary.set_compression_ratio(
+        compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);
+    summary.set_model_file(model_path);
+    summary.set_compressed_file_bytes(FileSize(model_path));
+    summary.set_epochs(training.epochs());
+    summary.set_seed(training.seed());
+    for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
+    *summary.mutable_config() = config;
+    method->FillSummary(summary);
+    summary.set_wall_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
+    return summary;
+  };
+  if (group == nullptr) return write_results();
+  // Every rank returns rank 0's summary.
+  absl::StatusOr<std::string> summary_bytes = std::string();
+  if (rank_zero) {
+    absl::StatusOr<ExperimentSummary> summary = write_results();
+    summary_bytes = summary.ok() ? absl::StatusOr<std::string>(summary->SerializeAsString())
+                                 : summary.status();
+  }
+  MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group, summary_bytes));
   ExperimentSummary summary;
-  summary.set_experiment(config.experiment());
-  summary.set_dataset(dataset.name);
-  summary.set_model(config.model().name());
-  summary.set_method(method->name());
-  summary.set_test_accuracy(file_eval.accuracy);
-  summary.set_float_model_size_mb(FloatModelSizeMb(*restored));
-  summary.set_model_size_mb(compressed.model_size_mb);
-  summary.set_compression_ratio(
-      compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);
-  summary.set_model_file(model_path);
-  summary.set_compressed_file_bytes(FileSize(model_path));
-  summary.set_epochs(training.epochs());
-  summary.set_seed(training.seed());
-  for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
-  *summary.mutable_config() = config;
-  method->FillSummary(summary);
-  summary.set_wall_seconds(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
+  if (!summary.ParseFromString(bytes)) return absl::DataLossError("rank 0's summary did not parse");
   return summary;
 }
 

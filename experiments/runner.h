@@ -27,6 +27,19 @@
 // step on: the epochs a resumed run trains again replace what the interrupted run had logged
 // after its checkpoint.
 //
+// Data-parallel runs (config.distributed, RunOptions::process_group): every rank builds the
+// same model and method (same seed; methods calibrate on the whole training set), starts from
+// rank 0's ReplicatedTensors, and trains on its slice of every global batch: rank r of W
+// takes the examples at positions r, r + W, ... of the epoch's shuffled order, batch_size / W
+// of each global batch of batch_size. Methods average their gradients over the ranks before
+// every update (TrainingMethod::gradient_sync), so each step is the global batch's. At the
+// end of every epoch the ranks take rank 0's ReplicatedTensors (BatchNorm statistics, computed
+// per rank on its slice, are rank 0's) and random-generator state; rank 0 alone evaluates
+// and writes the output directory while the others wait. The epoch's train_loss and
+// train_accuracy in metrics.jsonl are over all ranks' examples (the progress line shows rank
+// 0's own), images_per_second counts all ranks' images, and every rank returns rank 0's
+// summary. An epoch drops the N mod W examples left over at the end of its order.
+//
 // Example:
 //   absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, factory, RunOptions());
 #ifndef MC_EXPERIMENTS_RUNNER_H_
@@ -45,6 +58,10 @@
 #include "serialization/experiment_config.pb.h"
 #include "serialization/summary.pb.h"
 
+namespace mc::distributed {
+class ProcessGroup;
+}
+
 namespace mc::experiments {
 
 /// What a method is built from.
@@ -53,7 +70,8 @@ struct MethodContext {
   const data::DatasetInfo& dataset;
   /// The model to train, freshly built from config.model and seeded with training.seed.
   std::shared_ptr<nn_models::Classifier> model;
-  /// The training data, for methods that calibrate on a few batches before training.
+  /// The whole training data (the same on every data-parallel rank), for methods that
+  /// calibrate on a few batches before training.
   const data::ImageLoader& train_loader;
 };
 
@@ -66,14 +84,19 @@ struct RunOptions {
   /// Stop after this many completed epochs, as an interrupted run would (returns
   /// kAborted after the checkpoint is written); 0 runs to the end.
   int32_t stop_after_epochs = 0;
-  /// Progress and results.
+  /// Progress and results (rank 0 only).
   std::ostream* log = &std::cout;
+  /// This process's connection to the other ranks; required when
+  /// config.distributed.world_size > 1, ignored otherwise.
+  distributed::ProcessGroup* process_group = nullptr;
 };
 
 /// Runs the experiment described by `config` (already validated) and returns its summary,
 /// which is also written to output_dir/summary.json.
 /// \error the first failure: data, model or config problems, I/O errors, a non-finite loss
-/// (the last checkpoint is kept), kAborted when stopped by stop_after_epochs.
+/// (the last checkpoint is kept), kAborted when stopped by stop_after_epochs; in a
+/// data-parallel run also a missing or mismatched process group, failed communication, or a
+/// failure of rank 0 (reported on every rank).
 absl::StatusOr<serialization::ExperimentSummary> RunExperiment(
     const serialization::ExperimentConfig& config, const MethodFactory& factory,
     const RunOptions& options);
@@ -90,6 +113,9 @@ absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& m
 /// Reads a model file and builds its architecture (recorded in the file) with its weights.
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
     const std::string& path, const data::DatasetInfo& dataset);
+
+/// Whether this process writes the run's outputs: a single process, or rank 0.
+bool IsRankZero(const serialization::ExperimentConfig& config);
 
 /// Size in MB (2^20 bytes) of the model's parameters stored as float32.
 double FloatModelSizeMb(const nn_models::Classifier& model);

@@ -4,6 +4,10 @@
 // written in the shared compressed-model format and read back. The runner owns everything
 // else (data, epochs, learning-rate schedule, checkpoints, metrics, summary).
 //
+// In a data-parallel run, TrainStep hands the tensors it is about to update to
+// gradient_sync() between its backward pass and its optimizer steps (or passes it to a
+// library that runs the step), so that every rank applies the global batch's update.
+//
 // Example (the float baseline):
 //   class FloatTraining : public TrainingMethod { ... };
 //   RunExperiment(config, [](const MethodContext& context) {
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "distributed/gradient_sync.h"
 #include "nn_models/classifier.h"
 #include "serialization/compressed_model.pb.h"
 #include "serialization/experiment_config.pb.h"
@@ -90,6 +95,23 @@ class TrainingMethod {
   /// left unchanged.
   virtual absl::Status Restore(const serialization::CompressedModel& stored,
                                nn_models::Classifier& fresh_model) = 0;
+
+  /// Every tensor data-parallel ranks must hold alike: the trained model's parameters and
+  /// buffers and whatever else the optimizers train (bit logits, step sizes, points,
+  /// centroids, a meta network). The runner copies rank 0's to the other ranks before the
+  /// first step and at the end of every epoch (so BatchNorm statistics are rank 0's).
+  virtual std::vector<at::Tensor> ReplicatedTensors() = 0;
+
+  /// Set by the runner of a data-parallel run before the first step; empty otherwise.
+  void set_gradient_sync(distributed::GradientSync sync) { gradient_sync_ = std::move(sync); }
+
+ protected:
+  /// Averages gradients over the ranks (distributed/gradient_sync.h); TrainStep calls it
+  /// through distributed::SyncGradients or hands it to a library step.
+  const distributed::GradientSync& gradient_sync() const { return gradient_sync_; }
+
+ private:
+  distributed::GradientSync gradient_sync_;
 };
 
 }  // namespace mc::experiments

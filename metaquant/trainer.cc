@@ -105,7 +105,8 @@ double MetaQuantTrainer::CurrentLr() const {
 }
 
 MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
-                                                    const at::Tensor& labels) {
+                                                    const at::Tensor& labels,
+                                                    const distributed::GradientSync& sync_gradients) {
   Unquantize();
   model_->train();
   const double lr = CurrentLr();
@@ -172,6 +173,7 @@ MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
     output.logits = model_->forward(images);
     loss = at::cross_entropy_loss(output.logits, labels);
     loss.backward();
+    distributed::SyncGradients(sync_gradients, model_->parameters());
     // dL/dŴ, then through the quantizers (to W for STE, to the meta network for MetaQuant).
     std::vector<at::Tensor> quantized_grads;
     for (size_t i = 0; i < layers_.size(); ++i) {

@@ -39,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "distributed/gradient_sync.h"
 #include "metaquant/forward_quantizers.h"
 #include "metaquant/meta_nets.h"
 #include "nn_models/classifier.h"
@@ -99,8 +100,12 @@ class MetaQuantTrainer {
     at::Tensor loss;    ///< 0-d float
     at::Tensor logits;  ///< (B, classes), of the quantized look-ahead forward
   };
-  /// One training step on images (B, C, H, W) and labels (B), updates included.
-  StepOutput Step(const at::Tensor& images, const at::Tensor& labels);
+  /// One training step on images (B, C, H, W) and labels (B), updates included. A data-
+  /// parallel caller passes `sync_gradients`: it averages dL/dŴ and the ordinary gradients of
+  /// the model right after the backward pass, so the meta network's input, its gradient and
+  /// every update are those of the global batch on every rank.
+  StepOutput Step(const at::Tensor& images, const at::Tensor& labels,
+                  const distributed::GradientSync& sync_gradients = {});
 
   /// Writes the quantized weights Q(A(W)) into the model for evaluation (kept until
   /// Unquantize() or the next Step); Unquantize() puts W back.

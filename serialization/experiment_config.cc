@@ -120,6 +120,25 @@ absl::Status ValidateExperimentConfig(const ExperimentConfig& config) {
   MC_RETURN_IF_ERROR(
       CheckIntRange("training.max_train_batches", training.max_train_batches(), 0, 1 << 30));
   if (config.output().dir().empty()) return absl::InvalidArgumentError("output.dir is empty");
+
+  if (config.has_distributed()) {
+    const DistributedConfig& distributed = config.distributed();
+    MC_RETURN_IF_ERROR(CheckIntRange("distributed.world_size", distributed.world_size(), 1, 1024));
+    MC_RETURN_IF_ERROR(
+        CheckIntRange("distributed.rank", distributed.rank(), 0, distributed.world_size() - 1));
+    if (distributed.master_addr().empty()) {
+      return absl::InvalidArgumentError("distributed.master_addr is empty");
+    }
+    MC_RETURN_IF_ERROR(CheckIntRange("distributed.master_port", distributed.master_port(), 1, 65535));
+    MC_RETURN_IF_ERROR(
+        CheckIntRange("distributed.timeout_seconds", distributed.timeout_seconds(), 1, 86400));
+    if (training.batch_size() % distributed.world_size() != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "training.batch_size = ", training.batch_size(),
+          " is not a multiple of distributed.world_size = ", distributed.world_size(),
+          ": each rank trains on batch_size / world_size examples of every global batch"));
+    }
+  }
   return absl::OkStatus();
 }
 

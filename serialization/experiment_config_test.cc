@@ -93,6 +93,36 @@ TEST(ExperimentConfigTest, RejectsOutOfRangeValues) {
   EXPECT_THAT(ValidationMessage(config), HasSubstr("output.dir"));
 }
 
+// Tests that a data-parallel section is checked: rank below world_size, a port, and a global
+// batch that splits evenly between the ranks.
+TEST(ExperimentConfigTest, ValidatesDistributedSection) {
+  ExperimentConfig config = Valid();
+  DistributedConfig& distributed = *config.mutable_distributed();
+  distributed.set_world_size(2);
+  distributed.set_rank(1);
+  distributed.set_master_addr("10.0.0.1");
+  distributed.set_master_port(29500);
+  distributed.set_timeout_seconds(600);
+  EXPECT_TRUE(ValidateExperimentConfig(config).ok());
+
+  ExperimentConfig bad = config;
+  bad.mutable_distributed()->set_rank(2);
+  EXPECT_THAT(ValidationMessage(bad), HasSubstr("distributed.rank = 2 is out of range: allowed [0, 1]"));
+  bad = config;
+  bad.mutable_distributed()->set_master_port(65536);
+  EXPECT_THAT(ValidationMessage(bad), HasSubstr("distributed.master_port = 65536"));
+  bad = config;
+  bad.mutable_distributed()->set_world_size(0);
+  EXPECT_THAT(ValidationMessage(bad), HasSubstr("distributed.world_size = 0"));
+  bad = config;
+  bad.mutable_distributed()->clear_master_addr();
+  EXPECT_THAT(ValidationMessage(bad), HasSubstr("distributed.master_addr is empty"));
+  bad = config;
+  bad.mutable_distributed()->set_world_size(3);
+  EXPECT_THAT(ValidationMessage(bad),
+              HasSubstr("training.batch_size = 128 is not a multiple of distributed.world_size = 3"));
+}
+
 // Tests that a file merges over existing values and a missing file is kNotFound.
 TEST(ExperimentConfigTest, MergesFilesOverDefaults) {
   ExperimentConfig config = Valid();

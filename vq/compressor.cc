@@ -157,15 +157,22 @@ struct VqCompressor::State {
     }
   }
 
-  // One distillation step of `trained`'s centroids, in the student's current mode.
+  // One distillation step of `trained`'s centroids, in the student's current mode, their
+  // gradients averaged by `sync_gradients` before the update.
   DistillationStep Step(const at::Tensor& images, const std::vector<Layer*>& trained,
-                        torch::optim::Optimizer& optimizer) {
+                        torch::optim::Optimizer& optimizer,
+                        const distributed::GradientSync& sync_gradients = {}) {
     const at::Tensor target = TeacherLogits(images);
     optimizer.zero_grad();
     const at::Tensor logits = student->forward(images);
     const at::Tensor loss = DistillationLoss(logits, target);
     loss.backward();
     PullGradients(trained);
+    if (sync_gradients) {
+      std::vector<at::Tensor> centroids;
+      for (const Layer* layer : trained) centroids.push_back(layer->centroids);
+      sync_gradients(centroids);
+    }
     optimizer.step();
     WriteWeights(trained);
     return {loss.detach(), logits.detach()};
@@ -338,13 +345,14 @@ absl::Status VqCompressor::CompressLayers(const TrainBatches& batches) {
   return absl::OkStatus();
 }
 
-DistillationStep VqCompressor::GlobalStep(const at::Tensor& images) {
+DistillationStep VqCompressor::GlobalStep(const at::Tensor& images,
+                                          const distributed::GradientSync& sync_gradients) {
   State& s = *state_;
   TORCH_CHECK(s.global_optimizer != nullptr, "VqCompressor::GlobalStep before CompressLayers");
   const Clock::time_point start = Clock::now();
   for (Layer& layer : s.layers) layer.weight.set_requires_grad(true);
   s.student->train();  // BatchNorm statistics are updated
-  DistillationStep step = s.Step(images, s.AllLayers(), *s.global_optimizer);
+  DistillationStep step = s.Step(images, s.AllLayers(), *s.global_optimizer, sync_gradients);
   s.seconds["global_finetune"] += SecondsSince(start);
   return step;
 }

@@ -53,6 +53,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "distributed/gradient_sync.h"
 #include "serialization/compressed_model.pb.h"
 #include "vq/size.h"
 
@@ -181,9 +182,11 @@ class VqCompressor {
   /// with the step learning-rate schedule. \error kFailedPrecondition before CompressLayers.
   absl::Status GlobalFinetune(const TrainBatches& batches);
 
-  /// One global fine-tuning step on `images` (student in train mode).
+  /// One global fine-tuning step on `images` (student in train mode). A data-parallel caller
+  /// passes `sync_gradients`, which averages the centroids' gradients before the update.
   /// Throws c10::Error before CompressLayers.
-  DistillationStep GlobalStep(const at::Tensor& images);
+  DistillationStep GlobalStep(const at::Tensor& images,
+                              const distributed::GradientSync& sync_gradients = {});
 
   /// The optimizer of the global fine-tuning (all centroids), e.g. for a learning-rate
   /// schedule. Throws c10::Error before CompressLayers.
