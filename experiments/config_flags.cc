@@ -1,9 +1,6 @@
 #include "experiments/config_flags.h"
 
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdlib>
 #include <ctime>
 #include <optional>
 
@@ -65,15 +62,6 @@ void ApplyDistributedFlags(ExperimentConfig& config) {
 }
 
 }  // namespace
-
-std::string UserPath(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  const char* base = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (base != nullptr && *base != '\0') return absl::StrCat(base, "/", path);
-  char cwd[4096];
-  if (::getcwd(cwd, sizeof(cwd)) != nullptr) return absl::StrCat(cwd, "/", path);
-  return path;
-}
 
 bool ResumeRequested() { return absl::GetFlag(FLAGS_resume); }
 

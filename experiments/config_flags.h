@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/user_path.h"  // UserPath, for the experiments' own path flags
 #include "serialization/experiment_config.pb.h"
 
 namespace mc::experiments {
@@ -37,9 +38,6 @@ absl::StatusOr<serialization::ExperimentConfig> ResolveExperimentConfig(
 
 /// Value of --resume: continue from output_dir's checkpoint when one exists.
 bool ResumeRequested();
-
-/// `path` made absolute against the directory the user started the command in.
-std::string UserPath(const std::string& path);
 
 }  // namespace mc::experiments
 

@@ -6,6 +6,7 @@
 #include <c10/core/Storage.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -30,6 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "serialization/atomic_file.h"
 
 // Storage records hold raw little-endian values that become tensor memory without conversion,
 // which is right on every platform LibTorch's Debian package is built for.
@@ -872,6 +874,28 @@ absl::StatusOr<StateDict> ReadPyTorchStateDict(const std::string& path) {
   } catch (const std::exception& error) {  // e.g. std::invalid_argument for a garbled version
     return absl::DataLossError(absl::StrCat(path, ": corrupt archive: ", error.what()));
   }
+}
+
+absl::Status WritePyTorchStateDict(const std::string& path, const StateDict& state) {
+  std::vector<char> bytes;
+  try {
+    c10::Dict<std::string, at::Tensor> dict;
+    for (const auto& [name, tensor] : state) {
+      if (!tensor.defined()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": entry '", name, "' is an undefined tensor"));
+      }
+      if (!dict.insert(name, tensor).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": entry '", name, "' appears more than once"));
+      }
+    }
+    bytes = torch::jit::pickle_save(c10::IValue(std::move(dict)));
+  } catch (const c10::Error& error) {
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot pickle the state dict: ", error.what_without_backtrace()));
+  }
+  return WriteFileAtomically(path, absl::string_view(bytes.data(), bytes.size()));
 }
 
 }  // namespace mc::serialization

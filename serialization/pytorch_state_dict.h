@@ -3,11 +3,13 @@
 // (the form of torchvision's published weights), so that weights trained in Python can be
 // compressed here. LibTorch's own `torch::pickle_load` cannot read the `OrderedDict` such files
 // hold; this reader interprets the pickle itself and touches nothing but tensor data.
+// Writes state dicts the other way, for Python's `torch.load`, with LibTorch's own pickler.
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(mc::serialization::StateDict weights,
 //                       mc::serialization::ReadPyTorchStateDict("resnet18.pth"));
 //   for (const auto& [name, tensor] : weights) std::cout << name << " " << tensor.sizes() << "\n";
+//   MC_RETURN_IF_ERROR(mc::serialization::WritePyTorchStateDict("weights.pt", weights));
 #ifndef MC_SERIALIZATION_PYTORCH_STATE_DICT_H_
 #define MC_SERIALIZATION_PYTORCH_STATE_DICT_H_
 
@@ -17,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace mc::serialization {
@@ -48,6 +51,16 @@ using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
 /// \error kDataLoss if the archive or pickle is truncated or corrupt.
 /// \error kResourceExhausted if the tensors do not fit in memory.
 absl::StatusOr<StateDict> ReadPyTorchStateDict(const std::string& path);
+
+/// Writes `state` to `path` atomically (atomic_file.h) as a dict from names to tensors, in
+/// the order of `state`, with `torch::pickle_save` (torch.save's zip format). Python reads it with
+/// `torch.load(path)` into a dict that `model.load_state_dict` takes, LibTorch with
+/// `torch::pickle_load`. Tensors keep their dtype, sizes and values. (The dict is pickled
+/// with LibTorch's type tag, `torch.jit._pickle.restore_type_tag`, which ReadPyTorchStateDict
+/// does not read.)
+/// \error kInvalidArgument naming the entry if a name repeats or a tensor is undefined;
+///   kInternal if LibTorch cannot pickle a tensor; errors of WriteFileAtomically.
+absl::Status WritePyTorchStateDict(const std::string& path, const StateDict& state);
 
 }  // namespace mc::serialization
 

@@ -1,15 +1,19 @@
 // Tests of ReadPyTorchStateDict on files written by Python's torch.save. The files in testdata/
 // come from tools/make_pytorch_testdata.py (Debian's torch 1.13), whose docstring lists what
-// each holds; the damaged archives are derived from them here.
+// each holds; the damaged archives are derived from them here. WritePyTorchStateDict is
+// checked against LibTorch's own reader, torch::pickle_load.
 #include "serialization/pytorch_state_dict.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <ATen/ops/tensor.h>
 #include <caffe2/serialize/inline_container.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <fstream>
 #include <iterator>
@@ -348,6 +352,53 @@ TEST(PyTorchStateDictTest, RejectsBigEndianStorages) {
   records["byteorder"] = "big";
   ExpectError(ReadPyTorchStateDict(WriteArchive("big_endian.pt", records)),
               absl::StatusCode::kUnimplemented, "storages are 'big' endian");
+}
+
+// Tests that a written state dict reads back with torch::pickle_load as a dict holding every
+// entry in order with its dtype, sizes and values, including a transposed (non-contiguous)
+// view and a 0-d int64 tensor.
+TEST(PyTorchStateDictTest, WrittenStateDictReadsBackWithPickleLoad) {
+  const at::Tensor matrix = at::arange(6, at::kFloat).view({2, 3}) * 0.5 - 1;
+  const StateDict state = {{"fc.weight", matrix.t()},
+                           {"fc.bias", at::tensor({0.25f, -3.5f, 1e-8f})},
+                           {"bn.num_batches_tracked", at::scalar_tensor(7, at::kLong)}};
+  const std::string path = TempFile("written_state_dict.pt");
+  ASSERT_TRUE(WritePyTorchStateDict(path, state).ok());
+
+  const std::string bytes = ReadBytes(path);
+  const c10::IValue loaded = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  ASSERT_TRUE(loaded.isGenericDict());
+  const c10::Dict<c10::IValue, c10::IValue> dict = loaded.toGenericDict();
+  ASSERT_EQ(dict.size(), state.size());
+  size_t i = 0;
+  for (const auto& entry : dict) {
+    const auto& [name, expected] = state[i++];
+    SCOPED_TRACE(name);
+    EXPECT_EQ(entry.key().toStringRef(), name);
+    const at::Tensor tensor = entry.value().toTensor();
+    EXPECT_EQ(tensor.scalar_type(), expected.scalar_type());
+    EXPECT_EQ(tensor.sizes(), expected.sizes());
+    EXPECT_TRUE(at::equal(tensor, expected));
+  }
+}
+
+// Tests that a repeated name and an undefined tensor are refused by name, and nothing is written.
+TEST(PyTorchStateDictTest, WriteRefusesRepeatedNameAndUndefinedTensor) {
+  const std::string path = TempFile("refused_state_dict.pt");
+  const absl::Status repeated = WritePyTorchStateDict(
+      path, {{"fc.bias", at::tensor({1.f})}, {"fc.bias", at::tensor({2.f})}});
+  EXPECT_EQ(repeated.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(repeated.message()), HasSubstr("'fc.bias' appears more than once"));
+  const absl::Status undefined = WritePyTorchStateDict(path, {{"fc.weight", at::Tensor()}});
+  EXPECT_EQ(undefined.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(undefined.message()), HasSubstr("'fc.weight' is an undefined tensor"));
+  EXPECT_TRUE(ReadBytes(path).empty());
+}
+
+// Tests that writing into a missing directory is kNotFound.
+TEST(PyTorchStateDictTest, WriteIntoMissingDirectoryIsNotFound) {
+  EXPECT_EQ(WritePyTorchStateDict(TempFile("no_such_dir/state.pt"), {{"b", at::tensor({1.f})}}).code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
