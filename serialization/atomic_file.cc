@@ -1,18 +1,38 @@
 #include "serialization/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace mc::serialization {
 namespace {
 
 std::string ErrnoText() { return std::strerror(errno); }
+
+// A temporary is named <target>.tmp.XXXXXX, the last six characters chosen by mkstemp.
+constexpr char kTemporaryInfix[] = ".tmp.";
+constexpr size_t kTemporarySuffixLength = 6;
+
+// Whether `name` is that of a WriteFileAtomically temporary.
+bool IsTemporaryName(absl::string_view name) {
+  if (name.size() < kTemporarySuffixLength) return false;
+  const absl::string_view suffix = name.substr(name.size() - kTemporarySuffixLength);
+  name.remove_suffix(kTemporarySuffixLength);
+  return absl::ConsumeSuffix(&name, kTemporaryInfix) && !name.empty() &&
+         std::all_of(suffix.begin(), suffix.end(),
+                     [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); });
+}
 
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -46,7 +66,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     return absl::NotFoundError(absl::StrCat("cannot write ", path, ": directory ", directory,
                                             " does not exist"));
   }
-  std::string temp_path = absl::StrCat(path, ".tmp.XXXXXX");
+  std::string temp_path =
+      absl::StrCat(path, kTemporaryInfix, std::string(kTemporarySuffixLength, 'X'));
   const int fd = ::mkstemp(temp_path.data());
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("cannot create a temporary file next to ", path,
@@ -126,6 +147,24 @@ absl::Status CreateDirectories(const std::string& path) {
     return absl::InternalError(absl::StrCat(path, " exists and is not a directory"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> RemoveStaleTemporaryFiles(const std::string& directory) {
+  DIR* listing = ::opendir(directory.c_str());
+  if (listing == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot list ", directory, ": ", ErrnoText()));
+  }
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(listing)) {
+    if (IsTemporaryName(entry->d_name)) stale.push_back(absl::StrCat(directory, "/", entry->d_name));
+  }
+  ::closedir(listing);
+  for (const std::string& path : stale) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return absl::InternalError(absl::StrCat("cannot delete ", path, ": ", ErrnoText()));
+    }
+  }
+  return static_cast<int>(stale.size());
 }
 
 }  // namespace mc::serialization

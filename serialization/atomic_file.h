@@ -37,6 +37,13 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 /// \error kInternal naming the directory that could not be created.
 absl::Status CreateDirectories(const std::string& path);
 
+/// Deletes the temporary files that interrupted WriteFileAtomically calls (a crash or a kill
+/// between the temporary's creation and its rename) left in `directory`: the files named
+/// `<name>.tmp.XXXXXX`. Only for a directory no other process is writing to. Returns how
+/// many were deleted. \error kInternal naming the directory or file that could not be
+/// listed or deleted.
+absl::StatusOr<int> RemoveStaleTemporaryFiles(const std::string& directory);
+
 }  // namespace mc::serialization
 
 #endif  // MC_SERIALIZATION_ATOMIC_FILE_H_

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <string>
+
+#include "serialization/testutil.h"
 
 namespace mc::serialization {
 namespace {
@@ -72,6 +75,57 @@ TEST(AtomicFileTest, CreateDirectoriesIsIdempotent) {
   ASSERT_TRUE(CreateDirectories(path).ok());
   ASSERT_TRUE(CreateDirectories(path).ok());
   EXPECT_TRUE(WriteFileAtomically(path + "/file", "x").ok());
+}
+
+// Tests that only the temporaries of interrupted atomic writes are deleted, not their
+// targets nor files whose names merely look alike.
+TEST(AtomicFileTest, RemovesOnlyStaleTemporaryFiles) {
+  const std::string dir = TempDir() + "/stale";
+  ASSERT_TRUE(CreateDirectories(dir).ok());
+  for (const char* name : {"checkpoint.pt", "checkpoint.pt.tmp.a1B2c3", "model.mcm.tmp.XXXXXX",
+                           "notes.tmp.txt", "model.mcm.tmp.ab-def", "model.mcm.tmp.abcdefg"}) {
+    ASSERT_TRUE(WriteFileAtomically(dir + "/" + name, name).ok());
+  }
+  absl::StatusOr<int> removed = RemoveStaleTemporaryFiles(dir);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2);
+  for (const char* name : {"checkpoint.pt.tmp.a1B2c3", "model.mcm.tmp.XXXXXX"}) {
+    EXPECT_TRUE(absl::IsNotFound(ReadFileToString(dir + "/" + name).status())) << name;
+  }
+  for (const char* name :
+       {"checkpoint.pt", "notes.tmp.txt", "model.mcm.tmp.ab-def", "model.mcm.tmp.abcdefg"}) {
+    EXPECT_EQ(ReadFileToString(dir + "/" + name).value_or(""), name);
+  }
+  EXPECT_EQ(RemoveStaleTemporaryFiles(dir).value_or(-1), 0);
+}
+
+// Tests that listing a missing directory is an error naming it.
+TEST(AtomicFileTest, RemoveStaleTemporaryFilesNamesAMissingDirectory) {
+  const absl::StatusOr<int> removed = RemoveStaleTemporaryFiles(TempDir() + "/no_such_dir");
+  EXPECT_EQ(removed.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(removed.status().message()), HasSubstr("no_such_dir"));
+}
+
+// Tests that a write that runs out of space (in a child process whose files may not grow
+// beyond 4 KiB) is reported, keeps the previous file byte for byte and leaves no temporary.
+TEST(AtomicFileDeathTest, FullDiskKeepsPreviousFile) {
+  constexpr uint64_t kFreeBytes = 4096;
+  const std::string dir = TempDir() + "/full_disk";
+  ASSERT_TRUE(CreateDirectories(dir).ok());
+  const std::string path = dir + "/model.mcm";
+  const std::string previous(kFreeBytes / 2, 'p');
+  ASSERT_TRUE(WriteFileAtomically(path, previous).ok());
+  EXPECT_EXIT(
+      {
+        SimulateFullDisk(kFreeBytes);
+        const absl::Status status = WriteFileAtomically(path, std::string(3 * kFreeBytes, 'n'));
+        std::cerr << status.message() << std::endl;
+        std::exit(status.ok() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(1),
+      "cannot write .*/model.mcm: File too large \\(the previous file, if any, is unchanged\\)");
+  EXPECT_EQ(ReadFileToString(path).value_or(""), previous);
+  EXPECT_EQ(RemoveStaleTemporaryFiles(dir).value_or(-1), 0);
 }
 
 }  // namespace
