@@ -76,6 +76,10 @@ absl::Status Configure(ExperimentConfig& config) {
   if (const auto v = absl::GetFlag(FLAGS_meta)) m.set_meta(*v);
   if (const auto v = absl::GetFlag(FLAGS_optimizer)) m.set_optimizer(*v);
   if (const auto v = absl::GetFlag(FLAGS_lr_decay_every)) {
+    if (*v < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--lr_decay_every = ", *v, " is out of range: allowed >= 1 (epochs)"));
+    }
     config.mutable_training()->set_lr_schedule(serialization::TrainingConfig::STEP);
     config.mutable_training()->set_lr_step_epochs(*v);
     config.mutable_training()->set_lr_gamma(0.1);

@@ -5,14 +5,18 @@
 #include <algorithm>
 #include <iostream>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "distributed/process_group.h"
 #include "experiments/float_training.h"
 #include "serialization/atomic_file.h"
+#include "serialization/experiment_config.h"
 #include "serialization/json.h"
 
 namespace mc::experiments {
@@ -89,6 +93,29 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodCo
   return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
 
+namespace {
+
+// The first flag given an empty value (--name= or --name ""), unless empty is one of its
+// values (std::string flags): the other flags take an empty value for "not given", so that
+// --dataset= would run the default data set without a word.
+std::optional<std::string> FlagWithEmptyValue(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    const size_t equals = arg.find('=');
+    const absl::string_view name = arg.substr(0, equals);
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr || flag->IsOfType<std::string>() || flag->IsOfType<bool>()) continue;
+    const bool empty = equals == absl::string_view::npos ? i + 1 < argc && argv[i + 1][0] == '\0'
+                                                         : equals + 1 == arg.size();
+    if (empty) return std::string(name);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, char** argv,
                                                                      const ExperimentSpec& spec) {
   absl::SetProgramUsageMessage(
@@ -100,10 +127,17 @@ std::optional<serialization::ExperimentConfig> ParseExperimentConfig(int argc, c
               << "\" (flags are written --name=value)" << std::endl;
     return std::nullopt;
   }
+  if (const std::optional<std::string> flag = FlagWithEmptyValue(argc, argv)) {
+    std::cerr << spec.name << ": --" << *flag
+              << " is given an empty value; give it a value or leave it out" << std::endl;
+    return std::nullopt;
+  }
   absl::StatusOr<serialization::ExperimentConfig> config =
       ResolveExperimentConfig(spec.name, spec.default_dataset, spec.defaults);
   absl::Status status = config.status();
   if (status.ok() && spec.configure) status = spec.configure(*config);
+  // The experiment's own flags may set common fields too (e.g. the epochs or the schedule).
+  if (status.ok()) status = serialization::ValidateExperimentConfig(*config);
   if (!status.ok()) {
     std::cerr << spec.name << ": " << status.message() << std::endl;
     return std::nullopt;

@@ -359,6 +359,11 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   const std::string config_text = CheckpointConfigText(config);
   if (rank_zero) {
     MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir));
+    // A run killed while writing (e.g. its checkpoint) leaves a temporary file beside it.
+    MC_ASSIGN_OR_RETURN(const int stale_files, serialization::RemoveStaleTemporaryFiles(dir));
+    if (stale_files > 0) {
+      log << "removed " << stale_files << " unfinished temporary files from " << dir << std::endl;
+    }
     MC_RETURN_IF_ERROR(serialization::WriteFileAtomically(
         absl::StrCat(dir, "/", kConfigFile), serialization::ExperimentConfigToText(config)));
   }

@@ -13,6 +13,8 @@
 //   checkpoint.pt     LibTorch archive of everything a resumed run needs
 //   model.mcm         the compressed model (serialization/model_file.h)
 //   summary.json      ExperimentSummary
+// A run owns its output directory: the temporary files that a killed run left there in the
+// middle of a write are deleted when the next run starts.
 //
 // TensorBoard events, all at the global step (epoch * steps per epoch + step in the epoch):
 //   at every 10th step of an epoch: train/step_loss and train/step_accuracy, means over the

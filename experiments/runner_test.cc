@@ -4,11 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <torch/optim/optimizer.h>
+#include <torch/types.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
+#include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,18 +24,22 @@
 #include "common/status_matchers.h"
 #include "experiments/float_training.h"
 #include "experiments/quantized_training.h"
+#include "experiments/testutil.h"
 #include "quant/diffq.h"
 #include "serialization/atomic_file.h"
 #include "serialization/event_writer.h"
 #include "serialization/json.h"
 #include "serialization/model_file.h"
+#include "serialization/testutil.h"
 
 namespace mc::experiments {
 namespace {
 
+using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::FloatEq;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pointwise;
 using serialization::EpochMetrics;
 using serialization::ExperimentConfig;
@@ -92,6 +101,52 @@ RunOptions Quiet() {
   RunOptions options;
   options.log = &sink;
   return options;
+}
+
+RunOptions QuietResume() {
+  RunOptions options = Quiet();
+  options.resume = true;
+  return options;
+}
+
+// The model file of an uninterrupted SmallRun, trained once for every test that needs it.
+const std::string& UninterruptedModelFile() {
+  static const std::string* const path = [] {
+    const ExperimentConfig config = SmallRun("uninterrupted");
+    const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, Quiet());
+    EXPECT_TRUE(summary.ok()) << summary.status();
+    return new std::string(config.output().dir() + "/model.mcm");
+  }();
+  return *path;
+}
+
+bool Exists(const std::string& path) { return serialization::ReadFileToString(path).ok(); }
+
+// Float training whose loss becomes `loss` at training step `diverging_step` (counted from
+// 0 over the run), as when training diverges.
+class DivergingTraining : public FloatTraining {
+ public:
+  DivergingTraining(const MethodContext& context, int64_t diverging_step, double loss)
+      : FloatTraining(context.model, context.config.training()),
+        diverging_step_(diverging_step),
+        loss_(loss) {}
+
+  StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
+    StepResult result = FloatTraining::TrainStep(images, labels);
+    if (step_++ == diverging_step_) result.loss = torch::full({}, loss_);
+    return result;
+  }
+
+ private:
+  const int64_t diverging_step_;
+  const double loss_;
+  int64_t step_ = 0;
+};
+
+MethodFactory Diverging(int64_t diverging_step, double loss) {
+  return [=](const MethodContext& context) -> absl::StatusOr<std::unique_ptr<TrainingMethod>> {
+    return std::make_unique<DivergingTraining>(context, diverging_step, loss);
+  };
 }
 
 absl::StatusOr<std::vector<EpochMetrics>> ReadMetrics(const std::string& dir) {
@@ -200,17 +255,7 @@ TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
   absl::StatusOr<ExperimentSummary> resumed = RunExperiment(split, &Float, resume);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
 
-  absl::StatusOr<serialization::CompressedModel> a =
-      serialization::ReadModelFile(straight.output().dir() + "/model.mcm");
-  absl::StatusOr<serialization::CompressedModel> b =
-      serialization::ReadModelFile(split.output().dir() + "/model.mcm");
-  ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_EQ(a->tensors_size(), b->tensors_size());
-  for (int i = 0; i < a->tensors_size(); ++i) {
-    EXPECT_EQ(a->tensors(i).name(), b->tensors(i).name());
-    EXPECT_EQ(a->tensors(i).passthrough().data(), b->tensors(i).passthrough().data())
-        << "tensor " << a->tensors(i).name() << " differs after resume";
-  }
+  ExpectSameModelTensors(straight.output().dir() + "/model.mcm", split.output().dir() + "/model.mcm");
   absl::StatusOr<std::string> metrics =
       serialization::ReadFileToString(split.output().dir() + "/metrics.jsonl");
   ASSERT_TRUE(metrics.ok());
@@ -330,6 +375,107 @@ TEST(RunnerTest, ResumeRefusesAnotherConfig) {
   resume.resume = true;
   EXPECT_THAT(RunExperiment(config, &Float, resume),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another configuration")));
+}
+
+// Tests that a run killed in the middle of writing its checkpoint resumes from the previous
+// one, and that the temporary files of the interrupted writes are deleted.
+TEST(RunnerTest, ResumesOverTheTemporaryFilesOfAKilledRun) {
+  const ExperimentConfig config = SmallRun("killed_while_writing");
+  const std::string& dir = config.output().dir();
+  RunOptions stop = Quiet();
+  stop.stop_after_epochs = 1;
+  ASSERT_THAT(RunExperiment(config, &Float, stop), StatusIs(absl::StatusCode::kAborted, _));
+  const absl::StatusOr<std::string> checkpoint = serialization::ReadFileToString(dir + "/checkpoint.pt");
+  ASSERT_TRUE(checkpoint.ok());
+  const std::vector<std::string> temporaries = {dir + "/checkpoint.pt.tmp.k1lLed",
+                                                dir + "/metrics.jsonl.tmp.000000"};
+  ASSERT_TRUE(serialization::WriteFileAtomically(temporaries[0],
+                                                 checkpoint->substr(0, checkpoint->size() / 2)).ok());
+  ASSERT_TRUE(serialization::WriteFileAtomically(temporaries[1], "").ok());
+
+  ASSERT_TRUE(RunExperiment(config, &Float, QuietResume()).ok());
+  for (const std::string& path : temporaries) EXPECT_FALSE(Exists(path)) << path;
+  ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
+}
+
+// Tests that a run killed after its last checkpoint, before model.mcm and summary.json were
+// written, resumes without training and writes the model of an uninterrupted run.
+TEST(RunnerTest, ResumesAfterTheLastCheckpoint) {
+  const ExperimentConfig config = SmallRun("killed_after_last_checkpoint");
+  const std::string& dir = config.output().dir();
+  ASSERT_TRUE(RunExperiment(config, &Float, Quiet()).ok());
+  ASSERT_EQ(std::remove((dir + "/model.mcm").c_str()), 0);
+  ASSERT_EQ(std::remove((dir + "/summary.json").c_str()), 0);
+
+  std::ostringstream log;
+  RunOptions resume = QuietResume();
+  resume.log = &log;
+  const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, resume);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(log.str(), HasSubstr("after epoch 3"));
+  EXPECT_THAT(log.str(), Not(HasSubstr("epoch 3/3")));  // no epoch trained again
+  ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
+  EXPECT_TRUE(Exists(dir + "/summary.json"));
+  EXPECT_EQ(ReadMetrics(dir).value_or(std::vector<EpochMetrics>()).size(), 3u);
+}
+
+// Tests that a loss that becomes NaN stops the run with a message saying where, keeps the
+// checkpoint of the last completed epoch and writes no model; resuming from that checkpoint
+// ends with the model of an uninterrupted run.
+TEST(RunnerTest, NonFiniteLossKeepsTheLastCheckpoint) {
+  const ExperimentConfig config = SmallRun("nan_loss");
+  const std::string& dir = config.output().dir();
+  constexpr int64_t kStepsPerEpoch = 20;  // SmallRun's max_train_batches
+  EXPECT_THAT(RunExperiment(config, Diverging(kStepsPerEpoch + 2, std::nan("")), Quiet()),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("the training loss became nan at epoch 2 step 3")));
+  EXPECT_FALSE(Exists(dir + "/model.mcm"));
+  EXPECT_FALSE(Exists(dir + "/summary.json"));
+  EXPECT_EQ(ReadMetrics(dir).value_or(std::vector<EpochMetrics>()).size(), 1u);
+
+  std::ostringstream log;
+  RunOptions resume = QuietResume();
+  resume.log = &log;
+  ASSERT_TRUE(RunExperiment(config, &Float, resume).ok());
+  EXPECT_THAT(log.str(), HasSubstr("after epoch 1"));
+  ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
+}
+
+// Tests that an infinite loss in the first epoch stops the run before any checkpoint.
+TEST(RunnerTest, InfiniteLossInTheFirstEpochLeavesNoCheckpoint) {
+  const ExperimentConfig config = SmallRun("inf_loss");
+  EXPECT_THAT(RunExperiment(config, Diverging(4, std::numeric_limits<double>::infinity()), Quiet()),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("the training loss became inf at epoch 1 step 5")));
+  EXPECT_FALSE(Exists(config.output().dir() + "/checkpoint.pt"));
+  EXPECT_TRUE(absl::IsNotFound(ReadMetrics(config.output().dir()).status()));
+}
+
+// Tests that a checkpoint save that runs out of space (in a child process whose files may
+// not grow beyond half a checkpoint) stops the run with the error, keeps the previous
+// checkpoint byte for byte and leaves no temporary file; the run then resumes from it.
+TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
+  const ExperimentConfig config = SmallRun("full_disk");
+  const std::string& dir = config.output().dir();
+  RunOptions stop = Quiet();
+  stop.stop_after_epochs = 1;
+  ASSERT_THAT(RunExperiment(config, &Float, stop), StatusIs(absl::StatusCode::kAborted, _));
+  const absl::StatusOr<std::string> checkpoint = serialization::ReadFileToString(dir + "/checkpoint.pt");
+  ASSERT_TRUE(checkpoint.ok());
+
+  EXPECT_EXIT(
+      {
+        serialization::SimulateFullDisk(checkpoint->size() / 2);
+        const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, QuietResume());
+        std::cerr << summary.status().message() << std::endl;
+        std::exit(summary.ok() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(1), "cannot write .*/checkpoint.pt: File too large");
+  EXPECT_EQ(serialization::ReadFileToString(dir + "/checkpoint.pt").value_or(""), *checkpoint);
+  EXPECT_EQ(serialization::RemoveStaleTemporaryFiles(dir).value_or(-1), 0);
+
+  ASSERT_TRUE(RunExperiment(config, &Float, QuietResume()).ok());
+  ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
 }
 
 // Tests that threads = 0 means one intra-op thread per hardware thread, not LibTorch's
