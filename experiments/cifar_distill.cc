@@ -381,6 +381,8 @@ absl::StatusOr<ExperimentSummary> RunAndRegister(const ExperimentConfig& config,
                                                  const MethodFactory& factory,
                                                  const std::string& name, const std::string& method) {
   if (!IsRankZero(config)) return RunConfig(config, factory);
+  // The default registry is beside the run's directory, whose parents may not exist yet.
+  MC_RETURN_IF_ERROR(serialization::CreateDirectories(config.output().dir()));
   distill::ModelRegistry registry(config.distillation().registry());
   serialization::RegistryEntry entry;
   entry.set_name(name);
