@@ -27,12 +27,16 @@ inline void Require(bool condition, const char* what) {
   std::abort();
 }
 
-/// A file in $TMPDIR (or /tmp) that each input overwrites; removed at exit.
+/// A file that each input overwrites, removed at exit: in $TMPDIR if set, else in /dev/shm
+/// when there is one. Memory-backed is faster by far: ext4 starts writing a file back when it
+/// is closed after being truncated and rewritten, which made the idx harness ten times
+/// slower on /tmp here.
 class TempFile {
  public:
   TempFile() {
     const char* dir = std::getenv("TMPDIR");
-    path_ = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/mc_fuzz_XXXXXX";
+    if (dir == nullptr || *dir == '\0') dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    path_ = std::string(dir) + "/mc_fuzz_XXXXXX";
     const int fd = mkstemp(path_.data());
     Require(fd >= 0, "mkstemp creates the temporary file");
     close(fd);

@@ -1,12 +1,15 @@
 // Fuzzes the IDX reader of MNIST and Fashion-MNIST (data/idx_reader.h), gzip-compressed or
 // plain, through the files it reads. Any input must be read or refused with an error; what is
-// read holds exactly the elements its header promises.
+// read holds exactly the elements its header promises, and a plain file that follows the
+// format of idx_reader.h is read.
 //
 // Input: a 4-byte big-endian length L, then L bytes of an image file, then a label file (L is
 // cut to the bytes there are). Each file is read alone, then the two as a data set of 10
 // classes.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "data/idx_reader.h"
@@ -19,7 +22,33 @@ using mc::fuzz::Require;
 
 constexpr int64_t kNumClasses = 10;
 
-void CheckArray(const absl::StatusOr<mc::data::IdxArray>& array) {
+// The sizes in the header of a plain IDX file of unsigned bytes whose data is exactly what
+// they promise, or nothing if the file is anything else.
+std::optional<std::vector<int64_t>> WellFormedDims(const uint8_t* data, size_t size) {
+  if (size < 4 || data[0] != 0 || data[1] != 0 || data[2] != 0x08 || data[3] == 0) {
+    return std::nullopt;
+  }
+  const size_t header = 4 + 4 * size_t{data[3]};
+  if (size < header) return std::nullopt;
+  std::vector<int64_t> dims;
+  unsigned __int128 elements = 1;
+  for (size_t d = 0; d < data[3]; ++d) {
+    const uint8_t* field = data + 4 + 4 * d;
+    dims.push_back(int64_t{field[0]} << 24 | int64_t{field[1]} << 16 | int64_t{field[2]} << 8 |
+                   int64_t{field[3]});
+    elements = elements * static_cast<uint64_t>(dims.back());
+    if (elements > size) elements = size + 1;  // stays past the data once it is
+  }
+  if (elements != size - header) return std::nullopt;
+  return dims;
+}
+
+void CheckArray(const uint8_t* data, size_t size,
+                const absl::StatusOr<mc::data::IdxArray>& array) {
+  if (const std::optional<std::vector<int64_t>> dims = WellFormedDims(data, size)) {
+    Require(array.ok(), "a well-formed IDX file is read");
+    Require(array->dims == *dims, "an IDX array has the sizes of its header");
+  }
   if (!array.ok()) return;
   Require(!array->dims.empty() && array->dims.size() <= 255, "an IDX array has 1 to 255 dims");
   unsigned __int128 elements = 1;
@@ -56,8 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t images_size = declared < size - 4 ? declared : size - 4;
   images.Write(data + 4, images_size);
   labels.Write(data + 4 + images_size, size - 4 - images_size);
-  CheckArray(mc::data::ReadIdxFile(images.path()));
-  CheckArray(mc::data::ReadIdxFile(labels.path()));
+  CheckArray(data + 4, images_size, mc::data::ReadIdxFile(images.path()));
+  CheckArray(data + 4 + images_size, size - 4 - images_size,
+             mc::data::ReadIdxFile(labels.path()));
   CheckImages(mc::data::ReadIdxImages(images.path(), labels.path(), kNumClasses));
   return 0;
 }
