@@ -6,6 +6,7 @@
 // Input: a 4-byte big-endian length L, then L bytes of an image file, then a label file (L is
 // cut to the bytes there are). Each file is read alone, then the two as a data set of 10
 // classes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -22,6 +23,15 @@ using mc::fuzz::Require;
 
 constexpr int64_t kNumClasses = 10;
 
+// The product of `dims`, or `cap` + 1 if it is larger than `cap`.
+uint64_t ProductUpTo(const std::vector<int64_t>& dims, uint64_t cap) {
+  unsigned __int128 product = 1;
+  for (const int64_t size : dims) {
+    product = std::min<unsigned __int128>(product * static_cast<uint64_t>(size), cap + 1);
+  }
+  return static_cast<uint64_t>(product);
+}
+
 // The sizes in the header of a plain IDX file of unsigned bytes whose data is exactly what
 // they promise, or nothing if the file is anything else.
 std::optional<std::vector<int64_t>> WellFormedDims(const uint8_t* data, size_t size) {
@@ -31,15 +41,12 @@ std::optional<std::vector<int64_t>> WellFormedDims(const uint8_t* data, size_t s
   const size_t header = 4 + 4 * size_t{data[3]};
   if (size < header) return std::nullopt;
   std::vector<int64_t> dims;
-  unsigned __int128 elements = 1;
   for (size_t d = 0; d < data[3]; ++d) {
     const uint8_t* field = data + 4 + 4 * d;
     dims.push_back(int64_t{field[0]} << 24 | int64_t{field[1]} << 16 | int64_t{field[2]} << 8 |
                    int64_t{field[3]});
-    elements = elements * static_cast<uint64_t>(dims.back());
-    if (elements > size) elements = size + 1;  // stays past the data once it is
   }
-  if (elements != size - header) return std::nullopt;
+  if (ProductUpTo(dims, size) != size - header) return std::nullopt;
   return dims;
 }
 
@@ -51,13 +58,9 @@ void CheckArray(const uint8_t* data, size_t size,
   }
   if (!array.ok()) return;
   Require(!array->dims.empty() && array->dims.size() <= 255, "an IDX array has 1 to 255 dims");
-  unsigned __int128 elements = 1;
-  for (const int64_t size : array->dims) {
-    Require(size >= 0, "an IDX dimension is not negative");
-    elements = elements * static_cast<uint64_t>(size);
-    if (elements > array->values.size()) break;
-  }
-  Require(elements == array->values.size(), "an IDX array holds the elements of its shape");
+  for (const int64_t size : array->dims) Require(size >= 0, "an IDX dimension is not negative");
+  Require(ProductUpTo(array->dims, array->values.size()) == array->values.size(),
+          "an IDX array holds the elements of its shape");
 }
 
 void CheckImages(const absl::StatusOr<mc::data::LabeledImages>& set) {
