@@ -58,6 +58,7 @@ die() { echo "fuzz.sh: $*" >&2; exit 1; }
 check_toolchain() {
   command -v "$CXX" >/dev/null || die "$CXX not found: apt-get install clang-14 libclang-rt-14-dev"
   local probe="$OUT/probe"
+  [[ -x "$probe/probe" ]] && return
   mkdir -p "$probe"
   echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' \
     >"$probe/probe.cc"
@@ -67,14 +68,19 @@ check_toolchain() {
 
 known() { [[ -n "${SOURCES[$1]+x}" ]] || die "unknown harness '$1' (known: ${NAMES[*]})"; }
 
+# newer_than FILE INPUT...: FILE exists and is newer than every INPUT.
+newer_than() {
+  local file=$1 input; shift
+  [[ -f "$file" ]] || return 1
+  for input in "$@"; do [[ "$input" -nt "$file" ]] && return 1; done
+  return 0
+}
+
 # up_to_date OBJECT: the object exists and is newer than every file its dependency list names.
 up_to_date() {
-  local obj=$1 dep
+  local obj=$1
   [[ -f "$obj" && -f "$obj.d" ]] || return 1
-  for dep in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$obj.d"); do
-    [[ "$dep" -nt "$obj" ]] && return 1
-  done
-  return 0
+  newer_than "$obj" $(sed -e 's/^[^:]*://' -e 's/\\$//' "$obj.d")
 }
 
 # compile SOURCE [FLAGS...]: prints the object of SOURCE (relative to the root, or absolute).
@@ -119,6 +125,7 @@ build() {
   objs=($(objects "$name"))
   objs+=($(compile "tests/fuzz/${name}_fuzzer.cc" -fsanitize=fuzzer-no-link))
   [[ "$TORCH_HARNESSES" == *" $name "* ]] && libs+=("${TORCH_LIBS[@]}")
+  newer_than "$OUT/bin/${name}_fuzzer" "${objs[@]}" && return
   mkdir -p "$OUT/bin"
   echo "link ${name}_fuzzer" >&2
   "$CXX" -fsanitize=fuzzer $SANITIZE "${objs[@]}" "${libs[@]}" -o "$OUT/bin/${name}_fuzzer"
