@@ -1,5 +1,6 @@
 #include "data/idx_reader.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -56,14 +57,17 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
                                             " bytes, the file has ", bytes.size()));
   }
   IdxArray array;
-  // Elements the header promises; counting stops growing past the file size, so the
-  // product of up to 255 uint32 sizes cannot overflow.
-  uint64_t num_values = 1;
+  // Elements the header promises, held at one past the data once the product gets there, so
+  // that the product of up to 255 uint32 sizes cannot overflow; a size of 0 anywhere still
+  // makes it 0.
   const uint64_t available = bytes.size() - header_size;
+  uint64_t num_values = 1;
   for (size_t d = 0; d < num_dims; ++d) {
     const uint32_t size = ReadBigEndian32(bytes.data() + kMagicBytes + kDimBytes * d);
     array.dims.push_back(size);
-    if (num_values <= available) num_values *= size;
+    uint64_t product;
+    const bool overflow = __builtin_mul_overflow(num_values, uint64_t{size}, &product);
+    num_values = overflow ? available + 1 : std::min(product, available + 1);
   }
   if (num_values > available) {
     return absl::DataLossError(
@@ -97,6 +101,12 @@ absl::StatusOr<LabeledImages> ReadIdxImages(const std::string& images_path,
     return absl::InvalidArgumentError(absl::StrCat(images_path, " holds ", images.dims[0],
                                                    " images but ", labels_path, " holds ",
                                                    labels.dims[0], " labels"));
+  }
+  int64_t image_size;
+  if (__builtin_mul_overflow(images.dims[1], images.dims[2], &image_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(images_path, ": images of ", images.dims[1],
+                                                   " x ", images.dims[2],
+                                                   " pixels are too large to index"));
   }
   LabeledImages set;
   set.channels = 1;

@@ -45,7 +45,8 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
 /// Reads an image file of shape (N, rows, columns) and a label file of shape (N) into N
 /// single-channel images with labels in [0, num_classes).
 /// \error as ReadIdxFile, plus kInvalidArgument if a file has the wrong number of
-///        dimensions, the two counts N differ, or a label is >= num_classes.
+///        dimensions, the two counts N differ, a label is >= num_classes, or rows x columns
+///        does not fit in int64_t (LabeledImages::image_size()).
 absl::StatusOr<LabeledImages> ReadIdxImages(const std::string& images_path,
                                             const std::string& labels_path, int64_t num_classes);
 

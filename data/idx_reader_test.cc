@@ -68,6 +68,23 @@ TEST(ReadIdxFileTest, ReadsDimensionsAndValues) {
   EXPECT_THAT(array->values, ElementsAre(1, 2, 3, 4, 5, 6));
 }
 
+// Tests that arrays with a size of 0, wherever it is, are read as empty, and that bytes after
+// such an array are reported as trailing bytes, not as a truncation.
+TEST(ReadIdxFileTest, ReadsEmptyArrays) {
+  const std::string dir = MakeTestDir("idx_empty");
+  for (const std::vector<int64_t>& dims :
+       std::vector<std::vector<int64_t>>{{0}, {0, 28, 28}, {3, 0}, {4000000000, 0, 7}}) {
+    WriteFile(dir + "/array", IdxFileBytes(dims, {}));
+    absl::StatusOr<IdxArray> array = ReadIdxFile(dir + "/array");
+    ASSERT_TRUE(array.ok()) << array.status();
+    EXPECT_EQ(array->dims, dims);
+    EXPECT_TRUE(array->values.empty());
+  }
+  WriteFile(dir + "/array", IdxFileBytes({3, 0}, {1, 2}));
+  ExpectError(ReadIdxFile(dir + "/array").status(), absl::StatusCode::kDataLoss,
+              dir + "/array: 2 unexpected bytes after the data of shape (3, 0)");
+}
+
 // Tests that a file cut inside the data is a data-loss error naming the file.
 TEST(ReadIdxFileTest, RejectsTruncatedData) {
   const std::string path = MakeTestDir("idx_truncated") + "/images.gz";
@@ -147,6 +164,27 @@ TEST(ReadIdxImagesTest, RejectsWrongDimensions) {
   ExpectError(ReadIdxImages(files.images, files.labels, 10).status(),
               absl::StatusCode::kInvalidArgument,
               files.labels + ": expected labels of shape (N), found shape (2, 1)");
+}
+
+// Tests that files of 0 images read as an empty set of the header's image size.
+TEST(ReadIdxImagesTest, ReadsZeroImages) {
+  const std::string dir = MakeTestDir("idx_zero_images");
+  const IdxFiles files = WriteIdxImages(dir, PatternedImages(0, 1, 28, 28, 10), Compression::kGzip);
+  absl::StatusOr<LabeledImages> read = ReadIdxImages(files.images, files.labels, 10);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), 0);
+  EXPECT_EQ(read->image_size(), 28 * 28);
+}
+
+// Tests that images whose rows x columns overflow LabeledImages::image_size() are refused
+// (with 0 images, the file itself is well formed).
+TEST(ReadIdxImagesTest, RejectsImagesTooLargeToIndex) {
+  const std::string dir = MakeTestDir("idx_huge_images");
+  WriteFile(dir + "/images", IdxFileBytes({0, 4294967295, 4294967295}, {}));
+  WriteFile(dir + "/labels", IdxFileBytes({0}, {}));
+  ExpectError(ReadIdxImages(dir + "/images", dir + "/labels", 10).status(),
+              absl::StatusCode::kInvalidArgument,
+              dir + "/images: images of 4294967295 x 4294967295 pixels are too large to index");
 }
 
 // Tests that a missing file is a not-found error naming it.

@@ -115,6 +115,23 @@ absl::Status CheckBits(int bits) {
   return absl::OkStatus();
 }
 
+// Checks that `packed_bytes` bytes hold exactly `count` values of `bits` bits.
+absl::Status CheckPackedSize(size_t packed_bytes, int bits, size_t count) {
+  if (absl::Status status = CheckBits(bits); !status.ok()) return status;
+  // Each value takes at least one bit; ruling out larger counts first also keeps PackedBytes
+  // from overflowing.
+  if (count / 8 > packed_bytes) {
+    return absl::DataLossError(absl::StrCat(count, " values of ", bits, " bits do not fit in ",
+                                            packed_bytes, " bytes"));
+  }
+  if (packed_bytes != PackedBytes(count, bits)) {
+    return absl::DataLossError(absl::StrCat(count, " values of ", bits, " bits take ",
+                                            PackedBytes(count, bits), " bytes, got ",
+                                            packed_bytes));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 size_t PackedBytes(size_t count, int bits) {
@@ -142,11 +159,8 @@ absl::Status PackBits(absl::Span<const uint16_t> values, int bits, absl::Span<ui
 }
 
 absl::Status UnpackBits(absl::Span<const uint8_t> packed, int bits, absl::Span<uint16_t> out) {
-  if (absl::Status status = CheckBits(bits); !status.ok()) return status;
-  if (packed.size() != PackedBytes(out.size(), bits)) {
-    return absl::DataLossError(absl::StrCat(out.size(), " values of ", bits, " bits take ",
-                                            PackedBytes(out.size(), bits), " bytes, got ",
-                                            packed.size()));
+  if (absl::Status status = CheckPackedSize(packed.size(), bits, out.size()); !status.ok()) {
+    return status;
   }
   kUnpackByBits[bits](packed.data(), out.size(), out.data());
   return absl::OkStatus();
@@ -161,11 +175,14 @@ absl::StatusOr<std::string> PackBitsToString(absl::Span<const uint16_t> values, 
   return out;
 }
 
-absl::Status UnpackBitsFromString(const std::string& packed, int bits,
-                                  absl::Span<uint16_t> out) {
-  return UnpackBits(
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packed.data()), packed.size()), bits,
-      out);
+absl::StatusOr<std::vector<uint16_t>> UnpackBitsFromString(const std::string& packed, int bits,
+                                                           size_t count) {
+  if (absl::Status status = CheckPackedSize(packed.size(), bits, count); !status.ok()) {
+    return status;
+  }
+  std::vector<uint16_t> values(count);
+  kUnpackByBits[bits](reinterpret_cast<const uint8_t*>(packed.data()), count, values.data());
+  return values;
 }
 
 void PackBitsRef(absl::Span<const uint16_t> values, int bits, absl::Span<uint8_t> out) {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,8 +46,11 @@ absl::Status UnpackBits(absl::Span<const uint8_t> packed, int bits, absl::Span<u
 /// PackBits into a new byte string (the form of the `bytes` fields of compressed_model.proto).
 absl::StatusOr<std::string> PackBitsToString(absl::Span<const uint16_t> values, int bits);
 
-/// UnpackBits from a byte string into `count` values.
-absl::Status UnpackBitsFromString(const std::string& packed, int bits, absl::Span<uint16_t> out);
+/// UnpackBits from a byte string into `count` new values. The size of `packed` is checked
+/// before the values are allocated, so a corrupt count from a file cannot exhaust memory.
+/// \error as UnpackBits.
+absl::StatusOr<std::vector<uint16_t>> UnpackBitsFromString(const std::string& packed, int bits,
+                                                           size_t count);
 
 /// Smallest width that holds `max_value`: max(1, ceil(log2(max_value + 1))).
 int BitsFor(uint32_t max_value);

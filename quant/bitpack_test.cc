@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/status_matchers.h"
@@ -52,9 +54,10 @@ TEST_P(BitpackTest, ExtremeValues) {
   absl::StatusOr<std::string> packed = PackBitsToString(values, bits);
   ASSERT_THAT(packed, IsOk());
   EXPECT_EQ(packed->size(), PackedBytes(values.size(), bits));
-  std::vector<uint16_t> unpacked(values.size());
-  ASSERT_THAT(UnpackBitsFromString(*packed, bits, absl::MakeSpan(unpacked)), IsOk());
-  EXPECT_EQ(unpacked, values);
+  absl::StatusOr<std::vector<uint16_t>> unpacked =
+      UnpackBitsFromString(*packed, bits, values.size());
+  ASSERT_THAT(unpacked, IsOk());
+  EXPECT_EQ(*unpacked, values);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWidths, BitpackTest, ::testing::Range(1, 17));
@@ -84,6 +87,22 @@ TEST(BitpackErrorsTest, RejectsBadInput) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("take 3 bytes, got 2")));
   EXPECT_THAT(UnpackBits(out, 17, absl::MakeSpan(values)),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Tests that a count of values far beyond what the bytes hold, as a corrupt file can claim, is
+// refused before the values are allocated (2^40 values would take 2 TiB).
+TEST(BitpackErrorsTest, RejectsCountBeyondPackedBytesBeforeAllocating) {
+  EXPECT_THAT(UnpackBitsFromString("", 1, size_t{1} << 40).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("1099511627776 values of 1 bits do not fit in 0 bytes")));
+  EXPECT_THAT(UnpackBitsFromString(std::string(4, '\0'), 16, SIZE_MAX).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not fit in 4 bytes")));
+  EXPECT_THAT(UnpackBitsFromString(std::string(3, '\0'), 4, 5),
+              IsOkAndHolds(std::vector<uint16_t>(5, 0)));
+  EXPECT_THAT(UnpackBitsFromString(std::string(3, '\0'), 4, 7).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("take 4 bytes, got 3")));
+  EXPECT_THAT(UnpackBitsFromString("", 0, 0).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside [1, 16]")));
 }
 
 // Tests BitsFor on boundaries.

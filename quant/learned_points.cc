@@ -108,21 +108,20 @@ absl::StatusOr<DecodedLearnedPoints> DecodeLearnedPointsIndices(
   MC_ASSIGN_OR_RETURN(decoded.scaling.offset,
                       serialization::Float32sFromBytes(encoding.bucket_offset(), buckets,
                                                        "bucket_offset", name));
-  std::vector<uint16_t> indices(static_cast<size_t>(numel));
-  const absl::Status unpacked =
-      UnpackBitsFromString(encoding.indices(), static_cast<int>(encoding.index_bits()),
-                           absl::MakeSpan(indices));
-  if (!unpacked.ok()) {
-    return absl::DataLossError(absl::StrCat("tensor ", name, ": indices: ", unpacked.message()));
+  absl::StatusOr<std::vector<uint16_t>> indices = UnpackBitsFromString(
+      encoding.indices(), static_cast<int>(encoding.index_bits()), static_cast<size_t>(numel));
+  if (!indices.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("tensor ", name, ": indices: ", indices.status().message()));
   }
-  for (const uint16_t index : indices) {
+  for (const uint16_t index : *indices) {
     if (index >= n) {
       return absl::DataLossError(
           absl::StrCat("tensor ", name, ": index ", index, " is past the ", n, " points"));
     }
   }
   const std::vector<int64_t> shape(stored.shape().begin(), stored.shape().end());
-  decoded.indices = at::tensor(std::vector<int64_t>(indices.begin(), indices.end()), at::kLong)
+  decoded.indices = at::tensor(std::vector<int64_t>(indices->begin(), indices->end()), at::kLong)
                         .view(shape);
   return decoded;
 }

@@ -84,5 +84,22 @@ TEST(LearnedPointsTest, CorruptTensorsAreRejected) {
   EXPECT_THAT(DecodeLearnedPoints(wrong_bits), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// Tests that a shape promising far more elements than the indices hold, as a corrupt file can,
+// is refused before the indices are allocated (2^40 indices would take 2 TiB).
+TEST(LearnedPointsTest, RejectsShapeBeyondItsIndicesBeforeAllocating) {
+  const at::Tensor weight = at::arange(10, at::kFloat);
+  const at::Tensor points = at::tensor({0.f, 0.5f, 1.f});
+  const BucketScaling scaling = LinearBucketScaling(weight, 0);
+  serialization::CompressedTensor stored;
+  stored.set_name("w");
+  stored.add_shape(int64_t{1} << 20);
+  stored.add_shape(int64_t{1} << 20);
+  *stored.mutable_learned_points() =
+      EncodeLearnedPoints(NearestPoint(ScaleDown(weight, scaling), points), points, scaling);
+  EXPECT_THAT(DecodeLearnedPoints(stored),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::HasSubstr("tensor w: indices: 1099511627776 values")));
+}
+
 }  // namespace
 }  // namespace mc::quant

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -127,9 +128,9 @@ absl::StatusOr<at::Tensor> DecodeUniformWidths(const serialization::CompressedTe
                                               encoding.group_bits().size(), " bytes at ",
                                               table_width, " bits does not fit ", groups, " groups"));
     }
-    std::vector<uint16_t> table(groups);
-    MC_RETURN_IF_ERROR(UnpackBitsFromString(encoding.group_bits(), static_cast<int>(table_width),
-                                            absl::MakeSpan(table)));
+    MC_ASSIGN_OR_RETURN(const std::vector<uint16_t> table,
+                        UnpackBitsFromString(encoding.group_bits(), static_cast<int>(table_width),
+                                             static_cast<size_t>(groups)));
     for (const uint16_t entry : table) widths.push_back(encoding.group_bits_offset() + entry);
   }
   for (const int64_t width : widths) {
@@ -175,24 +176,43 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
                         serialization::Float32sFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
   }
 
-  std::vector<uint16_t> levels(numel);
+  // The size of the packed levels is checked before the levels are allocated: a corrupt
+  // shape can promise far more elements than the file holds.
   const std::string& packed = encoding.levels();
+  std::vector<uint16_t> levels;
   if (widths.size() == 1) {
-    MC_RETURN_IF_ERROR(UnpackBitsFromString(packed, static_cast<int>(widths[0]),
-                                            absl::MakeSpan(levels)));
+    absl::StatusOr<std::vector<uint16_t>> unpacked =
+        UnpackBitsFromString(packed, static_cast<int>(widths[0]), static_cast<size_t>(numel));
+    if (!unpacked.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("tensor ", name, ": levels: ", unpacked.status().message()));
+    }
+    levels = *std::move(unpacked);
   } else {
+    std::array<int64_t, kMaxPackBits + 1> count_by_width{};
+    for (int64_t g = 0; g < groups; ++g) {
+      count_by_width[widths[g]] += GroupElements(g, groups, numel, encoding.group_size());
+    }
+    size_t expected = 0;
+    for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
+      expected += PackedBytes(count_by_width[width], width);
+    }
+    if (packed.size() < expected) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": levels are truncated (",
+                                              packed.size(), " bytes, their widths take ",
+                                              expected, ")"));
+    }
+    if (packed.size() > expected) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": ", packed.size() - expected,
+                                              " bytes of levels left over"));
+    }
+    levels.resize(numel);
     size_t offset = 0;
     std::vector<uint16_t> values;
     for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
-      int64_t count = 0;
-      for (int64_t g = 0; g < groups; ++g) {
-        if (widths[g] == width) count += GroupElements(g, groups, numel, encoding.group_size());
-      }
+      const int64_t count = count_by_width[width];
       if (count == 0) continue;
       const size_t bytes = PackedBytes(count, width);
-      if (offset + bytes > packed.size()) {
-        return absl::DataLossError(absl::StrCat("tensor ", name, ": levels are truncated"));
-      }
       values.resize(count);
       MC_RETURN_IF_ERROR(UnpackBits(
           absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packed.data()) + offset, bytes),
@@ -206,10 +226,6 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
         std::copy(values.begin() + next, values.begin() + next + elements, levels.begin() + begin);
         next += elements;
       }
-    }
-    if (offset != packed.size()) {
-      return absl::DataLossError(absl::StrCat("tensor ", name, ": ", packed.size() - offset,
-                                              " bytes of levels left over"));
     }
   }
   const std::vector<int64_t> shape(stored.shape().begin(), stored.shape().end());

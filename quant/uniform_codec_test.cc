@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "common/status_matchers.h"
 #include "quant/bitpack.h"
+#include "serialization/tensor_codec.h"
 
 namespace mc::quant {
 namespace {
@@ -140,6 +143,45 @@ TEST(UniformCodecTest, RejectsCorruptStepForms) {
               ::testing::ThrowsMessage<c10::Error>(HasSubstr("levels must be in [0, 7]")));
   EXPECT_THAT([] { EncodeUniformStep(at::arange(8, at::kInt), 3, 8, 1.f); },
               ::testing::ThrowsMessage<c10::Error>(HasSubstr("zero level 8")));
+}
+
+// A (2^20, 2^20) tensor: 2^40 elements, which no level array in these tests holds.
+serialization::CompressedTensor Huge() {
+  serialization::CompressedTensor tensor;
+  tensor.set_name("w");
+  tensor.add_shape(int64_t{1} << 20);
+  tensor.add_shape(int64_t{1} << 20);
+  return tensor;
+}
+
+// Tests that a shape promising far more elements than the levels hold, as a corrupt file can,
+// is refused before the levels are allocated (2^40 levels would take 2 TiB), in the step form,
+// the range form and with mixed widths.
+TEST(UniformCodecTest, RejectsShapeBeyondItsLevelsBeforeAllocating) {
+  const std::string one = serialization::Float32Bytes(at::ones({1}));
+  serialization::CompressedTensor step = Huge();
+  step.mutable_uniform()->set_bits(1);
+  step.mutable_uniform()->set_step(one);
+  EXPECT_THAT(DecodeUniform(step), StatusIs(absl::StatusCode::kDataLoss,
+                                            HasSubstr("tensor w: levels: 1099511627776 values")));
+
+  serialization::CompressedTensor range = Huge();
+  range.mutable_uniform()->set_bits(1);
+  range.mutable_uniform()->set_scale_min(serialization::Float32Bytes(at::zeros({1})));
+  range.mutable_uniform()->set_scale_max(one);
+  range.mutable_uniform()->set_levels(std::string(3, '\0'));
+  EXPECT_THAT(DecodeUniform(range), StatusIs(absl::StatusCode::kDataLoss,
+                                             HasSubstr("do not fit in 3 bytes")));
+
+  // Two groups of 2^39 elements at widths 1 and 2 (offsets 0 and 1 from 1, one bit each).
+  serialization::CompressedTensor mixed = range;
+  mixed.mutable_uniform()->set_group_size(int64_t{1} << 39);
+  mixed.mutable_uniform()->set_group_bits(std::string(1, '\x02'));
+  mixed.mutable_uniform()->set_group_bits_width(1);
+  mixed.mutable_uniform()->set_group_bits_offset(1);
+  EXPECT_THAT(DecodeUniform(mixed),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("levels are truncated (3 bytes, their widths take 206158430208)")));
 }
 
 }  // namespace

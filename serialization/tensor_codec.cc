@@ -72,7 +72,8 @@ absl::StatusOr<at::Tensor> DecodePassthrough(const CompressedTensor& tensor) {
   }
   const std::vector<int64_t> shape(tensor.shape().begin(), tensor.shape().end());
   at::Tensor stored = at::empty(shape, at::TensorOptions().dtype(stored_type));
-  std::memcpy(stored.data_ptr(), encoding.data().data(), expected);
+  // An empty tensor has a null data pointer, which memcpy must not get even for 0 bytes.
+  if (expected > 0) std::memcpy(stored.data_ptr(), encoding.data().data(), expected);
   return encoding.dtype() == FLOAT16 ? stored.to(at::kFloat) : stored;
 }
 
@@ -88,7 +89,7 @@ absl::StatusOr<at::Tensor> Float32sFromBytes(const std::string& bytes, int64_t c
                                             " bytes, expected ", count * 4));
   }
   at::Tensor values = at::empty({count}, at::kFloat);
-  std::memcpy(values.data_ptr(), bytes.data(), bytes.size());
+  if (count > 0) std::memcpy(values.data_ptr(), bytes.data(), bytes.size());
   return values;
 }
 

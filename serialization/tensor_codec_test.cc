@@ -37,6 +37,23 @@ TEST(TensorCodecTest, Float16StoresRoundedValues) {
   EXPECT_TRUE(at::equal(*decoded, values.to(at::kHalf).to(at::kFloat)));
 }
 
+// Tests that empty tensors of every stored dtype, and an empty list of float32 values, decode
+// to empty tensors of their shape (their data pointer is null: nothing may be copied into it;
+// bazel test --config=asan checks this).
+TEST(TensorCodecTest, EmptyTensorsRoundTrip) {
+  for (const DataType dtype : {FLOAT32, FLOAT16, INT64}) {
+    const at::Tensor empty = at::empty({3, 0}, dtype == INT64 ? at::kLong : at::kFloat);
+    const CompressedTensor stored = EncodePassthrough("e", empty, dtype);
+    EXPECT_TRUE(stored.passthrough().data().empty());
+    absl::StatusOr<at::Tensor> decoded = DecodePassthrough(stored);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->sizes(), empty.sizes());
+  }
+  absl::StatusOr<at::Tensor> none = Float32sFromBytes("", 0, "scale", "e");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->numel(), 0);
+}
+
 // Tests that a byte count that disagrees with the shape is rejected, naming the tensor.
 TEST(TensorCodecTest, RejectsSizeMismatch) {
   CompressedTensor stored = EncodePassthrough("layer.weight", at::ones({2, 2}), FLOAT32);

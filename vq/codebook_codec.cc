@@ -135,20 +135,20 @@ absl::StatusOr<DecodedCodebook> DecodeCodebookParts(const serialization::Compres
                                             "-bit assignments, the encoding says ",
                                             encoding.assignment_bits()));
   }
-  std::vector<uint16_t> values(static_cast<size_t>(*n));
-  const absl::Status unpacked =
-      quant::UnpackBitsFromString(encoding.assignments(), bits, absl::MakeSpan(values));
-  if (!unpacked.ok()) {
-    return absl::DataLossError(absl::StrCat("tensor ", name, ": assignments: ", unpacked.message()));
+  absl::StatusOr<std::vector<uint16_t>> values =
+      quant::UnpackBitsFromString(encoding.assignments(), bits, static_cast<size_t>(*n));
+  if (!values.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("tensor ", name, ": assignments: ", values.status().message()));
   }
   decoded.assignments = at::empty({*n}, at::kLong);
   int64_t* out = decoded.assignments.data_ptr<int64_t>();
   for (int64_t j = 0; j < *n; ++j) {
-    if (values[j] >= k) {
-      return absl::DataLossError(absl::StrCat("tensor ", name, ": assignment ", values[j],
+    if ((*values)[j] >= k) {
+      return absl::DataLossError(absl::StrCat("tensor ", name, ": assignment ", (*values)[j],
                                               " of subvector ", j, " is past the ", k, " centroids"));
     }
-    out[j] = values[j];
+    out[j] = (*values)[j];
   }
   return decoded;
 }

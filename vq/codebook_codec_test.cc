@@ -79,6 +79,25 @@ serialization::CompressedTensor Valid() {
                          at::randint(5, {32}, at::kLong));
 }
 
+// Tests that a shape promising far more subvectors than the assignments hold, as a corrupt
+// file can, is refused before the assignments are allocated (2^40 would take 2 TiB).
+TEST(CodebookCodecTest, RejectsShapeBeyondItsAssignmentsBeforeAllocating) {
+  serialization::CompressedTensor bad;
+  bad.set_name("fc.weight");
+  bad.add_shape(int64_t{1} << 20);
+  bad.add_shape(int64_t{1} << 20);
+  serialization::CodebookEncoding& encoding = *bad.mutable_codebook();
+  encoding.set_layout("linear");
+  encoding.set_block_size(1);
+  encoding.set_num_centroids(1);
+  encoding.set_centroid_dtype(serialization::FLOAT32);
+  encoding.set_centroids(std::string(4, '\0'));
+  encoding.set_assignment_bits(1);
+  EXPECT_THAT(DecodeCodebook(bad).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("tensor fc.weight: assignments: 1099511627776 values")));
+}
+
 // Tests that corrupt encodings are refused with kDataLoss and a message naming the problem.
 TEST(CodebookCodecTest, RejectsCorruptEncodings) {
   using absl::StatusCode;
