@@ -1,7 +1,8 @@
-// Every experiment binary given a bad command line (unknown flags, stray arguments, missing or
-// unreadable files, wrong data set names, out-of-range values) must end with exit code 1 and
-// exactly one line on stderr that names what is wrong: no abort, no stack trace. Each case
-// starts a binary, about a second on an idle machine.
+// Every command-line tool (the experiment binaries and inspect) given a bad command line
+// (unknown flags, stray arguments, missing or unreadable files, wrong data set names,
+// out-of-range values) must end with exit code 1 and exactly one line on stderr that names what
+// is wrong: no abort, no stack trace. Each case starts a binary, about a second on an idle
+// machine. tools/inspect_cli_test.sh has more cases of inspect.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,10 +24,11 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kBinaries[] = {"cifar_baseline", "cifar_distill", "cifar_metaquant",
-                                     "cifar_diffq", "cifar_vq"};
+constexpr const char* kExperiments[] = {"cifar_baseline", "cifar_distill", "cifar_metaquant",
+                                        "cifar_diffq", "cifar_vq"};
 
 struct BadCommandLine {
+  /// An experiment binary, or "inspect".
   std::string binary;
   std::string name;
   /// Arguments after the quick defaults of every case; {dir} is the fixture directory.
@@ -35,8 +37,8 @@ struct BadCommandLine {
   std::string names;
 };
 
-// Mistakes every binary must refuse alike.
-const BadCommandLine kEveryBinary[] = {
+// Mistakes every experiment binary must refuse alike.
+const BadCommandLine kEveryExperiment[] = {
     {"", "UnknownFlag", {"--no_such_flag=1"}, "'no_such_flag'"},
     {"", "StrayArgument", {"stray"}, "\"stray\""},
     {"", "MissingConfig", {"--config={dir}/missing.textproto"}, "missing.textproto"},
@@ -45,6 +47,8 @@ const BadCommandLine kEveryBinary[] = {
     {"", "MissingDataDir", {"--dataset=mnist", "--data_dir={dir}/no_such_dir"}, "no_such_dir"},
     {"", "NegativeEpochs", {"--epochs=-1"}, "epochs = -1"},
     {"", "ZeroBatchSize", {"--batch_size=0"}, "batch_size = 0"},
+    {"", "ZeroWorldSize", {"--world_size=0"}, "world_size = 0"},
+    {"", "RankBeyondWorldSize", {"--world_size=2", "--rank=2"}, "rank = 2"},
 };
 
 const BadCommandLine kOneBinary[] = {
@@ -69,6 +73,8 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_baseline", "OutputDirIsAFile", {"--output_dir={dir}/not_a_model.txt"}, "not_a_model.txt"},
     {"cifar_baseline", "OutputDirUnderAFile", {"--output_dir={dir}/not_a_model.txt/run"}, "not_a_model.txt"},
     {"cifar_baseline", "EmptyOutputDir", {"--output_dir="}, "--output_dir"},
+    {"cifar_baseline", "MasterPortAbove65535", {"--master_port=70000"}, "master_port = 70000"},
+    {"cifar_baseline", "EmptyMasterAddr", {"--master_addr="}, "--master_addr"},
 
     {"cifar_distill", "ZeroBits", {"--bits=0"}, "bits = 0"},
     {"cifar_distill", "ThirtyThreeBits", {"--bits=33"}, "bits = 33"},
@@ -77,6 +83,7 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_distill", "EmptyTeacher", {"--teacher="}, "--teacher"},
     {"cifar_distill", "TeacherNotAModel", {"--teacher={dir}/not_a_model.txt"}, "not_a_model.txt"},
     {"cifar_distill", "TruncatedTeacher", {"--teacher={dir}/truncated.mcm"}, "truncated.mcm"},
+    {"cifar_distill", "CheckpointAsTeacher", {"--teacher={dir}/lenet/checkpoint.pt"}, "checkpoint.pt"},
     {"cifar_distill", "MissingInitFrom", {"--method=quantized", "--init_from={dir}/missing.mcm"}, "missing.mcm"},
     {"cifar_distill", "InitFromAnotherArchitecture",
      {"--method=quantized", "--model=resnet20", "--init_from={dir}/lenet/model.mcm"}, "lenet/model.mcm"},
@@ -129,6 +136,16 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_vq", "ZeroFinetuneLr", {"--finetune_lr=0"}, "finetune_lr = 0"},
     {"cifar_vq", "NegativeGlobalFinetuneEpochs", {"--global_finetune_epochs=-1"}, "epochs = -1"},
     {"cifar_vq", "NegativeGlobalFinetuneSteps", {"--global_finetune_steps=-1"}, "global_finetune_steps = -1"},
+
+    {"inspect", "ModelFileIsADirectory", {"{dir}"}, "Is a directory"},
+    {"inspect", "EmptyModelFileName", {""}, "no model file given"},
+    {"inspect", "TruncatedModelFile", {"{dir}/truncated.mcm"}, "truncated.mcm"},
+    {"inspect", "CheckpointAsModelFile", {"{dir}/lenet/checkpoint.pt"}, "checkpoint.pt"},
+    {"inspect", "SingleDashUnknownFlag", {"-x", "{dir}/lenet/model.mcm"}, "'x'"},
+    {"inspect", "ExportFlagWithoutValue", {"{dir}/lenet/model.mcm", "--export_pytorch"}, "'export_pytorch'"},
+    {"inspect", "ExportOverADirectory", {"{dir}/lenet/model.mcm", "--export_pytorch={dir}"}, "Is a directory"},
+    {"inspect", "ExportUnderAFile", {"{dir}/lenet/model.mcm", "--export_pytorch={dir}/not_a_model.txt/w.pt"},
+     "not_a_model.txt"},
 };
 
 void PrintTo(const BadCommandLine& bad, std::ostream* out) {
@@ -137,8 +154,8 @@ void PrintTo(const BadCommandLine& bad, std::ostream* out) {
 
 std::vector<BadCommandLine> AllCases() {
   std::vector<BadCommandLine> cases;
-  for (const char* binary : kBinaries) {
-    for (BadCommandLine mistake : kEveryBinary) {
+  for (const char* binary : kExperiments) {
+    for (BadCommandLine mistake : kEveryExperiment) {
       mistake.binary = binary;
       cases.push_back(mistake);
     }
@@ -153,7 +170,7 @@ void WriteOrDie(const std::string& path, const std::string& contents) {
 
 class BadCommandLineTest : public ::testing::TestWithParam<BadCommandLine> {
  protected:
-  // The files the cases name: broken ones, and a LeNet model file (trained for 0 epochs).
+  // The files the cases name: broken ones, and the model and checkpoint of a short LeNet run.
   static void SetUpTestSuite() {
     dir_ = new std::string(FreshTestDirectory("command_line"));
     const std::string& dir = *dir_;
@@ -168,7 +185,7 @@ class BadCommandLineTest : public ::testing::TestWithParam<BadCommandLine> {
     }
     const absl::StatusOr<ExitStatus> lenet = RunChild(
         {RunfilesPath("experiments/cifar_baseline"), "--dataset=synthetic", "--model=lenet",
-         "--epochs=0", "--threads=1", "--output_dir=" + dir + "/lenet"},
+         "--epochs=1", "--max_train_batches=2", "--threads=1", "--output_dir=" + dir + "/lenet"},
         ChildOutput());
     ASSERT_TRUE(lenet.ok() && lenet->exited && lenet->code == 0);
     const absl::StatusOr<std::string> model = serialization::ReadFileToString(dir + "/lenet/model.mcm");
@@ -185,11 +202,15 @@ std::string* BadCommandLineTest::dir_ = nullptr;
 TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
   const BadCommandLine& bad = GetParam();
   const std::string& dir = *dir_;
-  // Quick defaults, so that a mistake let through fails the test in seconds, not hours.
-  std::vector<std::string> argv = {
-      RunfilesPath("experiments/" + bad.binary), "--dataset=synthetic", "--model=lenet",
-      "--epochs=1", "--max_train_batches=2", "--threads=1",
-      absl::StrCat("--output_dir=", dir, "/runs/", bad.binary, "_", bad.name)};
+  std::vector<std::string> argv;
+  if (bad.binary == "inspect") {
+    argv = {RunfilesPath("tools/inspect")};
+  } else {
+    // Quick defaults, so that a mistake let through fails the test in seconds, not hours.
+    argv = {RunfilesPath("experiments/" + bad.binary), "--dataset=synthetic", "--model=lenet",
+            "--epochs=1", "--max_train_batches=2", "--threads=1",
+            absl::StrCat("--output_dir=", dir, "/runs/", bad.binary, "_", bad.name)};
+  }
   for (const std::string& arg : bad.args) argv.push_back(absl::StrReplaceAll(arg, {{"{dir}", dir}}));
   ChildOutput output;
   output.stderr_path = absl::StrCat(dir, "/", bad.binary, "_", bad.name, ".stderr");

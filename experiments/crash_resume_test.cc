@@ -7,7 +7,6 @@
 // bit-identical to the uninterrupted run's, with the same test accuracy and per-epoch
 // metrics. Progress within an epoch is lost by design (checkpoints are written per epoch).
 // Prints where the kills landed, as the files left behind show.
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -19,14 +18,12 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "data/dataset_info.h"
 #include "experiments/float_training.h"
@@ -35,7 +32,6 @@
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.h"
 #include "serialization/json.h"
-#include "serialization/model_file.h"
 
 namespace mc::experiments {
 namespace {

@@ -46,7 +46,7 @@ bool FlagOnCommandLine(int argc, char** argv, absl::string_view name) {
 }
 
 absl::Status Run(int argc, char** argv, const std::vector<char*>& positional) {
-  if (positional.size() < 2) {
+  if (positional.size() < 2 || *positional[1] == '\0') {
     return absl::InvalidArgumentError(absl::StrCat("no model file given (", kUsage, ")"));
   }
   if (positional.size() > 2) {
