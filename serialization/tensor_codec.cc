@@ -2,10 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace mc::serialization {
@@ -42,12 +44,18 @@ CompressedTensor EncodePassthrough(const std::string& name, const at::Tensor& te
 }
 
 absl::StatusOr<int64_t> NumElements(const CompressedTensor& tensor) {
+  // The extent, the product with every 0 taken as 1, bounds the count and the contiguous
+  // strides LibTorch computes for the shape: (0, 2^40, 2^40) has no elements but strides
+  // that overflow, and LibTorch throws on them.
   int64_t count = 1;
+  int64_t extent = 1;
   for (const int64_t size : tensor.shape()) {
-    if (size < 0 || (size > 0 && count > (int64_t{1} << 40) / size)) {
+    if (size < 0 || extent > kMaxStoredExtent / std::max<int64_t>(size, 1)) {
       return absl::DataLossError(
-          absl::StrCat("tensor ", tensor.name(), ": invalid dimension ", size));
+          absl::StrCat("tensor ", tensor.name(), ": invalid dimension ", size, " in shape (",
+                       absl::StrJoin(tensor.shape(), ", "), ")"));
     }
+    extent *= std::max<int64_t>(size, 1);
     count *= size;
   }
   return count;

@@ -11,6 +11,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,7 +37,12 @@ std::string Float32Bytes(const at::Tensor& values);
 absl::StatusOr<at::Tensor> Float32sFromBytes(const std::string& bytes, int64_t count,
                                              absl::string_view what, absl::string_view name);
 
-/// Number of elements of a stored tensor's shape. \error kDataLoss on a negative dimension.
+/// Largest product of a stored shape's dimensions, each 0 taken as 1: 2^40.
+inline constexpr int64_t kMaxStoredExtent = int64_t{1} << 40;
+
+/// Number of elements of a stored tensor's shape.
+/// \error kDataLoss on a negative dimension, or if the product of the dimensions, each 0
+/// taken as 1, exceeds kMaxStoredExtent.
 absl::StatusOr<int64_t> NumElements(const CompressedTensor& tensor);
 
 }  // namespace mc::serialization

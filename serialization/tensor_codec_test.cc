@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
+
 namespace mc::serialization {
 namespace {
 
@@ -52,6 +54,29 @@ TEST(TensorCodecTest, EmptyTensorsRoundTrip) {
   absl::StatusOr<at::Tensor> none = Float32sFromBytes("", 0, "scale", "e");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->numel(), 0);
+}
+
+// Tests that an empty shape whose other dimensions multiply past kMaxStoredExtent is refused
+// (LibTorch's contiguous strides for (0, 2^31, 2^31, 2) overflow, and converting float16 to
+// float32 threw c10::Error through the Status API), and that one reaching exactly the limit
+// is read.
+TEST(TensorCodecTest, RejectsEmptyShapesWithOverflowingStrides) {
+  for (const DataType dtype : {FLOAT32, FLOAT16}) {
+    CompressedTensor stored = EncodePassthrough("e", at::empty({0}), dtype);
+    stored.add_shape(int64_t{1} << 31);
+    stored.add_shape(int64_t{1} << 31);
+    stored.add_shape(2);
+    EXPECT_THAT(DecodePassthrough(stored).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("tensor e: invalid dimension 2147483648 in shape (0, "
+                                   "2147483648, 2147483648, 2)")));
+    stored.set_shape(1, int64_t{1} << 20);
+    stored.set_shape(2, int64_t{1} << 20);
+    stored.set_shape(3, 1);
+    absl::StatusOr<at::Tensor> decoded = DecodePassthrough(stored);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->sizes(), at::IntArrayRef({0, int64_t{1} << 20, int64_t{1} << 20, 1}));
+  }
 }
 
 // Tests that a byte count that disagrees with the shape is rejected, naming the tensor.
