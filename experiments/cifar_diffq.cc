@@ -2,7 +2,9 @@
 // baselines, uniform QAT and LSQ, on the image classification data sets.
 //
 //   bazel run //experiments:cifar_diffq -- --dataset=fashion_mnist
-//       trains the float model and the DiffQ model and prints them side by side;
+//       trains the float model and the DiffQ model (in float/ and diffq/ under the output
+//       directory) and prints them side by side; the DiffQ summary, with the float accuracy,
+//       is also the output directory's summary.json;
 //   --method=diffq|qat|lsq|float runs one method (--bits for qat and lsq);
 //   --sweep_penalty=0.5,1,2,5,10 trains DiffQ once per penalty, plus the float model and QAT
 //   at 4 and 8 bits, and writes pareto.csv and pareto.svg.
@@ -281,10 +283,13 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ExperimentSummary> diffq_run = RunConfig(diffq_config, &MakeMethod);
   if (!diffq_run.ok()) return fail(diffq_run.status());
   diffq_run->set_float_test_accuracy(float_run->test_accuracy());
+  // The DiffQ summary, with the float accuracy beside it, is the comparison's result: it is
+  // also written at the top of the output directory, where a single-method run writes its own.
   if (IsRankZero(diffq_config)) {
-    const absl::Status status =
-        serialization::WriteJsonFile(diffq_config.output().dir() + "/summary.json", *diffq_run);
-    if (!status.ok()) return fail(status);
+    for (const std::string& dir : {diffq_config.output().dir(), config->output().dir()}) {
+      const absl::Status status = serialization::WriteJsonFile(dir + "/summary.json", *diffq_run);
+      if (!status.ok()) return fail(status);
+    }
   }
   PrintResults({*float_run, *diffq_run}, std::cout);
   std::cout << absl::StrFormat("DiffQ: %.2f%% accuracy (float %.2f%%), %.1fx smaller, %.2f bits per weight\n",

@@ -242,6 +242,28 @@ TEST(GoodCommandLineTest, DistillCreatesTheDirectoryOfItsRegistry) {
   EXPECT_TRUE(serialization::ReadFileToString(dir + "/a/b/run/model.mcm").ok());
 }
 
+// Tests that cifar_diffq without --method writes the float and DiffQ runs in their own
+// directories and the DiffQ summary, float accuracy included, at the top of the output directory.
+TEST(GoodCommandLineTest, DiffqSideBySideWritesItsSummaryAtTheTop) {
+  const std::string dir = FreshTestDirectory("side_by_side");
+  const absl::StatusOr<ExitStatus> status = RunChild(
+      {RunfilesPath("experiments/cifar_diffq"), "--dataset=synthetic", "--model=lenet",
+       "--epochs=1", "--max_train_batches=2", "--threads=1", "--output_dir=" + dir + "/run"},
+      {"/dev/null", dir + "/stderr"});
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(status->exited && status->code == 0)
+      << status->ToString() << ": " << serialization::ReadFileToString(dir + "/stderr").value_or("");
+  const absl::StatusOr<std::string> top = serialization::ReadFileToString(dir + "/run/summary.json");
+  const absl::StatusOr<std::string> diffq =
+      serialization::ReadFileToString(dir + "/run/diffq/summary.json");
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_TRUE(diffq.ok()) << diffq.status();
+  EXPECT_EQ(*top, *diffq);
+  EXPECT_THAT(*top, HasSubstr("\"float_test_accuracy\""));
+  EXPECT_THAT(*top, HasSubstr("/run/diffq/model.mcm"));
+  EXPECT_TRUE(serialization::ReadFileToString(dir + "/run/float/summary.json").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBinaries, BadCommandLineTest, ::testing::ValuesIn(AllCases()),
                          [](const ::testing::TestParamInfo<BadCommandLine>& info) {
                            return absl::StrCat(info.param.binary, "_", info.param.name);
