@@ -2,7 +2,7 @@
 // What a compressed-model file (serialization/model_file.h) holds, whatever method wrote it:
 // each tensor's shape, encoding, stored bits per value, codebook and bytes in the file, the
 // totals against float32, the method and its options, and the recorded architecture. This is
-// the library behind `bazel run //serialization:inspect` (tools/inspect.cc), which also
+// the library behind `bazel run //serialization:inspect` (serialization/inspect.cc), which also
 // exports the decoded weights for Python.
 //
 // It lives in tools/ rather than serialization/ because it decodes every encoding with
