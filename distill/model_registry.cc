@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "serialization/atomic_file.h"
+#include "serialization/little_endian.h"
 
 namespace mc::distill {
 namespace {
@@ -25,18 +26,6 @@ using serialization::RegistryEntry;
 
 constexpr char kMagic[8] = {'M', 'C', 'R', 'E', 'G', 'I', 'S', '\x1a'};
 constexpr size_t kHeaderBytes = sizeof(kMagic) + 4 + 4;
-
-void AppendUint32(std::string& out, uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint32_t ReadUint32(absl::string_view bytes, size_t offset) {
-  uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) {
-    value |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
-  }
-  return value;
-}
 
 // A registry is small (kilobytes per entry), far below zlib's uInt length limit.
 uint32_t Crc32(absl::string_view bytes) {
@@ -48,8 +37,8 @@ uint32_t Crc32(absl::string_view bytes) {
 std::string EncodeRegistryFile(const serialization::ModelRegistry& registry) {
   const std::string payload = registry.SerializeAsString();
   std::string out(kMagic, sizeof(kMagic));
-  AppendUint32(out, kModelRegistryVersion);
-  AppendUint32(out, Crc32(payload));
+  serialization::AppendLittleEndian(out, kModelRegistryVersion, 4);
+  serialization::AppendLittleEndian(out, Crc32(payload), 4);
   return out + payload;
 }
 
@@ -63,14 +52,16 @@ absl::StatusOr<serialization::ModelRegistry> DecodeRegistryFile(absl::string_vie
     return absl::DataLossError(
         absl::StrCat(path, ": not a model registry file (bad magic number)"));
   }
-  const uint32_t version = ReadUint32(bytes, sizeof(kMagic));
+  const auto version =
+      static_cast<uint32_t>(serialization::ReadLittleEndian(bytes, sizeof(kMagic), 4));
   if (version == 0 || version > kModelRegistryVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": model registry format version ", version,
         " is not supported (this build reads versions 1 to ", kModelRegistryVersion, ")"));
   }
   const absl::string_view payload = bytes.substr(kHeaderBytes);
-  const uint32_t recorded_crc = ReadUint32(bytes, sizeof(kMagic) + 4);
+  const auto recorded_crc =
+      static_cast<uint32_t>(serialization::ReadLittleEndian(bytes, sizeof(kMagic) + 4, 4));
   const uint32_t actual_crc = Crc32(payload);
   if (recorded_crc != actual_crc) {
     return absl::DataLossError(absl::StrCat(path, ": corrupt or truncated model registry (CRC-32 ",
