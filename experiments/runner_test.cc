@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/status_matchers.h"
@@ -35,7 +36,6 @@
 namespace mc::experiments {
 namespace {
 
-using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::FloatEq;
 using ::testing::HasSubstr;
@@ -121,6 +121,19 @@ const std::string& UninterruptedModelFile() {
 }
 
 bool Exists(const std::string& path) { return serialization::ReadFileToString(path).ok(); }
+
+// Runs `config` with Float training, stopped after its first epoch; returns the bytes of the
+// checkpoint that epoch wrote.
+absl::StatusOr<std::string> CheckpointOfFirstEpoch(const ExperimentConfig& config) {
+  RunOptions stop = Quiet();
+  stop.stop_after_epochs = 1;
+  const absl::Status stopped = RunExperiment(config, &Float, stop).status();
+  if (stopped.code() != absl::StatusCode::kAborted) {
+    return absl::InternalError(
+        absl::StrCat("expected a stop after epoch 1, got ", stopped.ToString()));
+  }
+  return serialization::ReadFileToString(config.output().dir() + "/checkpoint.pt");
+}
 
 // Float training whose loss becomes `loss` at training step `diverging_step` (counted from
 // 0 over the run), as when training diverges.
@@ -382,11 +395,8 @@ TEST(RunnerTest, ResumeRefusesAnotherConfig) {
 TEST(RunnerTest, ResumesOverTheTemporaryFilesOfAKilledRun) {
   const ExperimentConfig config = SmallRun("killed_while_writing");
   const std::string& dir = config.output().dir();
-  RunOptions stop = Quiet();
-  stop.stop_after_epochs = 1;
-  ASSERT_THAT(RunExperiment(config, &Float, stop), StatusIs(absl::StatusCode::kAborted, _));
-  const absl::StatusOr<std::string> checkpoint = serialization::ReadFileToString(dir + "/checkpoint.pt");
-  ASSERT_TRUE(checkpoint.ok());
+  const absl::StatusOr<std::string> checkpoint = CheckpointOfFirstEpoch(config);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
   const std::vector<std::string> temporaries = {dir + "/checkpoint.pt.tmp.k1lLed",
                                                 dir + "/metrics.jsonl.tmp.000000"};
   ASSERT_TRUE(serialization::WriteFileAtomically(temporaries[0],
@@ -457,11 +467,8 @@ TEST(RunnerTest, InfiniteLossInTheFirstEpochLeavesNoCheckpoint) {
 TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
   const ExperimentConfig config = SmallRun("full_disk");
   const std::string& dir = config.output().dir();
-  RunOptions stop = Quiet();
-  stop.stop_after_epochs = 1;
-  ASSERT_THAT(RunExperiment(config, &Float, stop), StatusIs(absl::StatusCode::kAborted, _));
-  const absl::StatusOr<std::string> checkpoint = serialization::ReadFileToString(dir + "/checkpoint.pt");
-  ASSERT_TRUE(checkpoint.ok());
+  const absl::StatusOr<std::string> checkpoint = CheckpointOfFirstEpoch(config);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
 
   EXPECT_EXIT(
       {
