@@ -33,7 +33,7 @@ ABSL_FLAG(std::optional<int32_t>, lr_decay_every, std::nullopt,
 ABSL_FLAG(std::optional<double>, meta_lr, std::nullopt, "Adam learning rate of the meta network.");
 ABSL_FLAG(std::optional<bool>, decay_meta_lr, std::nullopt,
           "Decay the meta network's learning rate too (the paper); false: the released code.");
-ABSL_FLAG(std::optional<std::string>, look_ahead, std::nullopt, "released | paper.");
+ABSL_FLAG(std::optional<std::string>, look_ahead, std::nullopt, "paper (default: the paper's equation 6) | released (the released code's loop).");
 ABSL_FLAG(std::optional<std::string>, start_from, std::nullopt,
           "Float model file to start from (trained first when absent).");
 
@@ -64,7 +64,7 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   m.set_meta_hidden(100);
   m.set_meta_layers(3);
   m.set_decay_meta_lr(true);
-  m.set_look_ahead("released");
+  m.set_look_ahead("paper");
   m.set_start_from("");
   return config;
 }
@@ -108,9 +108,6 @@ absl::Status Configure(ExperimentConfig& config) {
   if (m.look_ahead() != "released" && m.look_ahead() != "paper") {
     return absl::InvalidArgumentError(
         absl::StrCat("metaquant.look_ahead = \"", m.look_ahead(), "\" is not one of released, paper"));
-  }
-  if (m.look_ahead() == "paper" && m.optimizer() != "sgd") {
-    return absl::InvalidArgumentError("metaquant.look_ahead = \"paper\" needs --optimizer=sgd");
   }
   return absl::OkStatus();
 }

@@ -104,7 +104,6 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_metaquant", "UnknownMeta", {"--meta=rnn"}, "\"rnn\""},
     {"cifar_metaquant", "UnknownOptimizer", {"--optimizer=rmsprop"}, "\"rmsprop\""},
     {"cifar_metaquant", "UnknownLookAhead", {"--look_ahead=future"}, "\"future\""},
-    {"cifar_metaquant", "PaperLookAheadWithAdam", {"--look_ahead=paper", "--optimizer=adam"}, "--optimizer=sgd"},
     {"cifar_metaquant", "ZeroMetaLr", {"--meta_lr=0"}, "meta_lr = 0"},
     {"cifar_metaquant", "ZeroLrDecayEvery", {"--lr_decay_every=0"}, "lr_decay_every = 0"},
     {"cifar_metaquant", "NegativeLrDecayEvery", {"--lr_decay_every=-3"}, "lr_decay_every = -3"},

@@ -1,5 +1,7 @@
 #include "metaquant/trainer.h"
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 #include <torch/nn/module.h>
@@ -53,7 +55,57 @@ std::unique_ptr<torch::optim::Optimizer> MakeBaseOptimizer(const MetaQuantOption
   TORCH_CHECK(false, "unknown base optimizer");
 }
 
+// The options of the parameter group of `optimizer` that holds `param`.
+const torch::optim::OptimizerOptions& GroupOptions(const torch::optim::Optimizer& optimizer,
+                                                   const at::Tensor& param) {
+  for (const auto& group : optimizer.param_groups()) {
+    for (const at::Tensor& p : group.params()) {
+      if (p.is_same(param)) return group.options();
+    }
+  }
+  TORCH_CHECK(false, "the parameter is not one of the optimizer's");
+}
+
+// The optimizer's state of `param`, or null before its first step.
+template <typename State>
+const State* ParamState(const torch::optim::Optimizer& optimizer, const at::Tensor& param) {
+  const auto found = optimizer.state().find(c10::guts::to_string(param.unsafeGetTensorImpl()));
+  return found == optimizer.state().end() ? nullptr : static_cast<const State*>(found->second.get());
+}
+
 }  // namespace
+
+at::Tensor PreviewStepDirection(const torch::optim::Optimizer& optimizer, const at::Tensor& param,
+                                const at::Tensor& grad) {
+  const at::Tensor p = param.detach();
+  if (dynamic_cast<const torch::optim::SGD*>(&optimizer) != nullptr) {
+    const auto& options = static_cast<const torch::optim::SGDOptions&>(GroupOptions(optimizer, param));
+    at::Tensor d = options.weight_decay() != 0 ? grad + options.weight_decay() * p : grad;
+    if (options.momentum() == 0) return d;
+    const auto* state = ParamState<torch::optim::SGDParamState>(optimizer, param);
+    const at::Tensor buffer =
+        state == nullptr ? d : state->momentum_buffer() * options.momentum() + (1 - options.dampening()) * d;
+    return options.nesterov() ? d + options.momentum() * buffer : buffer;
+  }
+  if (dynamic_cast<const torch::optim::Adam*>(&optimizer) != nullptr) {
+    const auto& options = static_cast<const torch::optim::AdamOptions&>(GroupOptions(optimizer, param));
+    TORCH_CHECK(!options.amsgrad(), "PreviewStepDirection: AMSGrad is not supported");
+    const auto [beta1, beta2] = options.betas();
+    const at::Tensor g = options.weight_decay() != 0 ? grad + options.weight_decay() * p : grad;
+    const auto* state = ParamState<torch::optim::AdamParamState>(optimizer, param);
+    const int64_t step = (state == nullptr ? 0 : state->step()) + 1;
+    at::Tensor exp_avg = (1 - beta1) * g;
+    at::Tensor exp_avg_sq = (1 - beta2) * g * g;
+    if (state != nullptr) {
+      exp_avg = exp_avg + beta1 * state->exp_avg();
+      exp_avg_sq = exp_avg_sq + beta2 * state->exp_avg_sq();
+    }
+    const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
+    const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
+    return exp_avg / ((exp_avg_sq.sqrt() / std::sqrt(bias_correction2) + options.eps()) * bias_correction1);
+  }
+  TORCH_CHECK(false, "PreviewStepDirection: only torch::optim::SGD and Adam are supported");
+}
 
 absl::StatusOr<BaseOptimizer> ParseBaseOptimizer(absl::string_view name) {
   if (name == "sgd") return BaseOptimizer::kSgd;
@@ -78,8 +130,6 @@ MetaQuantTrainer::MetaQuantTrainer(std::shared_ptr<nn_models::Classifier> model,
   (void)metaquant::Quantize(options.forward(), options.bits(), at::zeros({1}));  // checks the width
   TORCH_CHECK(options.lr() > 0, "MetaQuant: lr must be > 0, got ", options.lr());
   TORCH_CHECK(!names_.empty(), "MetaQuant: the model has no convolution or linear layer");
-  TORCH_CHECK(options.look_ahead() == LookAhead::kReleased || options.optimizer() == BaseOptimizer::kSgd,
-              "MetaQuant: the paper's look-ahead is defined here for plain SGD only");
   auto parameters = model_->named_parameters();
   for (const std::string& name : names_) {
     Layer layer;
@@ -135,11 +185,12 @@ MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
       // STE, or MetaQuant's first step: the straight-through gradient of W.
       leaves[i] = layer.weight.detach().clone().requires_grad_(true);
       look_ahead = leaves[i];
-    } else if (options_.look_ahead() == LookAhead::kPaper) {
-      look_ahead = layer.weight.detach() - lr * meta_grads[i];
     } else {
-      look_ahead = layer.weight.detach() -
-                   lr * (meta_grads[i] + (layer.weight_direction - meta_grads[i]).detach());
+      const at::Tensor direction =
+          options_.look_ahead() == LookAhead::kPaper
+              ? PreviewStepDirection(*base_optimizer_, layer.weight, meta_grads[i].detach())
+              : layer.weight_direction;
+      look_ahead = layer.weight.detach() - lr * (meta_grads[i] + (direction - meta_grads[i]).detach());
     }
     const QuantizedWeight q = metaquant::Quantize(options_.forward(), options_.bits(), look_ahead);
     graphs[i] = q.quantized;

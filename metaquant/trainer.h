@@ -3,16 +3,20 @@
 // classifier: the weights of every convolution and linear layer are quantized in the forward
 // (metaquant/forward_quantizers.h); biases and BatchNorm stay full precision.
 //
-// MetaQuant, one step (the released loop by default):
+// MetaQuant, one step:
 //   1. The shared meta network (metaquant/meta_nets.h) maps each layer's previous (dL/dŴ, W~)
 //      to M; with the calibration c = dW~/dW of the current weights, c * M is the layer's
 //      meta gradient.
-//   2. Look-ahead forward at W_meta = W - lr * (c * M + (d - c * M).detach()), whose value is
-//      W - lr * d, d being the refined step direction the optimizer last applied (released
-//      loop), and whose gradient reaches the meta network through -lr * c * M. With
-//      LookAhead::kPaper the look-ahead is W - lr * c * M itself (the paper's equation 6, for
-//      plain SGD, where the optimizer leaves the gradient unchanged). Biases of quantized
-//      layers look ahead by value (b - lr * d_b) in the released loop.
+//   2. Look-ahead forward at W_meta = W - lr * (c * M + (d - c * M).detach()): its value is
+//      W - lr * d and its gradient reaches the meta network through -lr * c * M.
+//      - LookAhead::kPaper (default; the paper's equation 6): d = π(c * M), the step the base
+//        optimizer would take with the gradient c * M (PreviewStepDirection); for plain SGD
+//        d = c * M and W_meta is W - lr * c * M itself.
+//      - LookAhead::kReleased (the released code): d is the step the optimizer last applied,
+//        so the forward applies the previous step a second time and its value does not
+//        depend on M; biases of quantized layers also look ahead by value (b - lr * d_b).
+//        The meta network then sees no cost in overshooting, and its step size can grow
+//        until training diverges (metaquant/README.md).
 //   3. Cross-entropy at Q(A(W_meta)); the meta network takes an Adam step on it.
 //   4. The base weights take the optimizer's step with the gradient c * M (BatchNorm and
 //      biases with their ordinary gradients at the look-ahead point).
@@ -65,8 +69,8 @@ enum class BaseOptimizer {
 absl::StatusOr<BaseOptimizer> ParseBaseOptimizer(absl::string_view name);
 
 enum class LookAhead {
-  kReleased,  ///< the released code's loop (see the file comment)
-  kPaper,     ///< W - lr * c * M (plain SGD only)
+  kPaper,     ///< W - lr * π(c * M): the paper's equation 6 (see the file comment)
+  kReleased,  ///< the released code's loop, which re-applies the previous step
 };
 
 struct MetaQuantOptions {
@@ -83,16 +87,22 @@ struct MetaQuantOptions {
   /// Adam learning rate and weight decay of the meta network. Default 1e-3, 0 (reference).
   TORCH_ARG(double, meta_lr) = 1e-3;
   TORCH_ARG(double, meta_weight_decay) = 0;
-  TORCH_ARG(LookAhead, look_ahead) = LookAhead::kReleased;
+  TORCH_ARG(LookAhead, look_ahead) = LookAhead::kPaper;
 };
+
+/// The direction d of the step `optimizer` (torch::optim::SGD or Adam) would take on `param`
+/// if `grad` were its gradient (the step is param -= lr * d), weight decay and momentum or
+/// moment estimates included; the optimizer's state is left as it is.
+at::Tensor PreviewStepDirection(const torch::optim::Optimizer& optimizer, const at::Tensor& param,
+                                const at::Tensor& grad);
 
 /// Names of the weights MetaQuant quantizes: every Conv1d/2d/3d and Linear weight of `model`.
 std::vector<std::string> QuantizedWeightNames(const torch::nn::Module& model);
 
 class MetaQuantTrainer {
  public:
-  /// Throws c10::Error on invalid options (bits, lr, the paper look-ahead with an optimizer
-  /// other than plain SGD) or a model without convolution or linear layers.
+  /// Throws c10::Error on invalid options (bits, lr) or a model without convolution or linear
+  /// layers.
   MetaQuantTrainer(std::shared_ptr<nn_models::Classifier> model, const MetaQuantOptions& options);
   ~MetaQuantTrainer();
 

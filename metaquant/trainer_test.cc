@@ -13,6 +13,7 @@
 #include <cmath>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "common/status_matchers.h"
 #include "nn_models/registry.h"
@@ -57,9 +58,15 @@ TEST(MetaQuantTrainerTest, QuantizesConvolutionAndLinearWeights) {
 // then a second step in which the meta network gets a non-zero gradient through the
 // look-ahead forward and both the base weights and the meta network change.
 TEST(MetaQuantTrainerTest, StepsTrainTheMetaNetworkAndTheWeights) {
-  for (const ForwardQuantizer forward : {ForwardQuantizer::kDorefa, ForwardQuantizer::kBwn}) {
+  for (const auto& [forward, look_ahead, optimizer] :
+       {std::tuple(ForwardQuantizer::kDorefa, LookAhead::kPaper, BaseOptimizer::kSgd),
+        std::tuple(ForwardQuantizer::kBwn, LookAhead::kPaper, BaseOptimizer::kSgd),
+        std::tuple(ForwardQuantizer::kDorefa, LookAhead::kPaper, BaseOptimizer::kAdam),
+        std::tuple(ForwardQuantizer::kDorefa, LookAhead::kReleased, BaseOptimizer::kSgd),
+        std::tuple(ForwardQuantizer::kBwn, LookAhead::kReleased, BaseOptimizer::kSgdMomentum)}) {
     auto model = Lenet();
-    MetaQuantTrainer trainer(model, MetaQuantOptions().forward(forward).lr(0.01));
+    MetaQuantTrainer trainer(
+        model, MetaQuantOptions().forward(forward).look_ahead(look_ahead).optimizer(optimizer).lr(0.01));
     const Batch batch;
     const at::Tensor weight = model->named_parameters()["conv1.weight"].detach().clone();
     std::vector<at::Tensor> meta_before;
@@ -70,7 +77,8 @@ TEST(MetaQuantTrainerTest, StepsTrainTheMetaNetworkAndTheWeights) {
 
     const MetaQuantTrainer::StepOutput second = trainer.Step(batch.images, batch.labels);
     EXPECT_TRUE(std::isfinite(second.loss.item<double>()));
-    EXPECT_TRUE(AllNonZero(trainer.meta_net()->parameters())) << ForwardQuantizerName(forward);
+    EXPECT_TRUE(AllNonZero(trainer.meta_net()->parameters()))
+        << ForwardQuantizerName(forward) << " " << static_cast<int>(look_ahead) << " " << static_cast<int>(optimizer);
     EXPECT_FALSE(model->named_parameters()["conv1.weight"].equal(weight));
     const std::vector<at::Tensor> meta_after = trainer.meta_net()->parameters();
     for (size_t i = 0; i < meta_after.size(); ++i) EXPECT_FALSE(meta_after[i].equal(meta_before[i]));
@@ -154,11 +162,35 @@ TEST(MetaQuantTrainerTest, StoredBwnModelRestoresToPlusMinusAlpha) {
   trainer.Unquantize();
 }
 
-// Tests that the paper's look-ahead is refused with a refining optimizer.
-TEST(MetaQuantTrainerTest, PaperLookAheadNeedsPlainSgd) {
-  EXPECT_THROW(MetaQuantTrainer(Lenet(), MetaQuantOptions().look_ahead(LookAhead::kPaper).optimizer(BaseOptimizer::kAdam)),
-               c10::Error);
-  EXPECT_NO_THROW(MetaQuantTrainer(Lenet(), MetaQuantOptions().look_ahead(LookAhead::kPaper)));
+// Tests that the previewed direction is the step each base optimizer then takes with that
+// gradient, before its first step (no state yet) and after two, and that previewing leaves
+// the optimizer's state alone.
+TEST(MetaQuantTrainerTest, PreviewIsTheOptimizersNextStep) {
+  for (const BaseOptimizer optimizer : {BaseOptimizer::kSgd, BaseOptimizer::kSgdMomentum, BaseOptimizer::kAdam}) {
+    auto model = Lenet();
+    MetaQuantTrainer trainer(model, MetaQuantOptions().meta(std::nullopt).optimizer(optimizer).lr(0.01));
+    at::Tensor weight = model->named_parameters()["fc3.weight"];
+    for (int steps_before = 0; steps_before < 3; ++steps_before) {
+      const at::Tensor grad = at::randn(weight.sizes());
+      const at::Tensor preview = PreviewStepDirection(trainer.base_optimizer(), weight, grad);
+      EXPECT_TRUE(PreviewStepDirection(trainer.base_optimizer(), weight, grad).equal(preview));
+      const at::Tensor before = weight.detach().clone();
+      trainer.base_optimizer().zero_grad();
+      weight.mutable_grad() = grad.clone();
+      trainer.base_optimizer().step();
+      const at::Tensor taken = (before - weight.detach()) / 0.01;
+      EXPECT_TRUE(at::allclose(preview, taken, 1e-4, 1e-5))
+          << static_cast<int>(optimizer) << " after " << steps_before << " steps: max difference "
+          << (preview - taken).abs().max().item<float>();
+    }
+  }
+}
+
+// Tests that a parameter the optimizer does not hold is refused.
+TEST(MetaQuantTrainerTest, PreviewRefusesForeignParameters) {
+  MetaQuantTrainer trainer(Lenet(), MetaQuantOptions().meta(std::nullopt));
+  const at::Tensor foreign = at::zeros({3});
+  EXPECT_THROW(PreviewStepDirection(trainer.base_optimizer(), foreign, foreign), c10::Error);
 }
 
 }  // namespace
