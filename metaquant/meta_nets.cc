@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/rnn.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
 #include <map>
 #include <tuple>
@@ -87,6 +89,30 @@ class LSTMFC : public MetaNet {
   }
 
   void ResetState() override { states_.clear(); }
+
+  void SaveState(torch::serialize::OutputArchive& archive) const override {
+    c10::List<std::string> layers;
+    for (const auto& [layer, state] : states_) {
+      const std::string key = absl::StrCat("layer_", layers.size());
+      archive.write(key + "_h", std::get<0>(state));
+      archive.write(key + "_c", std::get<1>(state));
+      layers.push_back(layer);
+    }
+    archive.write("layers", c10::IValue(layers));
+  }
+
+  void LoadState(torch::serialize::InputArchive& archive) override {
+    states_.clear();
+    c10::IValue layers;
+    archive.read("layers", layers);
+    const auto names = layers.to<c10::List<std::string>>();  // throws c10::Error if not
+    for (size_t i = 0; i < names.size(); ++i) {
+      at::Tensor h, c;
+      archive.read(absl::StrCat("layer_", i, "_h"), h);
+      archive.read(absl::StrCat("layer_", i, "_c"), c);
+      states_[names.get(i)] = {h, c};
+    }
+  }
 
  private:
   torch::nn::LSTM lstm_;

@@ -28,6 +28,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
 namespace mc::metaquant {
 
 enum class MetaNetType { kFCGrad, kMultiFC, kLSTMFC };
@@ -45,6 +50,10 @@ class MetaNet : public torch::nn::Module {
                              const at::Tensor& pre_quantized) = 0;
   /// Forgets recurrent state (LSTMFC); the other networks have none.
   virtual void ResetState() {}
+  /// Writes the recurrent state, and replaces it with the one read, so that a resumed run
+  /// continues exactly (LSTMFC; no-ops for the other networks).
+  virtual void SaveState(torch::serialize::OutputArchive& /*archive*/) const {}
+  virtual void LoadState(torch::serialize::InputArchive& /*archive*/) {}
 };
 
 /// A meta network with hidden size `hidden` (reference 100); `num_layers` linear layers for

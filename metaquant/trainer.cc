@@ -333,6 +333,9 @@ void MetaQuantTrainer::Save(torch::serialize::OutputArchive& archive) const {
     torch::serialize::OutputArchive meta_optimizer;
     meta_optimizer_->save(meta_optimizer);
     archive.write("meta_optimizer", meta_optimizer);
+    torch::serialize::OutputArchive meta_state;
+    meta_->SaveState(meta_state);
+    archive.write("meta_state", meta_state);
   }
   if (!meta_ || !has_history_) return;  // the STE baseline keeps no history
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -356,7 +359,9 @@ void MetaQuantTrainer::Load(torch::serialize::InputArchive& archive) {
     torch::serialize::InputArchive meta;
     archive.read("meta_net", meta);
     meta_->load(meta);
-    meta_->ResetState();
+    torch::serialize::InputArchive meta_state;
+    archive.read("meta_state", meta_state);
+    meta_->LoadState(meta_state);
     torch::serialize::InputArchive meta_optimizer;
     archive.read("meta_optimizer", meta_optimizer);
     meta_optimizer_->load(meta_optimizer);

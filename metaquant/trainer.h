@@ -135,8 +135,8 @@ class MetaQuantTrainer {
   const std::vector<std::string>& quantized_weights() const { return names_; }
   const MetaQuantOptions& options() const { return options_; }
 
-  /// Everything a resumed run needs besides the model: optimizers, meta network, the
-  /// previous step's (dL/dŴ, W~) and directions.
+  /// Everything a resumed run needs besides the model: optimizers, meta network (with
+  /// LSTMFC's hidden states), the previous step's (dL/dŴ, W~) and directions.
   void Save(torch::serialize::OutputArchive& archive) const;
   void Load(torch::serialize::InputArchive& archive);
 

@@ -98,9 +98,11 @@ TEST(MetaQuantTrainerTest, SteBaselineUpdatesFromTheFirstStep) {
 }
 
 // Tests that a run saved after two steps and loaded into a fresh model and trainer takes the
-// same next step as the run that went on, for MetaQuant and for the STE baseline.
+// same next step as the run that went on, for MetaQuant (LSTMFC's hidden states included) and
+// for the STE baseline.
 TEST(MetaQuantTrainerTest, SavedRunResumesExactly) {
   for (const std::optional<MetaNetType> meta : {std::optional<MetaNetType>(MetaNetType::kMultiFC),
+                                                std::optional<MetaNetType>(MetaNetType::kLSTMFC),
                                                 std::optional<MetaNetType>()}) {
     const MetaQuantOptions options =
         MetaQuantOptions().meta(meta).optimizer(BaseOptimizer::kSgdMomentum).lr(0.01);
@@ -127,10 +129,10 @@ TEST(MetaQuantTrainerTest, SavedRunResumesExactly) {
       resumed.Load(archive);
     }
     const double loss = trainer.Step(batch.images, batch.labels).loss.item<double>();
-    EXPECT_EQ(resumed.Step(batch.images, batch.labels).loss.item<double>(), loss) << meta.has_value();
+    EXPECT_EQ(resumed.Step(batch.images, batch.labels).loss.item<double>(), loss) << (meta ? MetaNetTypeName(*meta) : "ste");
     auto expected = model->named_parameters();
     for (const auto& item : resumed_model->named_parameters()) {
-      EXPECT_TRUE(item.value().equal(expected[item.key()])) << item.key() << " " << meta.has_value();
+      EXPECT_TRUE(item.value().equal(expected[item.key()])) << item.key() << " " << (meta ? MetaNetTypeName(*meta) : "ste");
     }
   }
 }
