@@ -59,6 +59,7 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_baseline", "NotABool", {"--resume=maybe"}, "'resume'"},
     {"cifar_baseline", "ZeroLearningRate", {"--lr=0"}, "lr = 0"},
     {"cifar_baseline", "NanLearningRate", {"--lr=nan"}, "lr = nan"},
+    {"cifar_baseline", "NanWarmup", {"--warmup_epochs=nan"}, "warmup_epochs = nan"},
     {"cifar_baseline", "NegativeThreads", {"--threads=-1"}, "threads = -1"},
     {"cifar_baseline", "TooManyWorkers", {"--workers=1000"}, "workers = 1000"},
     {"cifar_baseline", "NegativeMaxTrainBatches", {"--max_train_batches=-5"}, "max_train_batches = -5"},

@@ -16,6 +16,7 @@ ABSL_FLAG(std::optional<std::string>, model, std::nullopt, "Model name from the 
 ABSL_FLAG(std::optional<int32_t>, epochs, std::nullopt, "Training epochs.");
 ABSL_FLAG(std::optional<int32_t>, batch_size, std::nullopt, "Training batch size.");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt, "Initial learning rate.");
+ABSL_FLAG(std::optional<double>, warmup_epochs, std::nullopt, "Linear learning-rate warm-up, in epochs (default 0: none).");
 ABSL_FLAG(std::optional<int32_t>, max_train_batches, std::nullopt, "Stop every training epoch after this many batches (0: no limit).");
 ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: one per hardware thread).");
 ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker threads.");
@@ -94,6 +95,7 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   if (const auto epochs = absl::GetFlag(FLAGS_epochs)) training->set_epochs(*epochs);
   if (const auto batch_size = absl::GetFlag(FLAGS_batch_size)) training->set_batch_size(*batch_size);
   if (const auto lr = absl::GetFlag(FLAGS_lr)) training->set_lr(*lr);
+  if (const auto warmup = absl::GetFlag(FLAGS_warmup_epochs)) training->set_warmup_epochs(*warmup);
   if (const auto max_train_batches = absl::GetFlag(FLAGS_max_train_batches)) {
     training->set_max_train_batches(*max_train_batches);
   }

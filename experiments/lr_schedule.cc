@@ -9,19 +9,21 @@ double LearningRateAt(const serialization::TrainingConfig& training, int64_t ste
                       int64_t steps_per_epoch) {
   using serialization::TrainingConfig;
   steps_per_epoch = std::max<int64_t>(steps_per_epoch, 1);
+  const double warmup_steps = training.warmup_epochs() * static_cast<double>(steps_per_epoch);
+  const double warmup = step < warmup_steps ? static_cast<double>(step + 1) / warmup_steps : 1.0;
   switch (training.lr_schedule()) {
     case TrainingConfig::STEP: {
       const int64_t epoch = step / steps_per_epoch;
       const int64_t period = std::max(training.lr_step_epochs(), 1);
-      return training.lr() * std::pow(training.lr_gamma(), static_cast<double>(epoch / period));
+      return warmup * training.lr() * std::pow(training.lr_gamma(), static_cast<double>(epoch / period));
     }
     case TrainingConfig::COSINE: {
       const double total = static_cast<double>(steps_per_epoch) * std::max(training.epochs(), 1);
       const double progress = std::min(static_cast<double>(step) / total, 1.0);
-      return training.lr() * 0.5 * (1.0 + std::cos(M_PI * progress));
+      return warmup * training.lr() * 0.5 * (1.0 + std::cos(M_PI * progress));
     }
     default:
-      return training.lr();
+      return warmup * training.lr();
   }
 }
 

@@ -17,7 +17,8 @@ namespace mc::experiments {
 /// epoch and training.epochs epochs:
 ///   CONSTANT: lr;
 ///   STEP:     lr * lr_gamma^floor(epoch / lr_step_epochs);
-///   COSINE:   lr * (1 + cos(pi * step / total_steps)) / 2, annealed every step to 0.
+///   COSINE:   lr * (1 + cos(pi * step / total_steps)) / 2, annealed every step to 0;
+/// each scaled by (step + 1) / (warmup_epochs * steps_per_epoch) during the warm-up.
 double LearningRateAt(const serialization::TrainingConfig& training, int64_t step,
                       int64_t steps_per_epoch);
 

@@ -38,6 +38,20 @@ TEST(LrScheduleTest, StepDecaysPerPeriod) {
   EXPECT_NEAR(LearningRateAt(training, 45, 10), 0.001, 1e-15);
 }
 
+// Tests that the warm-up ramps the schedule's rate linearly over its steps, fractions of an
+// epoch included, then leaves it unchanged.
+TEST(LrScheduleTest, WarmupRampsLinearly) {
+  TrainingConfig training = Training(TrainingConfig::COSINE);
+  training.set_warmup_epochs(0.5);
+  const TrainingConfig plain = Training(TrainingConfig::COSINE);
+  EXPECT_NEAR(LearningRateAt(training, 0, 100), LearningRateAt(plain, 0, 100) / 50, 1e-15);
+  EXPECT_NEAR(LearningRateAt(training, 24, 100), LearningRateAt(plain, 24, 100) / 2, 1e-15);
+  EXPECT_EQ(LearningRateAt(training, 49, 100), LearningRateAt(plain, 49, 100));
+  EXPECT_EQ(LearningRateAt(training, 50, 100), LearningRateAt(plain, 50, 100));
+  training.set_lr_schedule(TrainingConfig::CONSTANT);
+  EXPECT_NEAR(LearningRateAt(training, 9, 100), 0.1 * 10 / 50, 1e-15);
+}
+
 // Tests that the constant schedule ignores the step.
 TEST(LrScheduleTest, ConstantIsConstant) {
   const TrainingConfig training = Training(TrainingConfig::CONSTANT);

@@ -116,6 +116,9 @@ absl::Status ValidateExperimentConfig(const ExperimentConfig& config) {
       return OutOfRange("training.lr_gamma", training.lr_gamma(), "(0, 1]");
     }
   }
+  if (!(training.warmup_epochs() >= 0 && training.warmup_epochs() <= 1000)) {
+    return OutOfRange("training.warmup_epochs", training.warmup_epochs(), "[0, 1000]");
+  }
   MC_RETURN_IF_ERROR(CheckIntRange("training.threads", training.threads(), 0, 256));
   MC_RETURN_IF_ERROR(
       CheckIntRange("training.max_train_batches", training.max_train_batches(), 0, 1 << 30));

@@ -77,6 +77,10 @@ TEST(ExperimentConfigTest, RejectsOutOfRangeValues) {
   EXPECT_THAT(ValidationMessage(config), HasSubstr("training.momentum"));
 
   config = Valid();
+  config.mutable_training()->set_warmup_epochs(-1);
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.warmup_epochs = -1 is out of range: allowed [0, 1000]"));
+
+  config = Valid();
   config.mutable_data()->set_dataset("imagenet");
   EXPECT_THAT(ValidationMessage(config), HasSubstr("\"imagenet\" is not one of"));
 
