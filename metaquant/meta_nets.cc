@@ -93,9 +93,8 @@ class LSTMFC : public MetaNet {
   void SaveState(torch::serialize::OutputArchive& archive) const override {
     c10::List<std::string> layers;
     for (const auto& [layer, state] : states_) {
-      const std::string key = absl::StrCat("layer_", layers.size());
-      archive.write(key + "_h", std::get<0>(state));
-      archive.write(key + "_c", std::get<1>(state));
+      archive.write(StateKey(layers.size(), "h"), std::get<0>(state));
+      archive.write(StateKey(layers.size(), "c"), std::get<1>(state));
       layers.push_back(layer);
     }
     archive.write("layers", c10::IValue(layers));
@@ -108,13 +107,18 @@ class LSTMFC : public MetaNet {
     const auto names = layers.to<c10::List<std::string>>();  // throws c10::Error if not
     for (size_t i = 0; i < names.size(); ++i) {
       at::Tensor h, c;
-      archive.read(absl::StrCat("layer_", i, "_h"), h);
-      archive.read(absl::StrCat("layer_", i, "_c"), c);
+      archive.read(StateKey(i, "h"), h);
+      archive.read(StateKey(i, "c"), c);
       states_[names.get(i)] = {h, c};
     }
   }
 
  private:
+  // Archive key of the hidden (h) or cell (c) state of the i-th layer saved.
+  static std::string StateKey(size_t i, absl::string_view part) {
+    return absl::StrCat("layer_", i, "_", part);
+  }
+
   torch::nn::LSTM lstm_;
   torch::nn::Linear fc_;
   std::map<std::string, std::tuple<at::Tensor, at::Tensor>> states_;

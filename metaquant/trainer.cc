@@ -66,6 +66,11 @@ const torch::optim::OptimizerOptions& GroupOptions(const torch::optim::Optimizer
   TORCH_CHECK(false, "the parameter is not one of the optimizer's");
 }
 
+// grad + weight_decay * param, the gradient both optimizers step with.
+at::Tensor WithWeightDecay(const at::Tensor& grad, const at::Tensor& param, double weight_decay) {
+  return weight_decay != 0 ? grad + weight_decay * param.detach() : grad;
+}
+
 // The optimizer's state of `param`, or null before its first step.
 template <typename State>
 const State* ParamState(const torch::optim::Optimizer& optimizer, const at::Tensor& param) {
@@ -77,10 +82,9 @@ const State* ParamState(const torch::optim::Optimizer& optimizer, const at::Tens
 
 at::Tensor PreviewStepDirection(const torch::optim::Optimizer& optimizer, const at::Tensor& param,
                                 const at::Tensor& grad) {
-  const at::Tensor p = param.detach();
   if (dynamic_cast<const torch::optim::SGD*>(&optimizer) != nullptr) {
     const auto& options = static_cast<const torch::optim::SGDOptions&>(GroupOptions(optimizer, param));
-    at::Tensor d = options.weight_decay() != 0 ? grad + options.weight_decay() * p : grad;
+    const at::Tensor d = WithWeightDecay(grad, param, options.weight_decay());
     if (options.momentum() == 0) return d;
     const auto* state = ParamState<torch::optim::SGDParamState>(optimizer, param);
     const at::Tensor buffer =
@@ -91,7 +95,7 @@ at::Tensor PreviewStepDirection(const torch::optim::Optimizer& optimizer, const 
     const auto& options = static_cast<const torch::optim::AdamOptions&>(GroupOptions(optimizer, param));
     TORCH_CHECK(!options.amsgrad(), "PreviewStepDirection: AMSGrad is not supported");
     const auto [beta1, beta2] = options.betas();
-    const at::Tensor g = options.weight_decay() != 0 ? grad + options.weight_decay() * p : grad;
+    const at::Tensor g = WithWeightDecay(grad, param, options.weight_decay());
     const auto* state = ParamState<torch::optim::AdamParamState>(optimizer, param);
     const int64_t step = (state == nullptr ? 0 : state->step()) + 1;
     at::Tensor exp_avg = (1 - beta1) * g;

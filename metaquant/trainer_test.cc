@@ -128,11 +128,12 @@ TEST(MetaQuantTrainerTest, SavedRunResumesExactly) {
       resumed_model->load(archive);
       resumed.Load(archive);
     }
+    const std::string label = meta ? MetaNetTypeName(*meta) : "ste";
     const double loss = trainer.Step(batch.images, batch.labels).loss.item<double>();
-    EXPECT_EQ(resumed.Step(batch.images, batch.labels).loss.item<double>(), loss) << (meta ? MetaNetTypeName(*meta) : "ste");
+    EXPECT_EQ(resumed.Step(batch.images, batch.labels).loss.item<double>(), loss) << label;
     auto expected = model->named_parameters();
     for (const auto& item : resumed_model->named_parameters()) {
-      EXPECT_TRUE(item.value().equal(expected[item.key()])) << item.key() << " " << (meta ? MetaNetTypeName(*meta) : "ste");
+      EXPECT_TRUE(item.value().equal(expected[item.key()])) << item.key() << " " << label;
     }
   }
 }
