@@ -95,6 +95,8 @@ class DifferentiableQuantization {
   const std::vector<at::Tensor>& points() const { return points_; }
   /// The quantized model (weights on the points).
   std::shared_ptr<nn_models::Classifier> model() const { return model_; }
+  /// The training loss, e.g. to set its progress for teacher annealing.
+  StudentLoss& loss() { return loss_; }
 
   struct StepOutput {
     at::Tensor loss;    ///< 0-d float

@@ -39,7 +39,20 @@ at::Tensor StudentLoss::operator()(const at::Tensor& student_logits, const at::T
     teacher_->eval();
     teacher_logits = teacher_->forward(images);
   }
-  return DistillationLoss(student_logits, teacher_logits, labels, options_);
+  KDLossOptions options = options_;
+  options.soft_weight(soft_weight());
+  return DistillationLoss(student_logits, teacher_logits, labels, options);
+}
+
+void StudentLoss::set_progress(double progress) {
+  TORCH_CHECK(progress >= 0 && progress <= 1, "StudentLoss: progress must be in [0, 1], got ",
+              progress);
+  progress_ = progress;
+}
+
+double StudentLoss::soft_weight() const {
+  return options_.anneal_soft_weight() ? options_.soft_weight() * (1 - progress_)
+                                       : options_.soft_weight();
 }
 
 }  // namespace mc::distill

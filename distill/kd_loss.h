@@ -9,6 +9,11 @@
 // classes C compared with the textbook per-example mean (kBatchMean, PyTorch's "batchmean").
 // The cross-entropy is a per-example mean either way.
 //
+// Teacher annealing (Clark et al. 2019, "BAM! Born-again multi-task networks"), optional:
+// w falls linearly with the fraction p of training done, w(p) = w * (1 - p), so the
+// student learns from the teacher early and from the labels alone at the end, where a
+// teacher no better than the student would otherwise hold it back.
+//
 // Example:
 //   StudentLoss loss_fn(teacher, KDLossOptions());
 //   at::Tensor loss = loss_fn(student->forward(images), images, labels);
@@ -37,6 +42,8 @@ struct KDLossOptions {
   /// Weight w in [0, 1] of the soft (teacher) term. Default 0.7 (reference).
   TORCH_ARG(double, soft_weight) = 0.7;
   TORCH_ARG(KLReduction, reduction) = KLReduction::kElementwiseMean;
+  /// Teacher annealing: StudentLoss scales w by (1 - progress). Default false (reference).
+  TORCH_ARG(bool, anneal_soft_weight) = false;
 };
 
 /// The loss above, a 0-d float tensor differentiable in `student_logits` (N, C); the teacher
@@ -59,9 +66,16 @@ class StudentLoss {
 
   bool distills() const { return teacher_ != nullptr; }
 
+  /// The fraction of training done, in [0, 1], for options.anneal_soft_weight (throws
+  /// c10::Error outside it); 0 until set.
+  void set_progress(double progress);
+  /// The soft weight the next loss uses.
+  double soft_weight() const;
+
  private:
   std::shared_ptr<nn_models::Classifier> teacher_;
   KDLossOptions options_;
+  double progress_ = 0;
 };
 
 }  // namespace mc::distill

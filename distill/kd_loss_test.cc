@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
+
+#include "nn_models/registry.h"
 
 namespace mc::distill {
 namespace {
@@ -47,6 +50,38 @@ TEST(KDLossTest, WeightsSelectTheTerms) {
   EXPECT_NEAR(DistillationLoss(teacher, teacher, labels, KDLossOptions().soft_weight(1))
                   .item<double>(),
               0, 1e-6);
+}
+
+// Tests that StudentLoss is DistillationLoss against the teacher's logits, and that teacher
+// annealing scales the soft weight by (1 - progress): plain cross-entropy at the end, and
+// nothing changes without it.
+TEST(KDLossTest, StudentLossAnnealsTheSoftWeight) {
+  at::manual_seed(0);
+  std::shared_ptr<nn_models::Classifier> teacher =
+      nn_models::CreateModel("lenet", nn_models::ModelOptions().in_channels(1).image_size(28)).value();
+  const at::Tensor images = at::randn({4, 1, 28, 28});
+  const at::Tensor labels = at::randint(10, {4}, at::kLong);
+  const at::Tensor student = at::randn({4, 10});
+  teacher->eval();
+  const at::Tensor teacher_logits = teacher->forward(images).detach();
+  const auto distill = [&](double w) {
+    return DistillationLoss(student, teacher_logits, labels, KDLossOptions().soft_weight(w));
+  };
+
+  StudentLoss constant(teacher, KDLossOptions());
+  constant.set_progress(0.5);
+  EXPECT_DOUBLE_EQ(constant.soft_weight(), 0.7);
+  EXPECT_TRUE(constant(student, images, labels).allclose(distill(0.7)));
+
+  StudentLoss annealed(teacher, KDLossOptions().anneal_soft_weight(true));
+  EXPECT_TRUE(annealed(student, images, labels).allclose(distill(0.7)));
+  annealed.set_progress(0.5);
+  EXPECT_DOUBLE_EQ(annealed.soft_weight(), 0.35);
+  EXPECT_TRUE(annealed(student, images, labels).allclose(distill(0.35)));
+  annealed.set_progress(1);
+  EXPECT_TRUE(annealed(student, images, labels).allclose(at::cross_entropy_loss(student, labels)));
+  EXPECT_THROW(annealed.set_progress(1.5), c10::Error);
+  EXPECT_THROW(annealed.set_progress(-0.1), c10::Error);
 }
 
 // Tests that the gradient reaches the student only.

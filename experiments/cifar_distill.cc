@@ -52,6 +52,8 @@ ABSL_FLAG(std::optional<double>, temperature, std::nullopt, "Distillation temper
 ABSL_FLAG(std::optional<std::string>, kl_reduction, std::nullopt,
           "Distillation KL reduction: mean (over N * C, the reference's) | batchmean (over N).");
 ABSL_FLAG(std::optional<double>, distill_weight, std::nullopt, "Weight of the teacher's term, in [0, 1].");
+ABSL_FLAG(std::optional<bool>, anneal_distill_weight, std::nullopt,
+          "Teacher annealing: the teacher's weight falls linearly to 0 over training.");
 ABSL_FLAG(std::optional<bool>, stochastic_rounding, std::nullopt, "Round stochastically while training.");
 ABSL_FLAG(std::optional<bool>, quantize_first_last_layer, std::nullopt,
           "Quantize the first and last layers too.");
@@ -87,6 +89,7 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   d.set_temperature(2);
   d.set_distill_weight(0.7);
   d.set_kl_reduction("mean");
+  d.set_anneal_distill_weight(true);
   d.set_stochastic_rounding(false);
   d.set_quantize_first_last_layer(true);
   d.set_points_lr(1e-4);
@@ -114,6 +117,7 @@ absl::Status Configure(ExperimentConfig& config) {
   if (const auto v = absl::GetFlag(FLAGS_temperature)) d.set_temperature(*v);
   if (const auto v = absl::GetFlag(FLAGS_distill_weight)) d.set_distill_weight(*v);
   if (const auto v = absl::GetFlag(FLAGS_kl_reduction)) d.set_kl_reduction(*v);
+  if (const auto v = absl::GetFlag(FLAGS_anneal_distill_weight)) d.set_anneal_distill_weight(*v);
   if (const auto v = absl::GetFlag(FLAGS_stochastic_rounding)) d.set_stochastic_rounding(*v);
   if (const auto v = absl::GetFlag(FLAGS_quantize_first_last_layer)) d.set_quantize_first_last_layer(*v);
   if (const auto v = absl::GetFlag(FLAGS_points_lr)) d.set_points_lr(*v);
@@ -204,17 +208,10 @@ class QuantizedStudentTraining : public QuantizedTraining {
  public:
   QuantizedStudentTraining(const MethodContext& context, std::shared_ptr<nn_models::Classifier> teacher,
                            const distill::QuantizedDistillationOptions& options)
-      : QuantizedTraining(
-            context.config.distillation().method(), context.model, context.config.training(),
-            /*penalty=*/0,
-            [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer*) {
-              QuantizerSetup setup;
-              setup.quantizer = distill::AttachStudentQuantizer(std::move(model), options);
-              return setup;
-            },
-            distill::StudentLoss(teacher, options.kd())),
-        model_(context.model),
-        teacher_(std::move(teacher)) {}
+      : QuantizedStudentTraining(context, teacher, options,
+                                 std::make_shared<distill::StudentLoss>(teacher, options.kd())) {}
+
+  void SetTrainingProgress(double progress) override { loss_->set_progress(progress); }
 
   CompressedResult Compress() override {
     CompressedResult result = QuantizedTraining::Compress();
@@ -229,8 +226,27 @@ class QuantizedStudentTraining : public QuantizedTraining {
   }
 
  private:
+  QuantizedStudentTraining(const MethodContext& context, std::shared_ptr<nn_models::Classifier> teacher,
+                           const distill::QuantizedDistillationOptions& options,
+                           std::shared_ptr<distill::StudentLoss> loss)
+      : QuantizedTraining(
+            context.config.distillation().method(), context.model, context.config.training(),
+            /*penalty=*/0,
+            [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer*) {
+              QuantizerSetup setup;
+              setup.quantizer = distill::AttachStudentQuantizer(std::move(model), options);
+              return setup;
+            },
+            [loss](const at::Tensor& logits, const at::Tensor& images, const at::Tensor& labels) {
+              return (*loss)(logits, images, labels);
+            }),
+        model_(context.model),
+        teacher_(std::move(teacher)),
+        loss_(std::move(loss)) {}
+
   std::shared_ptr<nn_models::Classifier> model_;
   std::shared_ptr<nn_models::Classifier> teacher_;
+  std::shared_ptr<distill::StudentLoss> loss_;
   distill::CodedSize coded_;
 };
 
@@ -258,6 +274,8 @@ class LearnedPointsTraining : public TrainingMethod {
   }
 
   std::vector<torch::optim::Optimizer*> ScheduledOptimizers() override { return {optimizer_.get()}; }
+
+  void SetTrainingProgress(double progress) override { dq_.loss().set_progress(progress); }
 
   void Save(torch::serialize::OutputArchive& archive) override {
     torch::serialize::OutputArchive model_archive;
@@ -350,7 +368,8 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& 
           .temperature(d.temperature())
           .soft_weight(d.distill_weight())
           .reduction(d.kl_reduction() == "batchmean" ? distill::KLReduction::kBatchMean
-                                                     : distill::KLReduction::kElementwiseMean);
+                                                     : distill::KLReduction::kElementwiseMean)
+          .anneal_soft_weight(d.anneal_distill_weight());
   if (d.method() == "differentiable_quantization") {
     return std::make_unique<LearnedPointsTraining>(
         context, teacher,

@@ -93,6 +93,7 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_distill", "ZeroTemperature", {"--temperature=0"}, "temperature = 0"},
     {"cifar_distill", "DistillWeightAboveOne", {"--distill_weight=2"}, "distill_weight = 2"},
     {"cifar_distill", "UnknownKlReduction", {"--kl_reduction=sum"}, "\"sum\""},
+    {"cifar_distill", "AnnealNotABool", {"--anneal_distill_weight=sometimes"}, "anneal_distill_weight"},
     {"cifar_distill", "NegativeBucketSize", {"--bucket_size=-1"}, "bucket_size = -1"},
     {"cifar_distill", "UnknownPointsInit", {"--points_init=random"}, "\"random\""},
     {"cifar_distill", "RegistryInMissingDirectory",

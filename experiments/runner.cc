@@ -461,6 +461,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     shard_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
       lr = LearningRateAt(training, epoch * steps_per_epoch + step_in_epoch, steps_per_epoch);
       set_learning_rate(lr);
+      method->SetTrainingProgress(static_cast<double>(epoch * steps_per_epoch + step_in_epoch) /
+                                  (static_cast<double>(training.epochs()) * steps_per_epoch));
       StepResult result;
       const int64_t syncs_before = gradient_syncs;
       step_status = TorchCall("training step", [&] { result = method->TrainStep(images, labels); });

@@ -162,6 +162,18 @@ MethodFactory Diverging(int64_t diverging_step, double loss) {
   };
 }
 
+// Float training that records the progress the runner reports before each step.
+class ProgressRecordingTraining : public FloatTraining {
+ public:
+  ProgressRecordingTraining(const MethodContext& context, std::vector<double>* progress)
+      : FloatTraining(context.model, context.config.training()), progress_(progress) {}
+
+  void SetTrainingProgress(double progress) override { progress_->push_back(progress); }
+
+ private:
+  std::vector<double>* progress_;
+};
+
 absl::StatusOr<std::vector<EpochMetrics>> ReadMetrics(const std::string& dir) {
   MC_ASSIGN_OR_RETURN(const std::string text,
                       serialization::ReadFileToString(dir + "/metrics.jsonl"));
@@ -449,6 +461,32 @@ TEST(RunnerTest, NonFiniteLossKeepsTheLastCheckpoint) {
   ASSERT_TRUE(RunExperiment(config, &Float, resume).ok());
   EXPECT_THAT(log.str(), HasSubstr("after epoch 1"));
   ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
+}
+
+// Tests that the runner tells the method, before each step, the fraction of the run's steps
+// done: 0 at the first, rising by 1 / (epochs * steps per epoch), also after a resume.
+TEST(RunnerTest, ReportsTheTrainingProgressBeforeEveryStep) {
+  const ExperimentConfig config = SmallRun("progress");
+  constexpr int64_t kSteps = 3 * 20;  // SmallRun's epochs * max_train_batches
+  std::vector<double> progress;
+  const MethodFactory recording = [&](const MethodContext& context)
+      -> absl::StatusOr<std::unique_ptr<TrainingMethod>> {
+    return std::make_unique<ProgressRecordingTraining>(context, &progress);
+  };
+  ASSERT_TRUE(RunExperiment(config, recording, Quiet()).ok());
+  ASSERT_EQ(progress.size(), static_cast<size_t>(kSteps));
+  for (int64_t step = 0; step < kSteps; ++step) {
+    EXPECT_DOUBLE_EQ(progress[step], static_cast<double>(step) / kSteps) << "step " << step;
+  }
+
+  // A run stopped in epoch 2 resumes at the progress of epoch 2's first step.
+  const ExperimentConfig stopped = SmallRun("progress_resumed");
+  ASSERT_FALSE(RunExperiment(stopped, Diverging(20 + 2, std::nan("")), Quiet()).ok());
+  progress.clear();
+  ASSERT_TRUE(RunExperiment(stopped, recording, QuietResume()).ok());
+  ASSERT_EQ(progress.size(), static_cast<size_t>(kSteps - 20));
+  EXPECT_DOUBLE_EQ(progress.front(), 20.0 / kSteps);
+  EXPECT_DOUBLE_EQ(progress.back(), (kSteps - 1.0) / kSteps);
 }
 
 // Tests that an infinite loss in the first epoch stops the run before any checkpoint.

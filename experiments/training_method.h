@@ -75,6 +75,10 @@ class TrainingMethod {
   virtual void Save(torch::serialize::OutputArchive& archive) = 0;
   virtual void Load(torch::serialize::InputArchive& archive) = 0;
 
+  /// Called by the runner before every training step with the fraction of the run's steps
+  /// done, in [0, 1), for losses that follow it (e.g. an annealed distillation weight).
+  virtual void SetTrainingProgress(double progress) { (void)progress; }
+
   /// Extra per-epoch values for metrics.jsonl and the TensorBoard events, e.g.
   /// {"model_size_mb": 0.12} (see runner.h for their tags).
   virtual std::map<std::string, double> EpochExtras() { return {}; }
