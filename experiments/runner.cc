@@ -134,12 +134,20 @@ std::string CheckpointConfigText(ExperimentConfig config) {
   return serialization::ExperimentConfigToText(config);
 }
 
-absl::Status SaveCheckpoint(const std::string& path, int32_t completed_epochs,
+// Where a checkpoint leaves a run: its completed epochs and the seconds spent on them, over
+// every process that ran them.
+struct CheckpointProgress {
+  int32_t completed_epochs = 0;
+  double wall_seconds = 0;
+};
+
+absl::Status SaveCheckpoint(const std::string& path, const CheckpointProgress& progress,
                             const std::string& config_text, TrainingMethod& method) {
   std::ostringstream bytes;
   MC_RETURN_IF_ERROR(TorchCall("saving the checkpoint", [&] {
     torch::serialize::OutputArchive archive;
-    archive.write("completed_epochs", c10::IValue(static_cast<int64_t>(completed_epochs)));
+    archive.write("completed_epochs", c10::IValue(static_cast<int64_t>(progress.completed_epochs)));
+    archive.write("wall_seconds", c10::IValue(progress.wall_seconds));
     archive.write("config", c10::IValue(config_text));
     archive.write("rng_state", GeneratorState());
     torch::serialize::OutputArchive method_archive;
@@ -150,10 +158,12 @@ absl::Status SaveCheckpoint(const std::string& path, int32_t completed_epochs,
   return serialization::WriteFileAtomically(path, bytes.str());
 }
 
-// Loads a checkpoint, the bytes of the file at `path`; returns the number of completed epochs.
-absl::StatusOr<int32_t> LoadCheckpoint(const std::string& bytes, const std::string& path,
-                                       const std::string& config_text, TrainingMethod& method) {
-  int32_t completed_epochs = 0;
+// Loads a checkpoint, the bytes of the file at `path`, into `method`. A checkpoint written
+// before wall_seconds was recorded reports 0 seconds.
+absl::StatusOr<CheckpointProgress> LoadCheckpoint(const std::string& bytes, const std::string& path,
+                                                  const std::string& config_text,
+                                                  TrainingMethod& method) {
+  CheckpointProgress progress;
   std::string saved_config;
   MC_RETURN_IF_ERROR(TorchCall(absl::StrCat("reading checkpoint ", path), [&] {
     torch::serialize::InputArchive archive;
@@ -163,7 +173,8 @@ absl::StatusOr<int32_t> LoadCheckpoint(const std::string& bytes, const std::stri
     saved_config = value.toStringRef();
     if (saved_config != config_text) return;
     archive.read("completed_epochs", value);
-    completed_epochs = static_cast<int32_t>(value.toInt());
+    progress.completed_epochs = static_cast<int32_t>(value.toInt());
+    if (archive.try_read("wall_seconds", value)) progress.wall_seconds = value.toDouble();
     at::Tensor rng_state;
     archive.read("rng_state", rng_state);
     torch::serialize::InputArchive method_archive;
@@ -176,7 +187,7 @@ absl::StatusOr<int32_t> LoadCheckpoint(const std::string& bytes, const std::stri
         "cannot resume from ", path, ": it was written with another configuration (see ",
         kConfigFile, " next to it); use a new --output_dir or the same flags"));
   }
-  return completed_epochs;
+  return progress;
 }
 
 // Logs an epoch's metrics.jsonl values and the method's histograms at the global `step`
@@ -349,6 +360,9 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
                                                 const MethodFactory& factory,
                                                 const RunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const auto seconds_since = [](std::chrono::steady_clock::time_point then) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - then).count();
+  };
   MC_ASSIGN_OR_RETURN(distributed::ProcessGroup* const group,
                       RunProcessGroup(config, options.process_group));
   const bool rank_zero = group == nullptr || group->rank() == 0;
@@ -399,6 +413,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   const std::string checkpoint_path = absl::StrCat(dir, "/", kCheckpointFile);
   const std::string metrics_path = absl::StrCat(dir, "/", kMetricsFile);
   int32_t first_epoch = 0;
+  double resumed_seconds = 0;  // spent by earlier processes on the epochs resumed from
   if (options.resume) {
     // Rank 0's checkpoint, if any, resumes every rank.
     absl::StatusOr<std::string> checkpoint = std::string();
@@ -407,7 +422,10 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     }
     MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group, checkpoint));
     if (!bytes.empty()) {
-      MC_ASSIGN_OR_RETURN(first_epoch, LoadCheckpoint(bytes, checkpoint_path, config_text, *method));
+      MC_ASSIGN_OR_RETURN(const CheckpointProgress progress,
+                          LoadCheckpoint(bytes, checkpoint_path, config_text, *method));
+      first_epoch = progress.completed_epochs;
+      resumed_seconds = progress.wall_seconds;
       log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
     }
   }
@@ -534,7 +552,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
           serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
       MC_RETURN_IF_ERROR(
           WriteEpochEvents(*events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
-      return SaveCheckpoint(checkpoint_path, epoch + 1, config_text, *method);
+      return SaveCheckpoint(checkpoint_path, {epoch + 1, resumed_seconds + seconds_since(start)},
+                            config_text, *method);
     };
     absl::Status epoch_status;
     if (rank_zero) epoch_status = evaluate_and_save();
@@ -592,8 +611,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
     *summary.mutable_config() = config;
     method->FillSummary(summary);
-    summary.set_wall_seconds(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    summary.set_wall_seconds(resumed_seconds + seconds_since(start));
     MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
     return summary;
   };

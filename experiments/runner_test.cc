@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -265,7 +266,7 @@ TEST(RunnerTest, WritesModelMetricsAndSummary) {
 }
 
 // Tests that a run stopped after one epoch and resumed ends with exactly the weights of an
-// uninterrupted run with the same seed.
+// uninterrupted run with the same seed, and that its wall time counts both processes.
 TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
   const ExperimentConfig straight = SmallRun("straight");
   ASSERT_TRUE(RunExperiment(straight, &Float, Quiet()).ok());
@@ -273,12 +274,23 @@ TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
   const ExperimentConfig split = SmallRun("split");
   RunOptions stop = Quiet();
   stop.stop_after_epochs = 1;
-  EXPECT_THAT(RunExperiment(split, &Float, stop),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("after epoch 1")));
+  const auto seconds_of = [](const std::function<void()>& run) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const double first_seconds = seconds_of([&] {
+    EXPECT_THAT(RunExperiment(split, &Float, stop),
+                StatusIs(absl::StatusCode::kAborted, HasSubstr("after epoch 1")));
+  });
   RunOptions resume = Quiet();
   resume.resume = true;
-  absl::StatusOr<ExperimentSummary> resumed = RunExperiment(split, &Float, resume);
+  absl::StatusOr<ExperimentSummary> resumed;
+  const double second_seconds = seconds_of([&] { resumed = RunExperiment(split, &Float, resume); });
   ASSERT_TRUE(resumed.ok()) << resumed.status();
+  // The first process's epoch, up to its checkpoint, is part of the run's wall time.
+  EXPECT_GT(resumed->wall_seconds(), second_seconds);
+  EXPECT_LE(resumed->wall_seconds(), first_seconds + second_seconds);
 
   ExpectSameModelTensors(straight.output().dir() + "/model.mcm", split.output().dir() + "/model.mcm");
   absl::StatusOr<std::string> metrics =
