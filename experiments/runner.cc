@@ -360,8 +360,8 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
                                                 const MethodFactory& factory,
                                                 const RunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const auto seconds_since = [](std::chrono::steady_clock::time_point then) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - then).count();
+  const auto seconds_since_start = [start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   MC_ASSIGN_OR_RETURN(distributed::ProcessGroup* const group,
                       RunProcessGroup(config, options.process_group));
@@ -552,7 +552,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
           serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
       MC_RETURN_IF_ERROR(
           WriteEpochEvents(*events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
-      return SaveCheckpoint(checkpoint_path, {epoch + 1, resumed_seconds + seconds_since(start)},
+      return SaveCheckpoint(checkpoint_path, {epoch + 1, resumed_seconds + seconds_since_start()},
                             config_text, *method);
     };
     absl::Status epoch_status;
@@ -611,7 +611,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
     *summary.mutable_config() = config;
     method->FillSummary(summary);
-    summary.set_wall_seconds(resumed_seconds + seconds_since(start));
+    summary.set_wall_seconds(resumed_seconds + seconds_since_start());
     MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
     return summary;
   };
