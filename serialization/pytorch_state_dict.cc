@@ -46,7 +46,7 @@ namespace {
 struct None {};
 
 // A Python callable that REDUCE may apply.
-enum class Callable { kOrderedDict, kRebuildTensorV2, kRebuildParameter };
+enum class Callable { kOrderedDict, kRebuildTensorV2, kRebuildParameter, kRestoreTypeTag };
 
 // A typed storage class such as `torch.FloatStorage`, naming the dtype of a storage record.
 struct StorageClass {
@@ -261,6 +261,7 @@ absl::StatusOr<Value> ResolveGlobal(absl::string_view module, absl::string_view 
   if (module == "collections" && name == "OrderedDict") return Callable::kOrderedDict;
   if (module == "torch._utils" && name == "_rebuild_tensor_v2") return Callable::kRebuildTensorV2;
   if (module == "torch._utils" && name == "_rebuild_parameter") return Callable::kRebuildParameter;
+  if (module == "torch.jit._pickle" && name == "restore_type_tag") return Callable::kRestoreTypeTag;
   const std::string global = absl::StrCat("unsupported global '", module, ".", name, "'");
   if (module == "torch") {
     for (const auto& [class_name, dtype] : kStorageClasses) {
@@ -742,6 +743,13 @@ class StateDictUnpickler {
         return RebuildTensor(args);
       case Callable::kRebuildParameter:
         return RebuildParameter(args);
+      case Callable::kRestoreTypeTag:
+        // LibTorch's pickler wraps a typed container as restore_type_tag(value, "Dict[...]");
+        // the type is only a hint for TorchScript.
+        if (args.items.size() != 2 || !std::holds_alternative<std::string>(args.items[1])) {
+          return absl::DataLossError("restore_type_tag arguments are not (value, type string)");
+        }
+        return args.items[0];
     }
     return absl::InternalError("unknown callable");
   }

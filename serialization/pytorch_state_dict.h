@@ -27,7 +27,8 @@ namespace mc::serialization {
 /// Tensors by their dotted names ("layer1.0.conv1.weight"), in file order.
 using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
 
-/// Reads a state dict saved by Python's `torch.save` (torch >= 1.6, zip format).
+/// Reads a state dict saved by Python's `torch.save` (torch >= 1.6, zip format) or by
+/// WritePyTorchStateDict.
 ///
 /// The file is a zip archive holding `<name>/data.pkl` (the pickled dict), one record
 /// `<name>/data/<key>` per tensor storage (raw little-endian values) and `<name>/version`.
@@ -59,9 +60,8 @@ absl::StatusOr<StateDict> ReadPyTorchStateDict(const std::string& path);
 /// Writes `state` to `path` atomically (atomic_file.h) as a dict from names to tensors, in
 /// the order of `state`, with `torch::pickle_save` (torch.save's zip format). Python reads it with
 /// `torch.load(path)` into a dict that `model.load_state_dict` takes, LibTorch with
-/// `torch::pickle_load`. Tensors keep their dtype, sizes and values. (The dict is pickled
-/// with LibTorch's type tag, `torch.jit._pickle.restore_type_tag`, which ReadPyTorchStateDict
-/// does not read.)
+/// `torch::pickle_load`, and ReadPyTorchStateDict reads it back. Tensors keep their dtype,
+/// sizes and values.
 /// \error kInvalidArgument naming the entry if a name repeats or a tensor is undefined;
 ///   kInternal if LibTorch cannot pickle a tensor; errors of WriteFileAtomically.
 absl::Status WritePyTorchStateDict(const std::string& path, const StateDict& state);

@@ -380,6 +380,17 @@ TEST(PyTorchStateDictTest, WrittenStateDictReadsBackWithPickleLoad) {
     EXPECT_EQ(tensor.sizes(), expected.sizes());
     EXPECT_TRUE(at::equal(tensor, expected));
   }
+
+  // Our own reader takes it too (LibTorch tags the dict with restore_type_tag).
+  const absl::StatusOr<StateDict> read = ReadPyTorchStateDict(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), state.size());
+  for (size_t j = 0; j < state.size(); ++j) {
+    SCOPED_TRACE(state[j].first);
+    EXPECT_EQ((*read)[j].first, state[j].first);
+    EXPECT_EQ((*read)[j].second.scalar_type(), state[j].second.scalar_type());
+    EXPECT_TRUE(at::equal((*read)[j].second, state[j].second));
+  }
 }
 
 // Tests that a repeated name and an undefined tensor are refused by name, and nothing is written.
