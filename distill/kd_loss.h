@@ -42,7 +42,8 @@ struct KDLossOptions {
   /// Weight w in [0, 1] of the soft (teacher) term. Default 0.7 (reference).
   TORCH_ARG(double, soft_weight) = 0.7;
   TORCH_ARG(KLReduction, reduction) = KLReduction::kElementwiseMean;
-  /// Teacher annealing: StudentLoss scales w by (1 - progress). Default false (reference).
+  /// Teacher annealing: StudentLoss scales w by (1 - progress), the progress its owner sets
+  /// with set_progress. Default false (reference).
   TORCH_ARG(bool, anneal_soft_weight) = false;
 };
 

@@ -68,7 +68,8 @@ class QuantizedDistillation {
 
   /// The student's quantizer: quantize() for evaluation, get_quantized_state() for the model.
   quant::BucketedUniformQuantizer& quantizer() { return *quantizer_; }
-  const StudentLoss& loss() const { return loss_; }
+  /// The training loss, e.g. to set its progress for teacher annealing.
+  StudentLoss& loss() { return loss_; }
 
  private:
   std::shared_ptr<nn_models::Classifier> student_;

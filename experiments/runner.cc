@@ -443,6 +443,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   if (training.max_train_batches() > 0) {
     steps_per_epoch = std::min<int64_t>(steps_per_epoch, training.max_train_batches());
   }
+  const double total_steps = static_cast<double>(training.epochs()) * steps_per_epoch;
   std::vector<std::vector<double>> initial_lrs;
   for (torch::optim::Optimizer* optimizer : method->ScheduledOptimizers()) {
     std::vector<double> group_lrs;
@@ -477,10 +478,10 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     double lr = training.lr();
     absl::Status step_status;
     shard_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
-      lr = LearningRateAt(training, epoch * steps_per_epoch + step_in_epoch, steps_per_epoch);
+      const int64_t step = epoch * steps_per_epoch + step_in_epoch;
+      lr = LearningRateAt(training, step, steps_per_epoch);
       set_learning_rate(lr);
-      method->SetTrainingProgress(static_cast<double>(epoch * steps_per_epoch + step_in_epoch) /
-                                  (static_cast<double>(training.epochs()) * steps_per_epoch));
+      method->SetTrainingProgress(static_cast<double>(step) / total_steps);
       StepResult result;
       const int64_t syncs_before = gradient_syncs;
       step_status = TorchCall("training step", [&] { result = method->TrainStep(images, labels); });
