@@ -360,9 +360,6 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
                                                 const MethodFactory& factory,
                                                 const RunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const auto seconds_since_start = [start] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
   MC_ASSIGN_OR_RETURN(distributed::ProcessGroup* const group,
                       RunProcessGroup(config, options.process_group));
   const bool rank_zero = group == nullptr || group->rank() == 0;
@@ -429,6 +426,11 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
       log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
     }
   }
+  // The run's seconds so far, over this process and those it resumed from.
+  const auto wall_seconds = [start, resumed_seconds] {
+    return resumed_seconds +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   if (rank_zero) MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
   // Rank 0 writes a new events file for every run, resumed or not (see runner.h).
   std::optional<serialization::EventWriter> events;
@@ -553,8 +555,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
           serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
       MC_RETURN_IF_ERROR(
           WriteEpochEvents(*events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
-      return SaveCheckpoint(checkpoint_path, {epoch + 1, resumed_seconds + seconds_since_start()},
-                            config_text, *method);
+      return SaveCheckpoint(checkpoint_path, {epoch + 1, wall_seconds()}, config_text, *method);
     };
     absl::Status epoch_status;
     if (rank_zero) epoch_status = evaluate_and_save();
@@ -612,7 +613,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
     *summary.mutable_config() = config;
     method->FillSummary(summary);
-    summary.set_wall_seconds(resumed_seconds + seconds_since_start());
+    summary.set_wall_seconds(wall_seconds());
     MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
     return summary;
   };

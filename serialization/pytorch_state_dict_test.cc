@@ -67,6 +67,18 @@ std::string WriteArchive(const std::string& name, const Records& records) {
   return path;
 }
 
+// Expects `actual` to hold the entries of `expected` in order, with their dtypes, sizes and values.
+void ExpectSameStateDict(const StateDict& actual, const StateDict& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].first);
+    EXPECT_EQ(actual[i].first, expected[i].first);
+    EXPECT_EQ(actual[i].second.scalar_type(), expected[i].second.scalar_type());
+    EXPECT_EQ(actual[i].second.sizes(), expected[i].second.sizes());
+    EXPECT_TRUE(at::equal(actual[i].second, expected[i].second));
+  }
+}
+
 std::vector<std::string> Names(const StateDict& state_dict) {
   std::vector<std::string> names;
   for (const auto& [name, tensor] : state_dict) names.push_back(name);
@@ -368,29 +380,16 @@ TEST(PyTorchStateDictTest, WrittenStateDictReadsBackWithPickleLoad) {
   const std::string bytes = ReadBytes(path);
   const c10::IValue loaded = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   ASSERT_TRUE(loaded.isGenericDict());
-  const c10::Dict<c10::IValue, c10::IValue> dict = loaded.toGenericDict();
-  ASSERT_EQ(dict.size(), state.size());
-  size_t i = 0;
-  for (const auto& entry : dict) {
-    const auto& [name, expected] = state[i++];
-    SCOPED_TRACE(name);
-    EXPECT_EQ(entry.key().toStringRef(), name);
-    const at::Tensor tensor = entry.value().toTensor();
-    EXPECT_EQ(tensor.scalar_type(), expected.scalar_type());
-    EXPECT_EQ(tensor.sizes(), expected.sizes());
-    EXPECT_TRUE(at::equal(tensor, expected));
+  StateDict loaded_state;
+  for (const auto& entry : loaded.toGenericDict()) {
+    loaded_state.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
   }
+  ExpectSameStateDict(loaded_state, state);
 
   // Our own reader takes it too (LibTorch tags the dict with restore_type_tag).
   const absl::StatusOr<StateDict> read = ReadPyTorchStateDict(path);
   ASSERT_TRUE(read.ok()) << read.status();
-  ASSERT_EQ(read->size(), state.size());
-  for (size_t j = 0; j < state.size(); ++j) {
-    SCOPED_TRACE(state[j].first);
-    EXPECT_EQ((*read)[j].first, state[j].first);
-    EXPECT_EQ((*read)[j].second.scalar_type(), state[j].second.scalar_type());
-    EXPECT_TRUE(at::equal((*read)[j].second, state[j].second));
-  }
+  ExpectSameStateDict(*read, state);
 }
 
 // Tests that a repeated name and an undefined tensor are refused by name, and nothing is written.
