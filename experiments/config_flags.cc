@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "serialization/experiment_config.h"
@@ -19,6 +20,7 @@ ABSL_FLAG(std::optional<double>, lr, std::nullopt, "Initial learning rate.");
 ABSL_FLAG(std::optional<double>, warmup_epochs, std::nullopt, "Linear learning-rate warm-up, in epochs (default 0: none).");
 ABSL_FLAG(std::optional<int32_t>, max_train_batches, std::nullopt, "Stop every training epoch after this many batches (0: no limit).");
 ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: one per hardware thread).");
+ABSL_FLAG(std::optional<std::string>, memory_format, std::nullopt, "channels_last (default) | contiguous: layout of weights and batches.");
 ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker threads.");
 ABSL_FLAG(std::optional<uint32_t>, seed, std::nullopt, "Seed of every random choice of the run.");
 ABSL_FLAG(std::optional<std::string>, output_dir, std::nullopt, "Directory for checkpoints, metrics and results.");
@@ -101,6 +103,14 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   }
   if (const auto threads = absl::GetFlag(FLAGS_threads)) training->set_threads(*threads);
   if (const auto seed = absl::GetFlag(FLAGS_seed)) training->set_seed(*seed);
+  if (const auto format = absl::GetFlag(FLAGS_memory_format)) {
+    serialization::TrainingConfig::MemoryFormat value;
+    if (!serialization::TrainingConfig::MemoryFormat_Parse(absl::AsciiStrToUpper(*format), &value)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--memory_format=", *format, " is unknown: allowed channels_last, contiguous"));
+    }
+    training->set_memory_format(value);
+  }
   if (const auto output_dir = absl::GetFlag(FLAGS_output_dir)) config.mutable_output()->set_dir(*output_dir);
   ApplyDistributedFlags(config);
   if (config.output().dir().empty()) {

@@ -27,14 +27,15 @@ ProgressBar::ProgressBar(std::string label, int64_t total, std::ostream& out, bo
       out_(out),
       interactive_(interactive),
       start_(std::chrono::steady_clock::now()),
-      last_draw_(start_) {}
+      last_draw_(start_),
+      last_update_(start_) {}
 
 double ProgressBar::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 std::string ProgressBar::Line(int64_t done, int64_t images, double loss, double accuracy) const {
-  const double elapsed = elapsed_seconds();
+  const double elapsed = std::chrono::duration<double>(last_update_ - start_).count();
   const double rate = elapsed > 0 ? images / elapsed : 0;
   const double eta = done > 0 ? elapsed * (total_ - done) / done : 0;
   std::string line = label_ + " ";
@@ -55,6 +56,7 @@ void ProgressBar::Update(int64_t done, int64_t images, double loss, double accur
   loss_ = loss;
   accuracy_ = accuracy;
   const auto now = std::chrono::steady_clock::now();
+  last_update_ = now;
   if (interactive_) {
     if (drawn_ && now - last_draw_ < std::chrono::milliseconds(200) && done < total_) return;
     drawn_ = true;

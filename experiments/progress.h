@@ -29,7 +29,8 @@ class ProgressBar {
   /// Reports that `done` of `total` batches and `images` images have been processed.
   void Update(int64_t done, int64_t images, double loss, double accuracy);
 
-  /// Ends the bar with a final line that appends `suffix`.
+  /// Ends the bar with a final line that appends `suffix`. Its images/s and time are those of
+  /// the batches, up to the last Update: work done since (e.g. evaluation) is not counted.
   void Finish(const std::string& suffix);
 
   /// Seconds since construction.
@@ -44,6 +45,7 @@ class ProgressBar {
   bool interactive_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  std::chrono::steady_clock::time_point last_update_;
   bool drawn_ = false;
   int64_t last_plain_decile_ = 0;
   int64_t done_ = 0;

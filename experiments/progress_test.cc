@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 namespace mc::experiments {
 namespace {
@@ -38,6 +40,18 @@ TEST(ProgressBarTest, RedrawsInPlaceOnATerminal) {
   bar.Finish("");
   const std::string text = out.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
+}
+
+// Tests that the final line's rate and time are those of the batches: what runs between the
+// last batch and Finish (the evaluation of an epoch) is not counted.
+TEST(ProgressBarTest, FinishReportsTheBatchesTime) {
+  std::ostringstream out;
+  ProgressBar bar("epoch 1/1", 1, out, /*interactive=*/false);
+  bar.Update(1, 128, 1.0, 0.5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  bar.Finish("test acc 0.5");
+  EXPECT_THAT(out.str(), HasSubstr(" in 0:00 | test acc 0.5"));
+  EXPECT_GE(bar.elapsed_seconds(), 0.7);
 }
 
 }  // namespace

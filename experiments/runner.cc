@@ -17,17 +17,18 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/cpu_threads.h"
 #include "common/status_macros.h"
 #include "data/loader.h"
 #include "distributed/process_group.h"
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
+#include "nn_models/memory_format.h"
 #include "nn_models/model_config.h"
 #include "quant/model_decoder.h"
 #include "serialization/atomic_file.h"
@@ -345,11 +346,6 @@ absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
   return model;
 }
 
-int IntraOpThreads(const serialization::TrainingConfig& training) {
-  if (training.threads() > 0) return training.threads();
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 double FloatModelSizeMb(const nn_models::Classifier& model) {
   int64_t count = 0;
   for (const at::Tensor& parameter : model.parameters()) count += parameter.numel();
@@ -379,7 +375,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
         absl::StrCat(dir, "/", kConfigFile), serialization::ExperimentConfigToText(config)));
   }
 
-  at::set_num_threads(IntraOpThreads(training));
+  ConfigureCpuThreads(training.threads());
   MC_ASSIGN_OR_RETURN(const data::DatasetInfo dataset, data::GetDatasetInfo(config.data().dataset()));
   MC_ASSIGN_OR_RETURN(data::ImageData train_data,
                       data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTrain));
@@ -396,6 +392,12 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   at::manual_seed(training.seed());
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
                       BuildModel(config.model(), dataset));
+  const bool channels_last = training.memory_format() == serialization::TrainingConfig::CHANNELS_LAST;
+  if (channels_last) nn_models::ToChannelsLast(*model);
+  // The batches in the model's layout.
+  const auto model_input = [channels_last](const at::Tensor& images) {
+    return channels_last ? nn_models::ChannelsLast(images) : images;
+  };
   MC_ASSIGN_OR_RETURN(std::unique_ptr<TrainingMethod> method,
                       factory(MethodContext{config, dataset, model, train_loader}));
   int64_t gradient_syncs = 0;
@@ -463,7 +465,9 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
       }
     }
   };
-  const auto eval_logits = [&](const at::Tensor& images) { return method->EvalLogits(images); };
+  const auto eval_logits = [&](const at::Tensor& images) {
+    return method->EvalLogits(model_input(images));
+  };
 
   const bool interactive = rank_zero && IsTerminal(stdout) && options.log == &std::cout;
   for (int32_t epoch = first_epoch; epoch < training.epochs(); ++epoch) {
@@ -486,7 +490,9 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
       method->SetTrainingProgress(static_cast<double>(step) / total_steps);
       StepResult result;
       const int64_t syncs_before = gradient_syncs;
-      step_status = TorchCall("training step", [&] { result = method->TrainStep(images, labels); });
+      step_status = TorchCall("training step", [&] {
+        result = method->TrainStep(model_input(images), labels);
+      });
       if (!step_status.ok()) return false;
       if (group != nullptr && gradient_syncs == syncs_before) {
         step_status = absl::FailedPreconditionError(absl::StrCat(
@@ -593,7 +599,9 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     Evaluation file_eval;
     MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
       restored->eval();
-      file_eval = Evaluate(*test_loader, [&](const at::Tensor& images) { return restored->forward(images); });
+      file_eval = Evaluate(*test_loader, [&](const at::Tensor& images) {
+        return restored->forward(model_input(images));
+      });
     }));
 
     ExperimentSummary summary;

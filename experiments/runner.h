@@ -122,11 +122,6 @@ bool IsRankZero(const serialization::ExperimentConfig& config);
 /// Size in MB (2^20 bytes) of the model's parameters stored as float32.
 double FloatModelSizeMb(const nn_models::Classifier& model);
 
-/// The intra-op threads a run uses: training.threads, or one per hardware thread when it is
-/// 0 (LibTorch 1.13's own default, from cpuinfo, can be a single thread on a virtual machine
-/// with several cores).
-int IntraOpThreads(const serialization::TrainingConfig& training);
-
 }  // namespace mc::experiments
 
 #endif  // MC_EXPERIMENTS_RUNNER_H_

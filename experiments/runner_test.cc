@@ -16,7 +16,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -533,16 +532,6 @@ TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
 
   ASSERT_TRUE(RunExperiment(config, &Float, QuietResume()).ok());
   ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
-}
-
-// Tests that threads = 0 means one intra-op thread per hardware thread, not LibTorch's
-// own default, and that an explicit count is kept.
-TEST(RunnerTest, IntraOpThreadsDefaultToTheHardwareThreads) {
-  serialization::TrainingConfig training;
-  training.set_threads(0);
-  EXPECT_EQ(IntraOpThreads(training), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  training.set_threads(3);
-  EXPECT_EQ(IntraOpThreads(training), 3);
 }
 
 // Tests that a missing data set and an unknown model are reported, not crashed on.

@@ -120,6 +120,11 @@ absl::Status ValidateExperimentConfig(const ExperimentConfig& config) {
     return OutOfRange("training.warmup_epochs", training.warmup_epochs(), "[0, 1000]");
   }
   MC_RETURN_IF_ERROR(CheckIntRange("training.threads", training.threads(), 0, 256));
+  if (!TrainingConfig::MemoryFormat_IsValid(training.memory_format())) {
+    return absl::InvalidArgumentError(absl::StrCat("training.memory_format = ",
+                                                   training.memory_format(),
+                                                   " is unknown: allowed CHANNELS_LAST, CONTIGUOUS"));
+  }
   MC_RETURN_IF_ERROR(
       CheckIntRange("training.max_train_batches", training.max_train_batches(), 0, 1 << 30));
   if (config.output().dir().empty()) return absl::InvalidArgumentError("output.dir is empty");
