@@ -1,7 +1,9 @@
 // DiffQ's cost next to plain training and evaluation, measured side by side: every
 // iteration times one float step and one DiffQ step on identical models and batches, in
 // alternation, so that the shared, noisy machine affects both alike. Counters: float_ms,
-// diffq_ms and ratio (diffq / float). Plus the write and read of a ResNet-18 DiffQ state.
+// diffq_ms and ratio (diffq / float). Models and batches are channels-last and DiffQ uses
+// the acceptance recipe (group 8, min_size 0.01, penalty 5), as cifar_diffq trains them.
+// Plus the write and read of a ResNet-18 DiffQ state.
 //   bazel run //benchmarks:diffq_benchmark -- --benchmark_repetitions=3
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
@@ -10,11 +12,13 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "benchmarks/side_by_side.h"
+#include "common/cpu_threads.h"
+#include "nn_models/memory_format.h"
 #include "nn_models/classifier.h"
 #include "nn_models/registry.h"
 #include "quant/diffq.h"
@@ -23,7 +27,7 @@
 namespace mc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using benchmarks::SideBySide;
 
 std::shared_ptr<nn_models::Classifier> Model(const std::string& name, int64_t num_classes) {
   at::manual_seed(0);
@@ -31,59 +35,39 @@ std::shared_ptr<nn_models::Classifier> Model(const std::string& name, int64_t nu
 }
 
 quant::DiffQuantizerOptions CifarRecipe() {
-  return quant::DiffQuantizerOptions().group_size(16).min_size(0.01);
+  return quant::DiffQuantizerOptions().group_size(8).min_size(0.01);
 }
 
-double Milliseconds(Clock::duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
-// Times `a` and `b` alternately; reports their means and the ratio b / a.
-template <typename A, typename B>
-void SideBySide(benchmark::State& state, A&& a, B&& b) {
-  for (int i = 0; i < 3; ++i) {  // warm-up: allocations, oneDNN primitives, first touches
-    a();
-    b();
-  }
-  double a_ms = 0, b_ms = 0;
-  for (auto _ : state) {
-    const auto t0 = Clock::now();
-    a();
-    const auto t1 = Clock::now();
-    b();
-    const auto t2 = Clock::now();
-    a_ms += Milliseconds(t1 - t0);
-    b_ms += Milliseconds(t2 - t1);
-    state.SetIterationTime(std::chrono::duration<double>(t2 - t0).count());
-  }
-  const double n = static_cast<double>(state.iterations());
-  state.counters["float_ms"] = a_ms / n;
-  state.counters["diffq_ms"] = b_ms / n;
-  state.counters["ratio"] = b_ms / a_ms;
+// A ResNet-20 for 3x32x32 images stored channels-last (nn_models/memory_format.h).
+std::shared_ptr<nn_models::Classifier> ChannelsLastResNet20() {
+  auto model = Model("resnet20", 10);
+  nn_models::ToChannelsLast(*model);
+  return model;
 }
 
 void BM_DiffQ_ResNet20TrainStep(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  auto plain = Model("resnet20", 10);
-  auto noisy = Model("resnet20", 10);
+  ConfigureCpuThreads(static_cast<int>(state.range(1)));
+  auto plain = ChannelsLastResNet20();
+  auto noisy = ChannelsLastResNet20();
   torch::optim::SGD plain_optimizer(plain->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   torch::optim::SGD noisy_optimizer(noisy->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   quant::DiffQuantizer quantizer(noisy, CifarRecipe());
   torch::optim::Adam bits_optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                                     torch::optim::AdamOptions(1e-3));
   quantizer.setup_optimizer(bits_optimizer, 1e-3);
-  const at::Tensor images = at::randn({batch, 3, 32, 32});
+  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 3, 32, 32}));
   const at::Tensor labels = at::randint(10, {batch}, at::kLong);
   plain->train();
   noisy->train();
   SideBySide(
       state,
-      [&] {
+      {"float", [&] {
         plain_optimizer.zero_grad();
         torch::nn::functional::cross_entropy(plain->forward(images), labels).backward();
         plain_optimizer.step();
-      },
-      [&] {
+      }},
+      {"diffq", [&] {
         noisy_optimizer.zero_grad();
         bits_optimizer.zero_grad();
         {
@@ -95,25 +79,26 @@ void BM_DiffQ_ResNet20TrainStep(benchmark::State& state) {
         }
         noisy_optimizer.step();
         bits_optimizer.step();
-      });
+      }});
 }
 
 void BM_DiffQ_ResNet20Eval(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  auto plain = Model("resnet20", 10);
-  auto quantized = Model("resnet20", 10);
+  ConfigureCpuThreads(1);
+  auto plain = ChannelsLastResNet20();
+  auto quantized = ChannelsLastResNet20();
   quant::DiffQuantizer quantizer(quantized, CifarRecipe());
   quantizer.no_optimizer();
   plain->eval();
   quantized->eval();
-  const at::Tensor images = at::randn({batch, 3, 32, 32});
+  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 3, 32, 32}));
   torch::NoGradGuard no_grad;
   SideBySide(
-      state, [&] { benchmark::DoNotOptimize(plain->forward(images).data_ptr()); },
-      [&] {
+      state, {"float", [&] { benchmark::DoNotOptimize(plain->forward(images).data_ptr()); }},
+      {"diffq", [&] {
         quantizer.quantize();  // computed once, then free
         benchmark::DoNotOptimize(quantized->forward(images).data_ptr());
-      });
+      }});
 }
 
 void BM_DiffQ_ResNet18StateWriteRead(benchmark::State& state) {
@@ -146,7 +131,7 @@ void BM_DiffQ_ResNet18StateWriteRead(benchmark::State& state) {
   std::remove(path.c_str());
 }
 
-BENCHMARK(BM_DiffQ_ResNet20TrainStep)->ArgName("batch")->Arg(128)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK(BM_DiffQ_ResNet20TrainStep)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_DiffQ_ResNet20Eval)->ArgName("batch")->Arg(128)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3);
 BENCHMARK(BM_DiffQ_ResNet18StateWriteRead)->Unit(benchmark::kMillisecond)->MinTime(3);
 

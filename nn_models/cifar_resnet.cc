@@ -46,7 +46,7 @@ void CifarResNetImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor CifarResNetImpl::forward(const at::Tensor& images) {
-  at::Tensor x = at::relu(bn1_->forward(conv1_->forward(images)));
+  at::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();  // as in resnet.cc
   for (torch::nn::Sequential& layer : layers_) x = layer->forward(x);
   x = at::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   return fc_->forward(x);

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "quant/group_noise.h"
 #include "quant/uniform_codec.h"
 
 namespace mc::quant {
@@ -126,17 +127,13 @@ at::Tensor DiffQuantizer::TrainingWeight(size_t index, const at::Tensor& weight)
     const double log_max_noise = std::log(1 / (std::exp2(options_.min_bits()) - 1.0));
     step = (s * log_min_noise + (1 - s) * log_max_noise).exp();
   }
-  // One step per group, expanded to the elements (a short last group is cut).
-  const int64_t groups = step.numel();
-  const at::Tensor element_step =
-      groups == 1 ? step.expand({numel})
-                  : step.unsqueeze(1).expand({groups, group_size}).reshape({-1}).narrow(0, 0, numel);
   const at::Tensor eps = options_.noise() == "gaussian"
                              ? at::randn({numel}, flat.options()).div_(2)
                              : at::rand({numel}, flat.options()).sub_(0.5);
-  // The range is not detached: as in the reference, its gradient reaches the extreme weights.
-  const at::Tensor scale = flat.max() - flat.min();
-  return (flat + scale * element_step * eps).view(weight.sizes());
+  // One step per group of group_size elements (a short last group is cut). The noise scales
+  // with the weight's range, which is not detached: as in the reference, its gradient reaches
+  // the extreme weights.
+  return AddGroupNoise(flat, step, eps, group_size > 0 ? group_size : numel).view(weight.sizes());
 }
 
 serialization::CompressedTensor DiffQuantizer::EncodeParam(size_t index,
