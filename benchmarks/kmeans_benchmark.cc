@@ -9,9 +9,7 @@
 //   bazel run //benchmarks:kmeans_benchmark -- --benchmark_repetitions=3
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
-#include <dlfcn.h>
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <omp.h>
@@ -21,6 +19,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/cpu_threads.h"
 #include "vq/kmeans.h"
 
 namespace {
@@ -30,16 +29,11 @@ constexpr int64_t kDim = 9;
 constexpr int64_t kCentroids = 256;
 constexpr int64_t kIterations = 20;
 
-// One thread for ATen, OpenMP (Faiss) and OpenBLAS (the sgemm of both). LibTorch does not
-// set OpenBLAS's own pool, so its setter is looked up where the library provides it.
+// One thread for ATen, OpenMP (Faiss; ATen sets OpenMP's count too) and OpenBLAS (the sgemm
+// of both).
 void UseOneThread() {
-  at::set_num_threads(1);
+  mc::ConfigureCpuThreads(1);
   omp_set_num_threads(1);
-  using SetThreads = void (*)(int);
-  if (auto set_blas_threads =
-          reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set_blas_threads(1);
-  }
 }
 
 // Standard normal points, written once (so their pages are faulted in before any timing).
