@@ -4,6 +4,9 @@
 // evaluation, metrics.jsonl and TensorBoard events, an atomic checkpoint after every epoch,
 // resume), then writes the compressed model, evaluates the written file and writes
 // summary.json.
+// Before the method is built, it sets the CPU threads (common/cpu_threads.h) and, unless
+// training.memory_format is CONTIGUOUS, stores the model channels-last; every batch it hands
+// the method, in training and evaluation, is then channels-last too (nn_models/memory_format.h).
 //
 // Output directory:
 //   config.textproto  the full configuration of the run
