@@ -43,22 +43,23 @@ TrainingStep::TrainingStep(BaseQuantizer* quantizer) : quantizer_(quantizer) {
   torch::NoGradGuard no_grad;
   const size_t count = quantizer_->params_.size();
   originals_.reserve(count);
-  training_values_.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     const at::Tensor& param = quantizer_->params_[i].param;
-    // A separate leaf: the small graph must not see the in-place write below.
-    originals_.push_back(param.detach().clone());
+    // A separate leaf: the small graph must not see the in-place write below. Contiguous
+    // whatever the parameter's layout (a channels-last convolution's), so that methods
+    // flatten it for free.
+    originals_.push_back(param.detach().clone(at::MemoryFormat::Contiguous));
   }
+  for (at::Tensor& leaf : originals_) leaf.set_requires_grad(true);
   try {
+    {
+      at::AutoGradMode enable_grad(true);
+      training_values_ = quantizer_->TrainingWeights(originals_);
+    }
+    TORCH_CHECK(training_values_.size() == count, "TrainingWeights gave ",
+                training_values_.size(), " values for ", count, " parameters");
     for (size_t i = 0; i < count; ++i) {
-      at::Tensor leaf = originals_[i].set_requires_grad(true);
-      at::Tensor value;
-      {
-        at::AutoGradMode enable_grad(true);
-        value = quantizer_->TrainingWeight(i, leaf);
-      }
-      quantizer_->params_[i].param.detach().copy_(value.detach());
-      training_values_.push_back(std::move(value));
+      quantizer_->params_[i].param.detach().copy_(training_values_[i].detach());
     }
   } catch (...) {
     Restore();
@@ -96,7 +97,7 @@ void TrainingStep::backward() {
     const at::Tensor grad = quantizer_->params_[i].param.grad();
     if (!grad.defined() || !training_values_[i].requires_grad()) continue;
     roots.push_back(training_values_[i]);
-    grads.push_back(grad.detach().clone());
+    grads.push_back(grad.detach().clone(at::MemoryFormat::Contiguous));  // as the leaf
     indices.push_back(i);
   }
   if (roots.empty()) return;
@@ -163,6 +164,13 @@ TrainingStep BaseQuantizer::training_step() {
               " quantizer: call setup_optimizer() (or no_optimizer()) before training");
   unquantize();
   return TrainingStep(this);
+}
+
+std::vector<at::Tensor> BaseQuantizer::TrainingWeights(const std::vector<at::Tensor>& weights) {
+  std::vector<at::Tensor> values;
+  values.reserve(weights.size());
+  for (size_t i = 0; i < weights.size(); ++i) values.push_back(TrainingWeight(i, weights[i]));
+  return values;
 }
 
 at::Tensor BaseQuantizer::float_weight(size_t index) const {

@@ -147,6 +147,10 @@ class BaseQuantizer {
   /// Training value w' of quantized parameter `index` as a differentiable function of
   /// `weight` (a leaf holding the float values) and of the quantizer's parameters.
   virtual at::Tensor TrainingWeight(size_t index, const at::Tensor& weight) = 0;
+  /// Training values of all quantized parameters at once, `weights[i]` being parameter i's
+  /// leaf. Calls TrainingWeight for each; a method whose parameters share work (DiffQ's
+  /// widths) overrides it to do that work in one pass.
+  virtual std::vector<at::Tensor> TrainingWeights(const std::vector<at::Tensor>& weights);
   /// Encodes the float values `weight` of quantized parameter `index` (name and shape are
   /// filled in by the caller).
   virtual serialization::CompressedTensor EncodeParam(size_t index,

@@ -9,6 +9,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -64,10 +65,22 @@ DiffQuantizer::DiffQuantizer(std::shared_ptr<torch::nn::Module> model,
     t = (std::log(init_noise) - std::log(max_noise)) / (std::log(min_noise) - std::log(max_noise));
   }
   const float init_logit = static_cast<float>(std::log(t / (1 - t)));
-  for (const QuantizedParam& param : quantized_params()) {
-    const int64_t groups = NumGroups(param.param.numel(), options_.group_size());
+  std::vector<at::Tensor> group_elements;
+  for (size_t i = 0; i < quantized_params().size(); ++i) {
+    const int64_t numel = quantized_params()[i].param.numel();
+    const int64_t groups = NumGroups(numel, options_.group_size());
     logits_.push_back(at::full({groups}, init_logit, at::kFloat).set_requires_grad(true));
+    group_counts_.push_back(groups);
+    // Elements per group: group_size, except a short last group.
+    const int64_t group_size = Layout(i).bit_group_size;
+    at::Tensor elements =
+        at::full({groups}, static_cast<double>(group_size == 0 ? numel : group_size), at::kDouble);
+    if (groups > 1 && groups * group_size != numel) {
+      elements[groups - 1] = static_cast<double>(numel - (groups - 1) * group_size);
+    }
+    group_elements.push_back(elements);
   }
+  group_elements_ = group_elements.empty() ? at::empty({0}, at::kDouble) : at::cat(group_elements);
 }
 
 void DiffQuantizer::setup_optimizer(torch::optim::Optimizer& optimizer, double lr) {
@@ -90,15 +103,25 @@ void DiffQuantizer::setup_optimizer(torch::optim::Optimizer& optimizer, double l
 
 void DiffQuantizer::no_optimizer() { mark_optimizer_ready(); }
 
-at::Tensor DiffQuantizer::bits(size_t index) const {
-  const at::Tensor s = logits_.at(index).sigmoid();
+at::Tensor DiffQuantizer::bits(size_t index) const { return BitsFromLogits(logits_.at(index)); }
+
+at::Tensor DiffQuantizer::BitsFromLogits(const at::Tensor& logits) const {
+  const at::Tensor s = logits.sigmoid();
   const double min_bits = static_cast<double>(options_.min_bits());
   const double max_bits = static_cast<double>(options_.max_bits());
   if (options_.param() == "bits") return s * max_bits + (1 - s) * min_bits;
-  const double log_min_noise = std::log(1 / (std::exp2(max_bits) - 1));
-  const double log_max_noise = std::log(1 / (std::exp2(min_bits) - 1));
-  const at::Tensor noise = (s * log_min_noise + (1 - s) * log_max_noise).exp();
-  return (1 + 1 / noise).log2();
+  return (1 + 1 / NoiseFromSigmoid(s)).log2();
+}
+
+at::Tensor DiffQuantizer::NoiseFromSigmoid(const at::Tensor& s) const {
+  const double log_min_noise = std::log(1 / (std::exp2(options_.max_bits()) - 1.0));
+  const double log_max_noise = std::log(1 / (std::exp2(options_.min_bits()) - 1.0));
+  return (s * log_min_noise + (1 - s) * log_max_noise).exp();
+}
+
+at::Tensor DiffQuantizer::StepFromLogits(const at::Tensor& logits) const {
+  if (options_.param() == "bits") return 1 / (BitsFromLogits(logits).exp2() - 1);
+  return NoiseFromSigmoid(logits.sigmoid());
 }
 
 at::Tensor DiffQuantizer::stored_bits(size_t index) const {
@@ -115,20 +138,29 @@ UniformLayout DiffQuantizer::Layout(size_t index) const {
 }
 
 at::Tensor DiffQuantizer::TrainingWeight(size_t index, const at::Tensor& weight) {
+  return NoisyWeight(index, weight, StepFromLogits(logits_[index]));
+}
+
+std::vector<at::Tensor> DiffQuantizer::TrainingWeights(const std::vector<at::Tensor>& weights) {
+  if (weights.empty()) return {};
+  // The steps of every parameter in one pass: a handful of operations (and of backward
+  // nodes) per training step instead of a handful per layer.
+  const std::vector<at::Tensor> steps =
+      StepFromLogits(at::cat(logits_)).split_with_sizes(group_counts_);
+  std::vector<at::Tensor> values;
+  values.reserve(weights.size());
+  for (size_t i = 0; i < weights.size(); ++i) values.push_back(NoisyWeight(i, weights[i], steps[i]));
+  return values;
+}
+
+at::Tensor DiffQuantizer::NoisyWeight(size_t index, const at::Tensor& weight,
+                                      const at::Tensor& step) const {
   const at::Tensor flat = weight.reshape({-1});
   const int64_t numel = flat.numel();
   const int64_t group_size = Layout(index).bit_group_size;
-  at::Tensor step;
-  if (options_.param() == "bits") {
-    step = 1 / (bits(index).exp2() - 1);
-  } else {
-    const at::Tensor s = logits_[index].sigmoid();
-    const double log_min_noise = std::log(1 / (std::exp2(options_.max_bits()) - 1.0));
-    const double log_max_noise = std::log(1 / (std::exp2(options_.min_bits()) - 1.0));
-    step = (s * log_min_noise + (1 - s) * log_max_noise).exp();
-  }
+  // Gaussian noise is N(0, 1) / 2, drawn as N(0, 0.5): the same numbers in one operation.
   const at::Tensor eps = options_.noise() == "gaussian"
-                             ? at::randn({numel}, flat.options()).div_(2)
+                             ? at::empty({numel}, flat.options()).normal_(0, 0.5)
                              : at::rand({numel}, flat.options()).sub_(0.5);
   // One step per group of group_size elements (a short last group is cut). The noise scales
   // with the weight's range, which is not detached: as in the reference, its gradient reaches
@@ -168,30 +200,37 @@ std::map<std::string, std::string> DiffQuantizer::MethodOptions() const {
           {"param", options_.param()}};
 }
 
+double DiffQuantizer::OverheadBits(size_t index, double widest) const {
+  const double table_bits = std::ceil(std::log2(1 + std::round(widest) - options_.min_bits()));
+  return 64 + 8 + (std::isfinite(table_bits) ? std::max(table_bits, 0.0) : 0.0) * group_counts_[index];
+}
+
+at::Tensor DiffQuantizer::GroupElements(size_t index) const {
+  int64_t offset = 0;
+  for (size_t i = 0; i < index; ++i) offset += group_counts_[i];
+  return group_elements_.narrow(0, offset, group_counts_[index]);
+}
+
 at::Tensor DiffQuantizer::ParamBits(size_t index, bool exact) const {
   // In float64: the constant terms are large next to the differentiable one.
-  const int64_t numel = quantized_params()[index].param.numel();
-  const int64_t group_size = Layout(index).bit_group_size;
-  const int64_t groups = logits_[index].numel();
   at::Tensor b = bits(index).to(at::kDouble) + static_cast<double>(options_.extra_bits());
   if (exact) b = b.detach().round().clamp(1, 15);
-  // Elements per group: group_size, except a short last group.
-  at::Tensor elements = at::full(
-      {groups}, static_cast<double>(group_size == 0 ? numel : group_size), at::kDouble);
-  if (groups > 1 && groups * group_size != numel) {
-    elements[groups - 1] = static_cast<double>(numel - (groups - 1) * group_size);
-  }
-  const double max_width = std::round(b.detach().max().item<double>());
-  const double table_bits = std::ceil(std::log2(1 + max_width - options_.min_bits()));
-  const double constant_bits =
-      64 + 8 + (std::isfinite(table_bits) ? std::max(table_bits, 0.0) : 0.0) * groups;
-  return (elements * b).sum() + constant_bits;
+  return (GroupElements(index) * b).sum() + OverheadBits(index, b.detach().max().item<double>());
 }
 
 at::Tensor DiffQuantizer::model_size() const {
-  at::Tensor total = at::scalar_tensor(unquantized_bits(), at::kDouble);
-  for (size_t i = 0; i < logits_.size(); ++i) total = total + ParamBits(i, /*exact=*/false);
-  return (total / (8.0 * (1 << 20))).to(at::kFloat);
+  double constant_bits = unquantized_bits();
+  if (logits_.empty()) return at::scalar_tensor(constant_bits / (8.0 * (1 << 20)), at::kFloat);
+  // Every parameter's widths in one pass, in float64 (see ParamBits).
+  const at::Tensor widths = BitsFromLogits(at::cat(logits_)).to(at::kDouble) +
+                            static_cast<double>(options_.extra_bits());
+  const at::Tensor detached = widths.detach().contiguous();
+  const double* width = detached.data_ptr<double>();
+  for (size_t i = 0; i < group_counts_.size(); ++i) {
+    constant_bits += OverheadBits(i, *std::max_element(width, width + group_counts_[i]));
+    width += group_counts_[i];
+  }
+  return ((at::dot(group_elements_, widths) + constant_bits) / (8.0 * (1 << 20))).to(at::kFloat);
 }
 
 std::vector<double> DiffQuantizer::quantized_param_bits() const {

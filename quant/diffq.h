@@ -99,6 +99,7 @@ class DiffQuantizer : public BaseQuantizer {
 
  protected:
   at::Tensor TrainingWeight(size_t index, const at::Tensor& weight) override;
+  std::vector<at::Tensor> TrainingWeights(const std::vector<at::Tensor>& weights) override;
   serialization::CompressedTensor EncodeParam(size_t index, const at::Tensor& weight) const override;
   absl::StatusOr<at::Tensor> DecodeParam(size_t index,
                                          const serialization::CompressedTensor& stored) const override;
@@ -109,10 +110,24 @@ class DiffQuantizer : public BaseQuantizer {
   /// Bits of quantized parameter `index` by the size formula (see the file comment); with
   /// `exact`, at the stored widths.
   at::Tensor ParamBits(size_t index, bool exact) const;
+  /// The size formula's terms of parameter `index` that do not depend on the widths, its
+  /// widest group being `widest` bits wide.
+  double OverheadBits(size_t index, double widest) const;
+  /// Elements in each group of parameter `index`: float64 (G).
+  at::Tensor GroupElements(size_t index) const;
   UniformLayout Layout(size_t index) const;
+  /// Widths (without extra_bits) and noise steps 1 / (2^bits - 1) from logits of any shape.
+  at::Tensor BitsFromLogits(const at::Tensor& logits) const;
+  at::Tensor StepFromLogits(const at::Tensor& logits) const;
+  /// The noise parameterisation's step from the sigmoid of its logits.
+  at::Tensor NoiseFromSigmoid(const at::Tensor& s) const;
+  /// w + noise scaled by parameter `index`'s per-group `step` (one value per group).
+  at::Tensor NoisyWeight(size_t index, const at::Tensor& weight, const at::Tensor& step) const;
 
   DiffQuantizerOptions options_;
   std::vector<at::Tensor> logits_;
+  std::vector<int64_t> group_counts_;  // G of each quantized parameter
+  at::Tensor group_elements_;          // float64: elements per group, all parameters in order
   bool optimizer_set_up_ = false;
 };
 

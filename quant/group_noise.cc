@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace mc::quant {
 namespace {
@@ -13,16 +14,34 @@ namespace {
 // Elements per parallel task: small layers run on one thread.
 constexpr int64_t kGrainElements = 4096;
 
-// Adds `share` to every element of `grad` whose weight equals `extreme`, `share` being
-// `total` over their count: the gradient autograd gives max() and min() of a tensor.
-void DistributeToExtremes(const float* weight, float extreme, float total, int64_t n, float* grad) {
-  int64_t count = 0;
-  for (int64_t i = 0; i < n; ++i) count += weight[i] == extreme;
-  if (count == 0) return;
-  const float share = total / static_cast<float>(count);
+// Calls body(run, begin, end) for every run [begin, end) of `run_length` consecutive elements
+// of [0, n) (the last run may be shorter), runs in parallel.
+template <typename Body>
+void ParallelRuns(int64_t n, int64_t run_length, const Body& body) {
+  const int64_t runs = (n + run_length - 1) / run_length;
+  at::parallel_for(0, runs, std::max<int64_t>(1, kGrainElements / run_length),
+                   [&](int64_t first, int64_t last) {
+                     for (int64_t run = first; run < last; ++run) {
+                       body(run, run * run_length, std::min(n, (run + 1) * run_length));
+                     }
+                   });
+}
+
+// Adds the gradient of the range (max - min) of `weight`, `grad_range`, to `grad`: autograd
+// splits the gradient of max() evenly among the elements equal to the maximum, and likewise
+// for min(), with the opposite sign.
+void AddRangeGradient(const float* weight, int64_t n, float low, float high, float grad_range,
+                      float* grad) {
+  std::vector<int64_t> lows;
+  std::vector<int64_t> highs;
   for (int64_t i = 0; i < n; ++i) {
-    if (weight[i] == extreme) grad[i] += share;
+    if (weight[i] == high) highs.push_back(i);
+    if (weight[i] == low) lows.push_back(i);
   }
+  const float high_share = grad_range / static_cast<float>(highs.size());
+  for (int64_t i : highs) grad[i] += high_share;
+  const float low_share = -grad_range / static_cast<float>(lows.size());
+  for (int64_t i : lows) grad[i] += low_share;
 }
 
 class GroupNoise : public torch::autograd::Function<GroupNoise> {
@@ -43,11 +62,11 @@ class GroupNoise : public torch::autograd::Function<GroupNoise> {
     float* o = out.data_ptr<float>();
     const float scale = high - low;
     const bool shared = step.numel() == 1;
-    at::parallel_for(0, weight.numel(), kGrainElements, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        o[i] = w[i] + (scale * s[shared ? 0 : i / group_size]) * e[i];
-      }
-    });
+    ParallelRuns(weight.numel(), shared ? kGrainElements : group_size,
+                 [&](int64_t run, int64_t begin, int64_t end) {
+                   const float scaled_step = scale * s[shared ? 0 : run];
+                   for (int64_t i = begin; i < end; ++i) o[i] = w[i] + scaled_step * e[i];
+                 });
     return out;
   }
 
@@ -65,28 +84,25 @@ class GroupNoise : public torch::autograd::Function<GroupNoise> {
     const int64_t groups = step.numel();
     const int64_t per_group = groups == 1 ? n : group_size;
 
-    // Per group: the sum of grad * eps, from which both the step's and the range's follow.
+    // Per group: the sum of grad * eps, from which both the step's and the range's follow;
+    // the same pass copies the weight's gradient.
     at::Tensor grad_eps_sums = at::empty({groups}, at::kDouble);
+    at::Tensor grad_weight = at::empty_like(grad);
     const float* g = grad.data_ptr<float>();
     const float* e = eps.data_ptr<float>();
+    float* gw = grad_weight.data_ptr<float>();
     double* sums = grad_eps_sums.data_ptr<double>();
-    at::parallel_for(0, groups, std::max<int64_t>(1, kGrainElements / per_group),
-                     [&](int64_t begin, int64_t end) {
-                       for (int64_t k = begin; k < end; ++k) {
-                         double sum = 0;
-                         const int64_t last = std::min(n, (k + 1) * per_group);
-                         for (int64_t i = k * per_group; i < last; ++i) sum += double{g[i]} * e[i];
-                         sums[k] = sum;
-                       }
-                     });
+    ParallelRuns(n, per_group, [&](int64_t group, int64_t begin, int64_t end) {
+      double sum = 0;
+      for (int64_t i = begin; i < end; ++i) {
+        sum += double{g[i]} * e[i];
+        gw[i] = g[i];
+      }
+      sums[group] = sum;
+    });
     const at::Tensor grad_step = (grad_eps_sums * static_cast<double>(high - low)).to(at::kFloat);
     const float grad_range = (grad_eps_sums * step.to(at::kDouble)).sum().item<float>();
-
-    at::Tensor grad_weight = grad.clone();
-    const float* w = weight.data_ptr<float>();
-    float* gw = grad_weight.data_ptr<float>();
-    DistributeToExtremes(w, high, grad_range, n, gw);
-    DistributeToExtremes(w, low, -grad_range, n, gw);
+    AddRangeGradient(weight.data_ptr<float>(), n, low, high, grad_range, gw);
     return {grad_weight, grad_step, at::Tensor(), at::Tensor()};
   }
 };
