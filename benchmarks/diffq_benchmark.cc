@@ -1,8 +1,9 @@
 // DiffQ's cost next to plain training and evaluation, measured side by side: every
 // iteration times one float step and one DiffQ step on identical models and batches, in
 // alternation, so that the shared, noisy machine affects both alike. Counters: float_ms,
-// diffq_ms and ratio (diffq / float). Models and batches are channels-last and DiffQ uses
-// the acceptance recipe (group 8, min_size 0.01, penalty 5), as cifar_diffq trains them.
+// diffq_ms and ratio (diffq / float). The training steps are those of the speed acceptance
+// recipe: Fashion-MNIST-shaped batches (1x28x28), channels-last, DiffQ with group 8,
+// min_size 0.01 and penalty 5, as cifar_diffq trains them.
 // Plus the write and read of a ResNet-18 DiffQ state.
 //   bazel run //benchmarks:diffq_benchmark -- --benchmark_repetitions=3
 #include <ATen/ATen.h>
@@ -29,18 +30,21 @@ namespace {
 
 using benchmarks::SideBySide;
 
-std::shared_ptr<nn_models::Classifier> Model(const std::string& name, int64_t num_classes) {
+std::shared_ptr<nn_models::Classifier> Model(const std::string& name, int64_t num_classes,
+                                             int64_t in_channels = 3) {
   at::manual_seed(0);
-  return nn_models::CreateModel(name, nn_models::ModelOptions().num_classes(num_classes)).value();
+  return nn_models::CreateModel(
+             name, nn_models::ModelOptions().num_classes(num_classes).in_channels(in_channels))
+      .value();
 }
 
 quant::DiffQuantizerOptions CifarRecipe() {
   return quant::DiffQuantizerOptions().group_size(8).min_size(0.01);
 }
 
-// A ResNet-20 for 3x32x32 images stored channels-last (nn_models/memory_format.h).
+// A ResNet-20 for 1x28x28 images stored channels-last (nn_models/memory_format.h).
 std::shared_ptr<nn_models::Classifier> ChannelsLastResNet20() {
-  auto model = Model("resnet20", 10);
+  auto model = Model("resnet20", 10, /*in_channels=*/1);
   nn_models::ToChannelsLast(*model);
   return model;
 }
@@ -56,7 +60,7 @@ void BM_DiffQ_ResNet20TrainStep(benchmark::State& state) {
   torch::optim::Adam bits_optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                                     torch::optim::AdamOptions(1e-3));
   quantizer.setup_optimizer(bits_optimizer, 1e-3);
-  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 3, 32, 32}));
+  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 1, 28, 28}));
   const at::Tensor labels = at::randint(10, {batch}, at::kLong);
   plain->train();
   noisy->train();
@@ -91,7 +95,7 @@ void BM_DiffQ_ResNet20Eval(benchmark::State& state) {
   quantizer.no_optimizer();
   plain->eval();
   quantized->eval();
-  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 3, 32, 32}));
+  const at::Tensor images = nn_models::ChannelsLast(at::randn({batch, 1, 28, 28}));
   torch::NoGradGuard no_grad;
   SideBySide(
       state, {"float", [&] { benchmark::DoNotOptimize(plain->forward(images).data_ptr()); }},
