@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,59 +16,28 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "serialization/atomic_file.h"
-#include "serialization/little_endian.h"
+#include "serialization/container.h"
 
 namespace mc::distill {
 namespace {
 
 using serialization::RegistryEntry;
 
-constexpr char kMagic[8] = {'M', 'C', 'R', 'E', 'G', 'I', 'S', '\x1a'};
-constexpr size_t kHeaderBytes = sizeof(kMagic) + 4 + 4;
-
-// A registry is small (kilobytes per entry), far below zlib's uInt length limit.
-uint32_t Crc32(absl::string_view bytes) {
-  return static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0),
-                                     reinterpret_cast<const Bytef*>(bytes.data()),
-                                     static_cast<uInt>(bytes.size())));
-}
+// Version 1 files had no payload length; this build reads version 2 only.
+constexpr serialization::ContainerFormat kFormat{"MCREGIS\x1a", 2, kModelRegistryVersion,
+                                                 "model registry"};
 
 std::string EncodeRegistryFile(const serialization::ModelRegistry& registry) {
-  const std::string payload = registry.SerializeAsString();
-  std::string out(kMagic, sizeof(kMagic));
-  serialization::AppendLittleEndian(out, kModelRegistryVersion, 4);
-  serialization::AppendLittleEndian(out, Crc32(payload), 4);
-  return out + payload;
+  return serialization::EncodeContainer(kFormat, registry.SerializeAsString());
 }
 
 absl::StatusOr<serialization::ModelRegistry> DecodeRegistryFile(absl::string_view bytes,
                                                                 const std::string& path) {
-  if (bytes.size() < kHeaderBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated model registry (", bytes.size(),
-                                            " bytes, the header alone is ", kHeaderBytes, ")"));
-  }
-  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": not a model registry file (bad magic number)"));
-  }
-  const auto version =
-      static_cast<uint32_t>(serialization::ReadLittleEndian(bytes, sizeof(kMagic), 4));
-  if (version == 0 || version > kModelRegistryVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": model registry format version ", version,
-        " is not supported (this build reads versions 1 to ", kModelRegistryVersion, ")"));
-  }
-  const absl::string_view payload = bytes.substr(kHeaderBytes);
-  const auto recorded_crc =
-      static_cast<uint32_t>(serialization::ReadLittleEndian(bytes, sizeof(kMagic) + 4, 4));
-  const uint32_t actual_crc = Crc32(payload);
-  if (recorded_crc != actual_crc) {
-    return absl::DataLossError(absl::StrCat(path, ": corrupt or truncated model registry (CRC-32 ",
-                                            actual_crc, " does not match the recorded ",
-                                            recorded_crc, ")"));
-  }
+  MC_ASSIGN_OR_RETURN(const serialization::ContainerPayload contained,
+                      serialization::DecodeContainer(kFormat, bytes, path));
   serialization::ModelRegistry registry;
-  if (!registry.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (!registry.ParseFromArray(contained.payload.data(),
+                               static_cast<int>(contained.payload.size()))) {
     return absl::DataLossError(
         absl::StrCat(path, ": corrupt model registry (payload does not parse)"));
   }

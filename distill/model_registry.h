@@ -12,9 +12,10 @@
 // call opens its own lock descriptor, so threads of one process are serialized as well.
 // flock is reliable on local file systems; do not share a registry over NFS.
 //
-// File layout (little-endian): 8-byte magic "MCREGIS\x1a", uint32 format version
-// (kModelRegistryVersion), uint32 CRC-32 (zlib) of the payload, then the payload: a
-// serialized mc.serialization.ModelRegistry (serialization/model_registry.proto).
+// File layout: the container of serialization/container.h (magic "MCREGIS\x1a", format
+// version kModelRegistryVersion, payload length and CRC-32) around a serialized
+// mc.serialization.ModelRegistry (serialization/model_registry.proto). Version 1 files, which
+// had no payload length, are refused with an error naming the version.
 //
 // Example:
 //   ModelRegistry registry(dir + "/models.registry");
@@ -44,7 +45,7 @@
 namespace mc::distill {
 
 /// Format version written in the registry file header. Readers refuse newer versions.
-inline constexpr uint32_t kModelRegistryVersion = 1;
+inline constexpr uint32_t kModelRegistryVersion = 2;
 
 /// A registry file of trained models. Cheap to construct: the file is read by each call.
 ///

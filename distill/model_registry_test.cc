@@ -170,9 +170,9 @@ TEST(ModelRegistryTest, CorruptFileIsReportedAndNeverOverwritten) {
   flipped[valid.size() / 2 + 8] ^= 0x10;
   const std::vector<std::pair<std::string, std::string>> damaged = {
       {flipped, "CRC-32"},
-      {valid.substr(0, valid.size() - 3), "CRC-32"},
+      {valid.substr(0, valid.size() - 3), "truncated"},
       {valid.substr(0, 10), "truncated"},
-      {"not a registry at all", "bad magic number"},
+      {"not a registry at all, only text longer than a header", "bad magic number"},
   };
   for (const auto& [bytes, problem] : damaged) {
     ASSERT_THAT(serialization::WriteFileAtomically(registry.path(), bytes), IsOk());
@@ -197,7 +197,7 @@ TEST(ModelRegistryTest, RefusesNewerFormatVersion) {
   newer[8] = static_cast<char>(kModelRegistryVersion + 1);
   ASSERT_THAT(serialization::WriteFileAtomically(registry.path(), newer), IsOk());
   EXPECT_THAT(registry.List(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 2")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 3")));
   EXPECT_THAT(registry.Add(Entry("teacher", RegistryEntry::RUNNING)),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReadBytes(registry.path()), newer);

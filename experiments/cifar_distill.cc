@@ -32,7 +32,8 @@
 #include "experiments/experiment_main.h"
 #include "experiments/float_training.h"
 #include "experiments/quantized_training.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
+#include "model_io/model_loading.h"
 #include "serialization/atomic_file.h"
 #include "serialization/tensor_codec.h"
 
@@ -197,8 +198,8 @@ void FillCodedSummary(const distill::CodedSize& coded, const nn_models::Classifi
   metrics["huffman_mean_bits"] = coded.mean_bits;
   metrics["reference_size_mb"] = coded.reference_bytes / (1 << 20);
   if (teacher != nullptr && summary.model_size_mb() > 0) {
-    metrics["teacher_model_size_mb"] = FloatModelSizeMb(*teacher);
-    metrics["compression_ratio_vs_teacher"] = FloatModelSizeMb(*teacher) / summary.model_size_mb();
+    metrics["teacher_model_size_mb"] = model_io::FloatModelSizeMb(*teacher);
+    metrics["compression_ratio_vs_teacher"] = model_io::FloatModelSizeMb(*teacher) / summary.model_size_mb();
   }
 }
 
@@ -329,7 +330,7 @@ class LearnedPointsTraining : public TrainingMethod {
   }
 
   absl::Status Restore(const CompressedModel& stored, nn_models::Classifier& fresh_model) override {
-    return quant::LoadCompressedModel(stored, fresh_model);
+    return model_io::LoadCompressedModel(stored, fresh_model);
   }
 
   std::vector<at::Tensor> ReplicatedTensors() override {
@@ -358,10 +359,10 @@ class LearnedPointsTraining : public TrainingMethod {
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
   const DistillationConfig& d = context.config.distillation();
-  if (!d.init_from().empty()) MC_RETURN_IF_ERROR(LoadModelFileInto(d.init_from(), *context.model));
+  if (!d.init_from().empty()) MC_RETURN_IF_ERROR(model_io::LoadModelFileInto(d.init_from(), *context.model));
   std::shared_ptr<nn_models::Classifier> teacher;
   if (!d.teacher().empty() && d.method() != "quantized") {
-    MC_ASSIGN_OR_RETURN(teacher, LoadModelFile(d.teacher(), context.dataset));
+    MC_ASSIGN_OR_RETURN(teacher, model_io::LoadModelFile(d.teacher(), context.dataset));
   }
   const distill::KDLossOptions kd =
       distill::KDLossOptions()

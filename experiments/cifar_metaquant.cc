@@ -21,7 +21,8 @@
 #include "experiments/float_training.h"
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
+#include "model_io/model_loading.h"
 #include "serialization/tensor_codec.h"
 
 ABSL_FLAG(std::optional<std::string>, forward, std::nullopt, "Weight quantizer: dorefa | bwn.");
@@ -196,7 +197,7 @@ class MetaQuantTraining : public TrainingMethod {
 
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override {
-    return quant::LoadCompressedModel(stored, fresh_model);
+    return model_io::LoadCompressedModel(stored, fresh_model);
   }
 
   std::vector<at::Tensor> ReplicatedTensors() override {
@@ -216,7 +217,7 @@ class MetaQuantTraining : public TrainingMethod {
 };
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
-  MC_RETURN_IF_ERROR(LoadModelFileInto(context.config.metaquant().start_from(), *context.model));
+  MC_RETURN_IF_ERROR(model_io::LoadModelFileInto(context.config.metaquant().start_from(), *context.model));
   return std::make_unique<MetaQuantTraining>(context);
 }
 

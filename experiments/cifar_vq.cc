@@ -25,7 +25,8 @@
 #include "experiments/experiment_main.h"
 #include "experiments/float_training.h"
 #include "nn_models/classifier.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
+#include "model_io/model_loading.h"
 #include "vq/compressor.h"
 
 ABSL_FLAG(std::optional<std::string>, teacher, std::nullopt,
@@ -215,7 +216,7 @@ class VqTraining : public TrainingMethod {
 
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override {
-    return quant::LoadCompressedModel(stored, fresh_model);
+    return model_io::LoadCompressedModel(stored, fresh_model);
   }
 
   std::vector<at::Tensor> ReplicatedTensors() override {
@@ -232,9 +233,9 @@ class VqTraining : public TrainingMethod {
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
   const std::string& teacher_file = context.config.vq().teacher();
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> teacher,
-                      LoadModelFile(teacher_file, context.dataset));
+                      model_io::LoadModelFile(teacher_file, context.dataset));
   // The student starts as the teacher, in the architecture of the configuration.
-  MC_RETURN_IF_ERROR(LoadModelFileInto(teacher_file, *context.model));
+  MC_RETURN_IF_ERROR(model_io::LoadModelFileInto(teacher_file, *context.model));
   MC_ASSIGN_OR_RETURN(std::unique_ptr<vq::VqCompressor> compressor,
                       vq::VqCompressor::Create(context.model, teacher, Options(context.config)));
   MC_RETURN_IF_ERROR(compressor->CompressLayers(vq::BatchesFrom(context.train_loader)));

@@ -2,7 +2,7 @@
 // (unknown flags, stray arguments, missing or unreadable files, wrong data set names,
 // out-of-range values) must end with exit code 1 and exactly one line on stderr that names what
 // is wrong: no abort, no stack trace. Each case starts a binary, about a second on an idle
-// machine. serialization/inspect_cli_test.sh has more cases of inspect.
+// machine. model_io/inspect_cli_test.sh has more cases of inspect.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -205,7 +205,7 @@ TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
   const std::string& dir = *dir_;
   std::vector<std::string> argv;
   if (bad.binary == "inspect") {
-    argv = {RunfilesPath("serialization/inspect")};
+    argv = {RunfilesPath("model_io/inspect")};
   } else {
     // Quick defaults, so that a mistake let through fails the test in seconds, not hours.
     argv = {RunfilesPath("experiments/" + bad.binary), "--dataset=synthetic", "--model=lenet",

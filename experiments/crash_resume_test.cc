@@ -28,6 +28,7 @@
 #include "data/dataset_info.h"
 #include "experiments/float_training.h"
 #include "experiments/runner.h"
+#include "model_io/model_loading.h"
 #include "experiments/testutil.h"
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.h"
@@ -185,7 +186,7 @@ int LoadCheckpoint(const std::string& dir) {
   EXPECT_TRUE(parsed.ok()) << parsed;
   if (!parsed.ok()) return -1;
   const absl::StatusOr<data::DatasetInfo> dataset = data::GetDatasetInfo("synthetic");
-  absl::StatusOr<std::shared_ptr<nn_models::Classifier>> model = BuildModel(config.model(), *dataset);
+  absl::StatusOr<std::shared_ptr<nn_models::Classifier>> model = model_io::BuildModel(config.model(), *dataset);
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return -1;
   FloatTraining method(*model, config.training());

@@ -30,7 +30,7 @@
 #include "experiments/progress.h"
 #include "nn_models/memory_format.h"
 #include "nn_models/model_config.h"
-#include "quant/model_decoder.h"
+#include "model_io/model_loading.h"
 #include "serialization/atomic_file.h"
 #include "serialization/event_writer.h"
 #include "serialization/experiment_config.h"
@@ -313,45 +313,6 @@ bool IsRankZero(const ExperimentConfig& config) {
   return !config.has_distributed() || config.distributed().rank() == 0;
 }
 
-absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
-    const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
-  return nn_models::CreateModelFromConfig(model, nn_models::ModelOptions()
-                                                     .in_channels(dataset.channels)
-                                                     .num_classes(dataset.num_classes)
-                                                     .image_size(dataset.height));
-}
-
-namespace {
-
-// Loads the weights of `stored`, read from `path`, into `model`; errors name the file.
-absl::Status LoadStoredModel(const serialization::CompressedModel& stored, const std::string& path,
-                             nn_models::Classifier& model) {
-  const absl::Status loaded = quant::LoadCompressedModel(stored, model);
-  if (!loaded.ok()) return absl::Status(loaded.code(), absl::StrCat(path, ": ", loaded.message()));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& model) {
-  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel stored, serialization::ReadModelFile(path));
-  return LoadStoredModel(stored, path, model);
-}
-
-absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
-    const std::string& path, const data::DatasetInfo& dataset) {
-  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel stored, serialization::ReadModelFile(path));
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model, BuildModel(stored.model(), dataset));
-  MC_RETURN_IF_ERROR(LoadStoredModel(stored, path, *model));
-  return model;
-}
-
-double FloatModelSizeMb(const nn_models::Classifier& model) {
-  int64_t count = 0;
-  for (const at::Tensor& parameter : model.parameters()) count += parameter.numel();
-  return static_cast<double>(count) * 4 / (1 << 20);
-}
-
 absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
                                                 const MethodFactory& factory,
                                                 const RunOptions& options) {
@@ -391,7 +352,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
 
   at::manual_seed(training.seed());
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
-                      BuildModel(config.model(), dataset));
+                      model_io::BuildModel(config.model(), dataset));
   const bool channels_last = training.memory_format() == serialization::TrainingConfig::CHANNELS_LAST;
   if (channels_last) nn_models::ToChannelsLast(*model);
   // The batches in the model's layout.
@@ -594,7 +555,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
                         serialization::ReadModelFile(model_path));
     MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
-                        BuildModel(read_back.model(), dataset));
+                        model_io::BuildModel(read_back.model(), dataset));
     MC_RETURN_IF_ERROR(method->Restore(read_back, *restored));
     Evaluation file_eval;
     MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
@@ -610,7 +571,7 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
     summary.set_model(config.model().name());
     summary.set_method(method->name());
     summary.set_test_accuracy(file_eval.accuracy);
-    summary.set_float_model_size_mb(FloatModelSizeMb(*restored));
+    summary.set_float_model_size_mb(model_io::FloatModelSizeMb(*restored));
     summary.set_model_size_mb(compressed.model_size_mb);
     summary.set_compression_ratio(
         compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);

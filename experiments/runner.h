@@ -106,24 +106,8 @@ absl::StatusOr<serialization::ExperimentSummary> RunExperiment(
     const serialization::ExperimentConfig& config, const MethodFactory& factory,
     const RunOptions& options);
 
-/// Builds config.model for the data set (in_channels and num_classes default to the data
-/// set's). \error kNotFound for an unknown model name.
-absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
-    const serialization::ModelConfig& model, const data::DatasetInfo& dataset);
-
-/// Reads a model file of any method and loads its weights into `model` (all or nothing).
-/// \error naming the file: unreadable or corrupt files, tensors that do not fit the model.
-absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& model);
-
-/// Reads a model file and builds its architecture (recorded in the file) with its weights.
-absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
-    const std::string& path, const data::DatasetInfo& dataset);
-
 /// Whether this process writes the run's outputs: a single process, or rank 0.
 bool IsRankZero(const serialization::ExperimentConfig& config);
-
-/// Size in MB (2^20 bytes) of the model's parameters stored as float32.
-double FloatModelSizeMb(const nn_models::Classifier& model);
 
 }  // namespace mc::experiments
 

@@ -1,11 +1,9 @@
 #include "serialization/experiment_config.h"
 
-#include <dirent.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
-#include <vector>
 
 namespace mc::serialization {
 namespace {
@@ -136,28 +134,6 @@ TEST(ExperimentConfigTest, MergesFilesOverDefaults) {
   ExperimentConfig reparsed;
   ASSERT_TRUE(MergeExperimentConfigText(text, "printed", reparsed).ok());
   EXPECT_EQ(reparsed.SerializeAsString(), config.SerializeAsString());
-}
-
-// Tests that every configuration shipped under experiments/configs parses and validates.
-TEST(ExperimentConfigTest, ShippedConfigsAreValid) {
-  const std::string dir = "experiments/configs";
-  DIR* listing = opendir(dir.c_str());
-  ASSERT_NE(listing, nullptr) << "cannot list " << dir;
-  std::vector<std::string> files;
-  while (dirent* entry = readdir(listing)) {
-    const std::string name = entry->d_name;
-    if (name.size() > 10 && name.substr(name.size() - 10) == ".textproto") files.push_back(name);
-  }
-  closedir(listing);
-  ASSERT_FALSE(files.empty());
-  for (const std::string& file : files) {
-    ExperimentConfig config;
-    const absl::Status parsed = MergeExperimentConfigFile(dir + "/" + file, config);
-    ASSERT_TRUE(parsed.ok()) << parsed;
-    config.mutable_output()->set_dir("/tmp/unused");
-    EXPECT_TRUE(ValidateExperimentConfig(config).ok())
-        << file << ": " << ValidateExperimentConfig(config);
-  }
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // File: little_endian.h
-// Fixed-width little-endian integers in byte strings, for the binary containers of this
-// package (model_file.h, event_writer.h) and the model registry file
-// (distill/model_registry.h), independent of the host's byte order.
+// Fixed-width little-endian integers in byte strings, for the binary formats of this package
+// (container.h, event_writer.h), independent of the host's byte order.
 //
 // Example:
 //   AppendLittleEndian(out, payload.size(), 8);

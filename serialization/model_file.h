@@ -1,13 +1,8 @@
 // File: model_file.h
-// The compressed-model file: a small container around a serialized CompressedModel
-// (serialization/compressed_model.proto) that detects truncation and corruption.
-//
-// Layout (little-endian):
-//   offset 0   8 bytes  magic "MCMODEL\x1a"
-//   offset 8   uint32   format version (kModelFileVersion)
-//   offset 12  uint64   payload length in bytes
-//   offset 20  uint32   CRC-32 (zlib's crc32) of the payload
-//   offset 24  payload  CompressedModel in protobuf binary form
+// The compressed-model file: a serialized CompressedModel
+// (serialization/compressed_model.proto) in the container of serialization/container.h, which
+// detects truncation and corruption: magic "MCMODEL\x1a", format version kModelFileVersion,
+// then the payload's length, its CRC-32 and the payload in protobuf binary form.
 //
 // Example:
 //   MC_RETURN_IF_ERROR(WriteModelFile(dir + "/model.mcm", model));
@@ -21,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "serialization/container.h"
 #include "serialization/compressed_model.pb.h"
 
 namespace mc::serialization {
@@ -30,7 +26,7 @@ namespace mc::serialization {
 inline constexpr uint32_t kModelFileVersion = 1;
 
 /// Size of the container header before the payload.
-inline constexpr size_t kModelFileHeaderBytes = 24;
+inline constexpr size_t kModelFileHeaderBytes = kContainerHeaderBytes;
 
 /// Encodes `model` into the container bytes (format_version is set to kModelFileVersion).
 std::string EncodeModelFile(const CompressedModel& model);

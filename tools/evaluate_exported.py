@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test accuracy of an exported CIFAR ResNet on Fashion-MNIST, in Python.
 
-Checks a state dict written by `bazel run //serialization:inspect -- model.mcm
+Checks a state dict written by `bazel run //model_io:inspect -- model.mcm
 --export_pytorch=model.pt` outside this repository: the model is rebuilt here in plain
 PyTorch, with the module and parameter names of nn_models/cifar_resnet.h, and evaluated on
 the Fashion-MNIST test set read and normalised as data/ does. The accuracy printed is the

@@ -23,7 +23,7 @@ CXX=${CXX:-clang++-14}
 # Sources of each harness besides tests/fuzz/<name>_fuzzer.cc: the libraries it reads with.
 declare -A SOURCES=(
   [model_file]="serialization/model_file.cc serialization/atomic_file.cc
-    serialization/tensor_codec.cc quant/model_decoder.cc quant/uniform_codec.cc
+    serialization/tensor_codec.cc model_io/decoder.cc quant/uniform_codec.cc
     quant/uniform.cc quant/bitpack.cc quant/learned_points.cc vq/codebook_codec.cc
     vq/layout.cc nn_models/state_dict.cc"
   [idx]="data/idx_reader.cc data/file_contents.cc"

@@ -1,7 +1,7 @@
 // File: codebook_codec.h
 // Stores a product-quantized layer (vq/layout.h) as the CodebookEncoding of
 // serialization/compressed_model.proto and reads it back, with every field checked, so that
-// any reader of the shared format (quant/model_decoder.h) rebuilds the weight.
+// any reader of the shared format (model_io/decoder.h) rebuilds the weight.
 //
 // Stored form of a weight of shape (out, in[, kh, kw]) cut into n subvectors of block_size:
 //   layout          "conv" for a 4-D weight, "linear" for a 2-D one (vq/layout.h's order:

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "common/status_matchers.h"
-#include "quant/model_decoder.h"
 #include "vq/layout.h"
 
 namespace mc::vq {
@@ -55,12 +54,6 @@ TEST_P(CodebookRoundTripTest, DecodesExactly) {
   MC_ASSERT_OK_AND_ASSIGN(const at::Tensor weight, DecodeCodebook(stored));
   EXPECT_TRUE(weight.equal(expected));
 
-  serialization::CompressedModel model;
-  *model.add_tensors() = stored;
-  MC_ASSERT_OK_AND_ASSIGN(const serialization::StateDict state, quant::DecodeCompressedModel(model));
-  ASSERT_EQ(state.size(), 1u);
-  EXPECT_EQ(state[0].first, c.name);
-  EXPECT_TRUE(state[0].second.equal(expected));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,5 +1,5 @@
 // Fuzzes the read path of a compressed-model file: the container (serialization/model_file.h)
-// and the decoding of every tensor (quant/model_decoder.h). Any input must be decoded or
+// and the decoding of every tensor (model_io/decoder.h). Any input must be decoded or
 // refused with an error; a decoded tensor has the name and shape it was stored with.
 //
 // Each input is read twice: as it is, and with the payload length and CRC-32 of its header
@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
 #include "serialization/model_file.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -45,7 +45,7 @@ std::string WithMatchingChecksum(absl::string_view bytes) {
 void Decode(absl::string_view bytes) {
   absl::StatusOr<CompressedModel> model = mc::serialization::DecodeModelFile(bytes, "input");
   if (!model.ok()) return;
-  absl::StatusOr<mc::serialization::StateDict> state = mc::quant::DecodeCompressedModel(*model);
+  absl::StatusOr<mc::serialization::StateDict> state = mc::model_io::DecodeCompressedModel(*model);
   if (!state.ok()) return;
   Require(static_cast<int>(state->size()) == model->tensors_size(),
           "every stored tensor is decoded");

@@ -48,7 +48,7 @@ expect_failure "Unknown command line flag 'bits'" --bits=4 "$tmp/empty.mcm"
 expect_failure "inspect: --export_pytorch needs a file name" --export_pytorch= "$tmp/empty.mcm"
 expect_failure "inspect: --export_pytorch needs a file name" "$tmp/empty.mcm" -export_pytorch ""
 expect_failure "inspect: $tmp/no_such.mcm: no such file" "$tmp/no_such.mcm"
-expect_failure "not a compressed-model file (bad magic number)" "$tmp/text.mcm"
+expect_failure "not a model file (bad magic number)" "$tmp/text.mcm"
 expect_failure "corrupt model file (CRC-32" "$tmp/bad_crc.mcm"
 expect_failure "inspect: cannot write $tmp/no_such_dir/model.pt: directory" \
   --export_pytorch="$tmp/no_such_dir/model.pt" "$tmp/empty.mcm"

@@ -1,4 +1,4 @@
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
 
 #include <ATen/ATen.h>
 
@@ -10,7 +10,7 @@
 #include "serialization/tensor_codec.h"
 #include "vq/codebook_codec.h"
 
-namespace mc::quant {
+namespace mc::model_io {
 namespace {
 
 absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& tensor) {
@@ -18,9 +18,9 @@ absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& t
     case serialization::CompressedTensor::kPassthrough:
       return serialization::DecodePassthrough(tensor);
     case serialization::CompressedTensor::kUniform:
-      return DecodeUniform(tensor);
+      return quant::DecodeUniform(tensor);
     case serialization::CompressedTensor::kLearnedPoints:
-      return DecodeLearnedPoints(tensor);
+      return quant::DecodeLearnedPoints(tensor);
     case serialization::CompressedTensor::kCodebook:
       return vq::DecodeCodebook(tensor);
     case serialization::CompressedTensor::ENCODING_NOT_SET:
@@ -48,4 +48,4 @@ absl::Status LoadCompressedModel(const serialization::CompressedModel& stored,
   return nn_models::LoadStateDict(module, state);
 }
 
-}  // namespace mc::quant
+}  // namespace mc::model_io

@@ -1,5 +1,5 @@
 // Decoding whole compressed models of any method back into a module.
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
 
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
@@ -12,9 +12,19 @@
 #include "common/status_matchers.h"
 #include "quant/bucketed_uniform.h"
 #include "quant/learned_points.h"
+#include "vq/codebook_codec.h"
 
-namespace mc::quant {
+namespace mc::model_io {
 namespace {
+
+using quant::BucketedUniformOptions;
+using quant::BucketedUniformQuantizer;
+using quant::BucketScaling;
+using quant::EncodeLearnedPoints;
+using quant::LinearBucketScaling;
+using quant::NearestPoint;
+using quant::ScaleDown;
+using quant::ScaleUp;
 
 torch::nn::Sequential Net() {
   return torch::nn::Sequential(torch::nn::Linear(6, 4), torch::nn::BatchNorm1d(4));
@@ -58,5 +68,24 @@ TEST(ModelDecoderTest, CorruptTensorLeavesModuleUnchanged) {
   EXPECT_TRUE(target->named_parameters()["0.weight"].equal(before));
 }
 
+// Tests that a codebook tensor (product quantization) decodes to its rebuilt weight.
+TEST(ModelDecoderTest, DecodesCodebooks) {
+  at::manual_seed(3);
+  const std::vector<int64_t> shape = {16, 8, 3, 3};
+  const int64_t block_size = 9;
+  const int64_t k = 32;
+  const at::Tensor centroids = at::randn({k, block_size});
+  const at::Tensor assignments = at::randint(k, {16 * 8 * 3 * 3 / block_size}, at::kLong);
+  serialization::CompressedModel model;
+  MC_ASSERT_OK_AND_ASSIGN(*model.add_tensors(),
+                          vq::EncodeCodebook("conv.weight", shape, centroids, assignments));
+  MC_ASSERT_OK_AND_ASSIGN(const at::Tensor expected, vq::DecodeCodebook(model.tensors(0)));
+  MC_ASSERT_OK_AND_ASSIGN(const serialization::StateDict state, DecodeCompressedModel(model));
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(state[0].first, "conv.weight");
+  EXPECT_EQ(state[0].second.sizes(), at::IntArrayRef(shape));
+  EXPECT_TRUE(state[0].second.equal(expected));
+}
+
 }  // namespace
-}  // namespace mc::quant
+}  // namespace mc::model_io

@@ -1,15 +1,15 @@
-// File: inference.h
+// File: compressed_classifier.h
 // Runs a compressed model file of the shared format (serialization/model_file.h), such as one
 // written by the vq compressor: the architecture recorded in the file is built from the zoo,
-// every weight is rebuilt once at load time from its codebook (or other encoding, through
-// quant/model_decoder.h), and the model is left in eval mode. Like the reference's
+// every weight is rebuilt once at load time from its codebook or other encoding
+// (model_io/decoder.h), and the model is left in eval mode. Like the reference's
 // inference.py, the forward pass uses dense weights; BatchNorm statistics come from the file.
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(CompressedClassifier model, CompressedClassifier::Load("run/model.mcm"));
 //   at::Tensor logits = model.Forward(images);   // (B, C, H, W) -> (B, num_classes)
-#ifndef MC_VQ_INFERENCE_H_
-#define MC_VQ_INFERENCE_H_
+#ifndef MC_MODEL_IO_COMPRESSED_CLASSIFIER_H_
+#define MC_MODEL_IO_COMPRESSED_CLASSIFIER_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -23,7 +23,7 @@ namespace mc::nn_models {
 class Classifier;
 }  // namespace mc::nn_models
 
-namespace mc::vq {
+namespace mc::model_io {
 
 class CompressedClassifier {
  public:
@@ -49,6 +49,6 @@ class CompressedClassifier {
   serialization::ModelConfig config_;
 };
 
-}  // namespace mc::vq
+}  // namespace mc::model_io
 
-#endif  // MC_VQ_INFERENCE_H_
+#endif  // MC_MODEL_IO_COMPRESSED_CLASSIFIER_H_

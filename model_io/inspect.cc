@@ -2,8 +2,8 @@
 // table, totals, compression ratio against float32, checksum status, method and options,
 // architecture), and with --export_pytorch writes its decoded float weights for Python.
 //
-//   bazel run //serialization:inspect -- runs/cifar_diffq/<run>/model.mcm
-//   bazel run //serialization:inspect -- model.mcm --export_pytorch=model.pt
+//   bazel run //model_io:inspect -- runs/cifar_diffq/<run>/model.mcm
+//   bazel run //model_io:inspect -- model.mcm --export_pytorch=model.pt
 //
 // Errors (unknown flags, a missing or corrupt file, a bad value) end the program with one
 // line and exit code 1.
@@ -23,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/user_path.h"
-#include "tools/model_inspection.h"
+#include "model_io/inspection.h"
 
 ABSL_FLAG(std::optional<std::string>, export_pytorch, std::nullopt,
           "Also write the decoded weights to this file as a state dict for Python's torch.load.");
@@ -58,7 +58,7 @@ absl::Status Run(int argc, char** argv, const std::vector<char*>& positional) {
     return absl::InvalidArgumentError("--export_pytorch needs a file name");
   }
   try {
-    return mc::tools::InspectModelFile(mc::UserPath(positional[1]),
+    return mc::model_io::InspectModelFile(mc::UserPath(positional[1]),
                                        mc::UserPath(export_path.value_or("")), std::cout);
   } catch (const c10::Error& error) {
     return absl::InternalError(error.what_without_backtrace());

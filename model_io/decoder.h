@@ -1,4 +1,4 @@
-// File: model_decoder.h
+// File: decoder.h
 // Turns any compressed model of the shared format back into float tensors, whatever method
 // wrote it: passthrough, uniform (DiffQ, QAT, LSQ, bucketed), learned-points and codebook
 // (vq/codebook_codec.h) tensors. This is how a model file is loaded as a teacher or a
@@ -7,8 +7,8 @@
 // Example:
 //   MC_ASSIGN_OR_RETURN(CompressedModel stored, serialization::ReadModelFile(path));
 //   MC_RETURN_IF_ERROR(LoadCompressedModel(stored, *model));
-#ifndef MC_QUANT_MODEL_DECODER_H_
-#define MC_QUANT_MODEL_DECODER_H_
+#ifndef MC_MODEL_IO_DECODER_H_
+#define MC_MODEL_IO_DECODER_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,7 +19,7 @@ namespace torch::nn {
 class Module;
 }
 
-namespace mc::quant {
+namespace mc::model_io {
 
 /// Every stored tensor as (name, float32 or int64 values), in the stored order.
 /// \error kDataLoss naming the tensor when one is corrupt or has no encoding this decoder
@@ -32,6 +32,6 @@ absl::StatusOr<serialization::StateDict> DecodeCompressedModel(
 absl::Status LoadCompressedModel(const serialization::CompressedModel& stored,
                                  torch::nn::Module& module);
 
-}  // namespace mc::quant
+}  // namespace mc::model_io
 
-#endif  // MC_QUANT_MODEL_DECODER_H_
+#endif  // MC_MODEL_IO_DECODER_H_

@@ -1,4 +1,4 @@
-#include "tools/model_inspection.h"
+#include "model_io/inspection.h"
 
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
@@ -11,7 +11,7 @@
 
 #include "common/status_matchers.h"
 #include "quant/learned_points.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
 #include "quant/uniform.h"
 #include "quant/uniform_codec.h"
 #include "serialization/atomic_file.h"
@@ -19,7 +19,7 @@
 #include "serialization/tensor_codec.h"
 #include "vq/codebook_codec.h"
 
-namespace mc::tools {
+namespace mc::model_io {
 namespace {
 
 using serialization::CompressedModel;
@@ -209,7 +209,7 @@ TEST(ModelInspectionTest, InspectsFileAndExportsDecodedTensors) {
   EXPECT_THAT(out.str(), HasSubstr(absl::StrCat("exported: ", export_path,
                                                 " (7 tensors: 6 float32, 1 int64)\n")));
 
-  absl::StatusOr<serialization::StateDict> decoded = quant::DecodeCompressedModel(model);
+  absl::StatusOr<serialization::StateDict> decoded = model_io::DecodeCompressedModel(model);
   ASSERT_THAT(decoded, IsOk());
   absl::StatusOr<std::string> bytes = serialization::ReadFileToString(export_path);
   ASSERT_THAT(bytes, IsOk());
@@ -266,4 +266,4 @@ TEST(ModelInspectionTest, RefusesUndecodableTensorAndMissingFile) {
 }
 
 }  // namespace
-}  // namespace mc::tools
+}  // namespace mc::model_io

@@ -1,4 +1,4 @@
-#include "vq/inference.h"
+#include "model_io/compressed_classifier.h"
 
 #include <torch/utils.h>
 
@@ -8,19 +8,12 @@
 #include "common/status_macros.h"
 #include "data/dataset_info.h"
 #include "nn_models/classifier.h"
+#include "model_io/decoder.h"
+#include "model_io/model_loading.h"
 #include "nn_models/model_config.h"
-#include "quant/model_decoder.h"
 #include "serialization/model_file.h"
 
-namespace mc::vq {
-namespace {
-
-absl::Status NamingFile(const absl::Status& status, const std::string& path) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
-}
-
-}  // namespace
+namespace mc::model_io {
 
 CompressedClassifier::CompressedClassifier(std::shared_ptr<nn_models::Classifier> model,
                                            serialization::ModelConfig config)
@@ -37,7 +30,7 @@ absl::StatusOr<CompressedClassifier> CompressedClassifier::Load(const std::strin
   absl::StatusOr<std::shared_ptr<nn_models::Classifier>> model =
       nn_models::CreateModelFromConfig(stored.model(), defaults);
   MC_RETURN_IF_ERROR(NamingFile(model.status(), path));
-  MC_RETURN_IF_ERROR(NamingFile(quant::LoadCompressedModel(stored, **model), path));
+  MC_RETURN_IF_ERROR(NamingFile(model_io::LoadCompressedModel(stored, **model), path));
   (*model)->eval();
   return CompressedClassifier(*std::move(model), stored.model());
 }
@@ -47,4 +40,4 @@ at::Tensor CompressedClassifier::Forward(const at::Tensor& images) const {
   return model_->forward(images);
 }
 
-}  // namespace mc::vq
+}  // namespace mc::model_io

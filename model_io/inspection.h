@@ -1,17 +1,14 @@
-// File: model_inspection.h
+// File: inspection.h
 // What a compressed-model file (serialization/model_file.h) holds, whatever method wrote it:
 // each tensor's shape, encoding, stored bits per value, codebook and bytes in the file, the
 // totals against float32, the method and its options, and the recorded architecture. This is
-// the library behind `bazel run //serialization:inspect` (serialization/inspect.cc), which also
+// the library behind `bazel run //model_io:inspect` (model_io/inspect.cc), which also
 // exports the decoded weights for Python.
-//
-// It lives in tools/ rather than serialization/ because it decodes every encoding with
-// quant/model_decoder.h, which depends on serialization (and on vq and nn_models).
 //
 // Example:
 //   MC_RETURN_IF_ERROR(InspectModelFile("model.mcm", /*export_path=*/"model.pt", std::cout));
-#ifndef MC_TOOLS_MODEL_INSPECTION_H_
-#define MC_TOOLS_MODEL_INSPECTION_H_
+#ifndef MC_MODEL_IO_INSPECTION_H_
+#define MC_MODEL_IO_INSPECTION_H_
 
 #include <cstdint>
 #include <ostream>
@@ -22,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "serialization/compressed_model.pb.h"
 
-namespace mc::tools {
+namespace mc::model_io {
 
 /// One stored tensor.
 struct TensorInspection {
@@ -70,7 +67,7 @@ std::string FormatInspection(const serialization::CompressedModel& model,
 
 /// Reads the model file at `path` and prints to `out` its name, size and checksum status,
 /// then FormatInspection. A file whose CRC-32 does not match is refused, not reported:
-/// nothing in it can be trusted. Every tensor is then decoded with quant/model_decoder.h, so
+/// nothing in it can be trusted. Every tensor is then decoded with model_io/decoder.h, so
 /// that a report is only given for a file that loads. When `export_path` is not empty, the
 /// decoded tensors (floating tensors as float32, integer buffers as int64) are written there
 /// for Python's `torch.load` (serialization::WritePyTorchStateDict). Nothing is printed
@@ -81,6 +78,6 @@ std::string FormatInspection(const serialization::CompressedModel& model,
 absl::Status InspectModelFile(const std::string& path, const std::string& export_path,
                               std::ostream& out);
 
-}  // namespace mc::tools
+}  // namespace mc::model_io
 
-#endif  // MC_TOOLS_MODEL_INSPECTION_H_
+#endif  // MC_MODEL_IO_INSPECTION_H_

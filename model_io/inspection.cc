@@ -1,4 +1,4 @@
-#include "tools/model_inspection.h"
+#include "model_io/inspection.h"
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
@@ -11,14 +11,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "quant/model_decoder.h"
+#include "model_io/decoder.h"
 #include "quant/uniform_codec.h"
 #include "serialization/atomic_file.h"
 #include "serialization/model_file.h"
 #include "serialization/pytorch_state_dict.h"
 #include "serialization/tensor_codec.h"
 
-namespace mc::tools {
+namespace mc::model_io {
 namespace {
 
 using serialization::CompressedTensor;
@@ -201,7 +201,7 @@ absl::Status InspectModelFile(const std::string& path, const std::string& export
   MC_ASSIGN_OR_RETURN(const serialization::CompressedModel model,
                       serialization::DecodeModelFile(bytes, path));
   MC_ASSIGN_OR_RETURN(const ModelInspection inspection, InspectModel(model));
-  MC_ASSIGN_OR_RETURN(const serialization::StateDict decoded, quant::DecodeCompressedModel(model));
+  MC_ASSIGN_OR_RETURN(const serialization::StateDict decoded, model_io::DecodeCompressedModel(model));
   // Written before anything is printed, so that a failure is the only output.
   if (!export_path.empty()) {
     MC_RETURN_IF_ERROR(serialization::WritePyTorchStateDict(export_path, decoded));
@@ -222,4 +222,4 @@ absl::Status InspectModelFile(const std::string& path, const std::string& export
   return absl::OkStatus();
 }
 
-}  // namespace mc::tools
+}  // namespace mc::model_io
