@@ -17,6 +17,7 @@
 #include "common/status_macros.h"
 #include "serialization/atomic_file.h"
 #include "serialization/container.h"
+#include "serialization/deterministic_bytes.h"
 
 namespace mc::distill {
 namespace {
@@ -28,7 +29,7 @@ constexpr serialization::ContainerFormat kFormat{"MCREGIS\x1a", 2, kModelRegistr
                                                  "model registry"};
 
 std::string EncodeRegistryFile(const serialization::ModelRegistry& registry) {
-  return serialization::EncodeContainer(kFormat, registry.SerializeAsString());
+  return serialization::EncodeContainer(kFormat, serialization::DeterministicBytes(registry));
 }
 
 absl::StatusOr<serialization::ModelRegistry> DecodeRegistryFile(absl::string_view bytes,

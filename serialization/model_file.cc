@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "serialization/atomic_file.h"
 #include "serialization/container.h"
+#include "serialization/deterministic_bytes.h"
 
 namespace mc::serialization {
 namespace {
@@ -15,7 +16,7 @@ constexpr ContainerFormat kFormat{"MCMODEL\x1a", 1, kModelFileVersion, "model fi
 std::string EncodeModelFile(const CompressedModel& model) {
   CompressedModel versioned = model;
   versioned.set_format_version(kModelFileVersion);
-  return EncodeContainer(kFormat, versioned.SerializeAsString());
+  return EncodeContainer(kFormat, DeterministicBytes(versioned));
 }
 
 absl::StatusOr<CompressedModel> DecodeModelFile(absl::string_view bytes,

@@ -5,6 +5,9 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace mc::serialization {
 namespace {
@@ -29,6 +32,29 @@ CompressedModel SampleModel() {
   uniform->set_levels(std::string(72, '\x5a'));
   (*model.mutable_metrics())["test_accuracy"] = 0.9;
   return model;
+}
+
+// Tests that a model's bytes do not depend on the order its map entries were added in (the
+// default protobuf serialization follows hash-table order), and that the entries are written
+// in key order.
+TEST(ModelFileTest, MapEntriesAreWrittenInKeyOrder) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("option_", 100 + i));
+  CompressedModel ascending = SampleModel();
+  CompressedModel descending = SampleModel();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    (*ascending.mutable_method_options())[keys[i]] = "1";
+    (*descending.mutable_method_options())[keys[keys.size() - 1 - i]] = "1";
+  }
+  const std::string bytes = EncodeModelFile(ascending);
+  EXPECT_EQ(bytes, EncodeModelFile(descending));
+  size_t previous = 0;
+  for (const std::string& key : keys) {
+    const size_t position = bytes.find(key);
+    ASSERT_NE(position, std::string::npos) << key;
+    EXPECT_GT(position, previous) << key << " is written before the keys below it";
+    previous = position;
+  }
 }
 
 // Tests that encode/decode round-trips every field and stamps the format version.
