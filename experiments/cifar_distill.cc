@@ -214,10 +214,9 @@ class QuantizedStudentTraining : public QuantizedTraining {
 
   void SetTrainingProgress(double progress) override { loss_->set_progress(progress); }
 
-  CompressedResult Compress() override {
-    CompressedResult result = QuantizedTraining::Compress();
-    const absl::Status status = ApplyCodedSize(*model_, result, coded_);
-    TORCH_CHECK(status.ok(), status.message());
+  absl::StatusOr<CompressedResult> Compress() override {
+    MC_ASSIGN_OR_RETURN(CompressedResult result, QuantizedTraining::Compress());
+    MC_RETURN_IF_ERROR(ApplyCodedSize(*model_, result, coded_));
     return result;
   }
 
@@ -306,11 +305,10 @@ class LearnedPointsTraining : public TrainingMethod {
     dq_.WriteQuantizedWeights();
   }
 
-  CompressedResult Compress() override {
+  absl::StatusOr<CompressedResult> Compress() override {
     CompressedResult result;
     result.model = dq_.GetQuantizedState();
-    const absl::Status status = ApplyCodedSize(*dq_.model(), result, coded_);
-    TORCH_CHECK(status.ok(), status.message());
+    MC_RETURN_IF_ERROR(ApplyCodedSize(*dq_.model(), result, coded_));
     return result;
   }
 

@@ -176,7 +176,7 @@ class MetaQuantTraining : public TrainingMethod {
     trainer_.Load(trainer_archive);
   }
 
-  CompressedResult Compress() override {
+  absl::StatusOr<CompressedResult> Compress() override {
     CompressedResult result;
     result.model = trainer_.GetQuantizedState();
     result.layers = ParameterLayerSummaries(*model_, result.model, [](const serialization::CompressedTensor& tensor) {

@@ -163,11 +163,9 @@ class VqTraining : public TrainingMethod {
   void Save(torch::serialize::OutputArchive& archive) override { compressor_->Save(archive); }
   void Load(torch::serialize::InputArchive& archive) override { compressor_->Load(archive); }
 
-  CompressedResult Compress() override {
-    absl::StatusOr<serialization::CompressedModel> model = compressor_->Compressed();
-    TORCH_CHECK(model.ok(), model.status().message());
+  absl::StatusOr<CompressedResult> Compress() override {
     CompressedResult result;
-    result.model = *std::move(model);
+    MC_ASSIGN_OR_RETURN(result.model, compressor_->Compressed());
     result.model_size_mb = compressor_->size().total_megabytes();
     std::map<std::string, const vq::LayerReport*> reports;
     for (const vq::LayerReport& layer : compressor_->layers()) reports[layer.name] = &layer;

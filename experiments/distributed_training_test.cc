@@ -65,11 +65,24 @@ ExperimentConfig SmallRun(const std::string& method, const std::string& dir) {
   return config;
 }
 
-// Float training, or DiffQ (model weights by SGD, bit logits by their own Adam).
+// Float training whose model cannot be compressed, for the failure of rank 0's last stage.
+class UncompressibleTraining : public FloatTraining {
+ public:
+  using FloatTraining::FloatTraining;
+  absl::StatusOr<CompressedResult> Compress() override {
+    return absl::ResourceExhaustedError("no room for the model");
+  }
+};
+
+// Float training, DiffQ (model weights by SGD, bit logits by their own Adam), or
+// "uncompressible" float training.
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
   const serialization::TrainingConfig& training = context.config.training();
   if (context.config.quantization().method() == "float") {
     return std::make_unique<FloatTraining>(context.model, training);
+  }
+  if (context.config.quantization().method() == "uncompressible") {
+    return std::make_unique<UncompressibleTraining>(context.model, training);
   }
   return std::make_unique<QuantizedTraining>(
       "diffq", context.model, training, /*penalty=*/1,
@@ -120,9 +133,10 @@ absl::StatusOr<Trained> Train(const ExperimentConfig& config, distributed::Proce
 
 std::string TensorsFile(const std::string& dir, int rank) { return absl::StrCat(dir, "/rank", rank, ".pt"); }
 std::string SummaryFile(const std::string& dir, int rank) { return absl::StrCat(dir, "/rank", rank, ".summary"); }
+std::string StatusFile(const std::string& dir, int rank) { return absl::StrCat(dir, "/rank", rank, ".status"); }
 
 // One rank of a two-process run: trains, then saves its tensors and summary into the
-// worker directory (<dir>/<method>).
+// worker directory (<dir>/<method>), or its error into rank<r>.status.
 absl::Status RunRank(const distributed::WorkerArgs& args) {
   const std::string method = args.dir.substr(args.dir.find_last_of('/') + 1);
   ExperimentConfig config = SmallRun(method, args.dir + "/out" + std::to_string(args.rank));
@@ -139,7 +153,13 @@ absl::Status RunRank(const distributed::WorkerArgs& args) {
   options.timeout_seconds = 120;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<distributed::ProcessGroup> group,
                       distributed::ProcessGroup::Connect(options));
-  MC_ASSIGN_OR_RETURN(const Trained trained, Train(config, group.get()));
+  const absl::StatusOr<Trained> run = Train(config, group.get());
+  if (!run.ok()) {
+    MC_RETURN_IF_ERROR(serialization::WriteFileAtomically(StatusFile(args.dir, args.rank),
+                                                          run.status().ToString()));
+    return run.status();
+  }
+  const Trained& trained = *run;
   torch::save(trained.tensors, TensorsFile(args.dir, args.rank));
   return serialization::WriteFileAtomically(SummaryFile(args.dir, args.rank),
                                             trained.summary.SerializeAsString());
@@ -192,6 +212,23 @@ TEST_P(DistributedTrainingTest, TwoRanksMatchOneProcess) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, DistributedTrainingTest, ::testing::Values("float", "diffq"));
+
+// Tests that a failure of rank 0 alone (its method cannot compress the model while rank 1
+// waits for the summary) ends both ranks, rank 1 with rank 0's status code and message.
+TEST(DistributedRunnerTest, RankZeroFailureEndsEveryRankWithItsCode) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/uncompressible");
+  ASSERT_TRUE(serialization::CreateDirectories(dir).ok());
+  const int port = distributed::FreePort();
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < kWorldSize; ++rank) ranks.push_back(distributed::SpawnWorker({rank, port, dir}));
+  for (int rank = 0; rank < kWorldSize; ++rank) {
+    EXPECT_EQ(distributed::WaitForExit(ranks[rank], kWorkerTimeoutSeconds), 1) << "rank " << rank;
+  }
+  EXPECT_THAT(serialization::ReadFileToString(StatusFile(dir, 0)),
+              IsOkAndHolds("RESOURCE_EXHAUSTED: no room for the model"));
+  EXPECT_THAT(serialization::ReadFileToString(StatusFile(dir, 1)),
+              IsOkAndHolds("RESOURCE_EXHAUSTED: rank 0 failed: no room for the model"));
+}
 
 // Tests that a data-parallel configuration without a process group is refused up front.
 TEST(DistributedRunnerTest, RefusesWorldWithoutProcessGroup) {

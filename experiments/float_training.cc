@@ -126,7 +126,7 @@ void FloatTraining::Load(torch::serialize::InputArchive& archive) {
   optimizer_->load(optimizer_archive);
 }
 
-CompressedResult FloatTraining::Compress() { return EncodeFloatModel(*model_); }
+absl::StatusOr<CompressedResult> FloatTraining::Compress() { return EncodeFloatModel(*model_); }
 
 void FloatTraining::FillSummary(serialization::ExperimentSummary& summary) {
   // The written model is the float model itself.

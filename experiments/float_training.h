@@ -56,7 +56,7 @@ class FloatTraining : public TrainingMethod {
   std::vector<torch::optim::Optimizer*> ScheduledOptimizers() override;
   void Save(torch::serialize::OutputArchive& archive) override;
   void Load(torch::serialize::InputArchive& archive) override;
-  CompressedResult Compress() override;
+  absl::StatusOr<CompressedResult> Compress() override;
   void FillSummary(serialization::ExperimentSummary& summary) override;
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override;

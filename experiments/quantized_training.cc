@@ -179,7 +179,7 @@ std::map<std::string, std::vector<double>> QuantizedTraining::EpochHistograms() 
   return {{"bits_per_layer", std::move(bits_per_layer)}};
 }
 
-CompressedResult QuantizedTraining::Compress() {
+absl::StatusOr<CompressedResult> QuantizedTraining::Compress() {
   const quant::BaseQuantizer& quantizer = *setup_.quantizer;
   CompressedResult result;
   result.model = quantizer.get_quantized_state();

@@ -58,7 +58,7 @@ class QuantizedTraining : public TrainingMethod {
   /// "bits_per_layer": the mean stored bits of each quantized parameter, as its LayerSummary
   /// reports them (for DiffQ, the learned widths); nothing when no parameter is quantized.
   std::map<std::string, std::vector<double>> EpochHistograms() override;
-  CompressedResult Compress() override;
+  absl::StatusOr<CompressedResult> Compress() override;
   void FillSummary(serialization::ExperimentSummary& summary) override;
   absl::Status Restore(const serialization::CompressedModel& stored,
                        nn_models::Classifier& fresh_model) override;

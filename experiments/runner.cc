@@ -277,19 +277,30 @@ absl::StatusOr<distributed::ProcessGroup*> RunProcessGroup(const ExperimentConfi
   return group;
 }
 
-// Rank 0's `value`, or its error, on every rank (the others pass anything and wait here while
-// rank 0 works alone), so that a failure of rank 0 ends every rank.
+// Rank 0's `value`, or its error with its status code, on every rank (the others pass
+// anything and wait here while rank 0 works alone), so that a failure of rank 0 ends every
+// rank. On the wire: one byte of status code, then the value or the error message.
 absl::StatusOr<std::string> FromRankZero(distributed::ProcessGroup* group,
                                          const absl::StatusOr<std::string>& value) {
   if (group == nullptr) return value;
   std::string message;
-  if (group->rank() == 0) message = value.ok() ? "+" + *value : "-" + value.status().ToString();
+  if (group->rank() == 0) {
+    message.push_back(static_cast<char>(value.status().code()));
+    message.append(value.ok() ? *value : std::string(value.status().message()));
+  }
   MC_RETURN_IF_ERROR(group->BroadcastBytes(message));
   if (group->rank() == 0) return value;
-  if (message.empty() || message[0] != '+') {
-    return absl::AbortedError(absl::StrCat("rank 0 failed: ", message.substr(message.empty() ? 0 : 1)));
+  if (message.empty()) return absl::DataLossError("rank 0 sent an empty result");
+  const auto code = static_cast<absl::StatusCode>(static_cast<unsigned char>(message[0]));
+  if (code != absl::StatusCode::kOk) {
+    return absl::Status(code, absl::StrCat("rank 0 failed: ", message.substr(1)));
   }
   return message.substr(1);
+}
+
+// Rank 0's status on every rank (see FromRankZero).
+absl::Status StatusFromRankZero(distributed::ProcessGroup* group, const absl::Status& status) {
+  return FromRankZero(group, status.ok() ? absl::StatusOr<std::string>("") : status).status();
 }
 
 // Copies rank 0's random-generator state to every rank, e.g. after rank 0 alone evaluated.
@@ -307,6 +318,386 @@ absl::Status ShareReplicatedTensors(distributed::ProcessGroup* group, TrainingMe
   return group->Broadcast(method.ReplicatedTensors());
 }
 
+// Running sums of an epoch's training steps, and of those since the last per-step event.
+struct EpochTotals {
+  int64_t steps = 0;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  int64_t seen = 0;
+  double window_loss_sum = 0;
+  int64_t window_correct = 0;
+  int64_t window_seen = 0;
+  double lr = 0;  // of the last step
+};
+
+// One run of RunExperiment, stage by stage, in the order RunExperiment calls them; every
+// stage runs on every rank (rank 0 alone writes the output directory and evaluates).
+class ExperimentRun {
+ public:
+  ExperimentRun(const ExperimentConfig& config, const RunOptions& options,
+                distributed::ProcessGroup* group, std::chrono::steady_clock::time_point start)
+      : config_(config),
+        training_(config.training()),
+        options_(options),
+        group_(group),
+        rank_zero_(group == nullptr || group->rank() == 0),
+        log_(rank_zero_ ? *options.log : silent_),
+        dir_(config.output().dir()),
+        config_text_(CheckpointConfigText(config)),
+        checkpoint_path_(absl::StrCat(dir_, "/", kCheckpointFile)),
+        metrics_path_(absl::StrCat(dir_, "/", kMetricsFile)),
+        start_(start) {}
+
+  // Creates the output directory, clears what a killed run left there, writes the config.
+  absl::Status PrepareOutputDir();
+  // Sets the CPU threads and loads the data set (the test split on rank 0 only).
+  absl::Status LoadData();
+  // Builds the seeded model in its memory format, then the method (connected to the ranks).
+  absl::Status BuildMethod(const MethodFactory& factory);
+  // Loads rank 0's checkpoint into every rank when asked to resume and one exists.
+  absl::Status Resume();
+  // Opens the metrics and events, aligns the ranks, and sets up the learning-rate schedule.
+  absl::Status StartTraining();
+  // Trains one epoch, then evaluates it and writes its metrics and checkpoint (rank 0).
+  absl::Status RunEpoch(int32_t epoch);
+  // Compresses, writes and verifies the model file and the summary (rank 0); every rank
+  // returns rank 0's summary.
+  absl::StatusOr<ExperimentSummary> WriteResults();
+
+  int32_t first_epoch() const { return first_epoch_; }
+
+ private:
+  absl::Status TrainStep(int32_t epoch, const at::Tensor& images, const at::Tensor& labels,
+                         EpochTotals& totals, ProgressBar& bar);
+  absl::Status WriteStepEvents(int32_t epoch, EpochTotals& totals);
+  absl::Status SumOverRanks(EpochTotals& totals);
+  absl::Status EvaluateAndCheckpoint(int32_t epoch, const EpochTotals& totals,
+                                     double train_seconds, ProgressBar& bar);
+  absl::StatusOr<CompressedResult> CompressAndWrite(const std::string& model_path);
+  absl::StatusOr<ExperimentSummary> CompressAndVerify();
+  void SetLearningRate(double lr);
+  // The batches in the model's layout.
+  at::Tensor ModelInput(const at::Tensor& images) const {
+    return channels_last_ ? nn_models::ChannelsLast(images) : images;
+  }
+  // The run's seconds so far, over this process and those it resumed from.
+  double wall_seconds() const {
+    return resumed_seconds_ +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  const ExperimentConfig& config_;
+  const serialization::TrainingConfig& training_;
+  const RunOptions& options_;
+  distributed::ProcessGroup* const group_;
+  const bool rank_zero_;
+  std::ostream silent_{nullptr};  // the other ranks' progress goes nowhere
+  std::ostream& log_;
+  const std::string dir_;
+  const std::string config_text_;
+  const std::string checkpoint_path_;
+  const std::string metrics_path_;
+  const std::chrono::steady_clock::time_point start_;
+
+  data::DatasetInfo dataset_;
+  std::optional<data::ImageLoader> train_loader_;  // the whole set, for calibration
+  std::optional<data::ImageLoader> shard_loader_;  // this rank's slice, to train
+  std::optional<data::ImageLoader> test_loader_;   // rank 0 alone evaluates
+  bool channels_last_ = false;
+  std::shared_ptr<nn_models::Classifier> model_;
+  std::unique_ptr<TrainingMethod> method_;
+  int64_t gradient_syncs_ = 0;
+  absl::Status sync_status_;  // the first failed gradient sync of the current step
+  int32_t first_epoch_ = 0;
+  double resumed_seconds_ = 0;  // spent by earlier processes on the epochs resumed from
+  std::optional<serialization::EventWriter> events_;  // rank 0
+  int64_t steps_per_epoch_ = 0;
+  double total_steps_ = 0;
+  std::vector<std::vector<double>> initial_lrs_;  // per scheduled optimizer and group
+};
+
+absl::Status ExperimentRun::PrepareOutputDir() {
+  if (!rank_zero_) return absl::OkStatus();
+  MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir_));
+  // A run killed while writing (e.g. its checkpoint) leaves a temporary file beside it.
+  MC_ASSIGN_OR_RETURN(const int stale_files, serialization::RemoveStaleTemporaryFiles(dir_));
+  if (stale_files > 0) {
+    log_ << "removed " << stale_files << " unfinished temporary files from " << dir_ << std::endl;
+  }
+  return serialization::WriteFileAtomically(absl::StrCat(dir_, "/", kConfigFile),
+                                            serialization::ExperimentConfigToText(config_));
+}
+
+absl::Status ExperimentRun::LoadData() {
+  ConfigureCpuThreads(training_.threads());
+  MC_ASSIGN_OR_RETURN(dataset_, data::GetDatasetInfo(config_.data().dataset()));
+  const std::string& data_dir = config_.data().data_dir();
+  MC_ASSIGN_OR_RETURN(data::ImageData train_data,
+                      data::LoadImageData(dataset_.name, data_dir, data::Split::kTrain));
+  // Both loaders share the images.
+  train_loader_.emplace(train_data, dataset_, TrainLoaderOptions(config_));
+  shard_loader_.emplace(std::move(train_data), dataset_, ShardLoaderOptions(config_));
+  if (!rank_zero_) return absl::OkStatus();
+  MC_ASSIGN_OR_RETURN(data::ImageData test_data,
+                      data::LoadImageData(dataset_.name, data_dir, data::Split::kTest));
+  test_loader_.emplace(std::move(test_data), dataset_, TestLoaderOptions(config_));
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRun::BuildMethod(const MethodFactory& factory) {
+  at::manual_seed(training_.seed());
+  MC_ASSIGN_OR_RETURN(model_, model_io::BuildModel(config_.model(), dataset_));
+  channels_last_ = training_.memory_format() == serialization::TrainingConfig::CHANNELS_LAST;
+  if (channels_last_) nn_models::ToChannelsLast(*model_);
+  MC_ASSIGN_OR_RETURN(method_, factory(MethodContext{config_, dataset_, model_, *train_loader_}));
+  if (group_ != nullptr) {
+    // A failed sync is reported after the step (TrainStep), not thrown through the method.
+    method_->set_gradient_sync([this](const std::vector<at::Tensor>& parameters) {
+      if (sync_status_.ok()) sync_status_ = group_->AverageGradients(parameters);
+      ++gradient_syncs_;
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRun::Resume() {
+  if (!options_.resume) return absl::OkStatus();
+  // Rank 0's checkpoint, if any, resumes every rank.
+  absl::StatusOr<std::string> checkpoint = std::string();
+  if (rank_zero_ && FileSize(checkpoint_path_) > 0) {
+    checkpoint = serialization::ReadFileToString(checkpoint_path_);
+  }
+  MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group_, checkpoint));
+  if (bytes.empty()) return absl::OkStatus();
+  MC_ASSIGN_OR_RETURN(const CheckpointProgress progress,
+                      LoadCheckpoint(bytes, checkpoint_path_, config_text_, *method_));
+  first_epoch_ = progress.completed_epochs;
+  resumed_seconds_ = progress.wall_seconds;
+  log_ << "resuming " << dir_ << " after epoch " << first_epoch_ << std::endl;
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRun::StartTraining() {
+  if (rank_zero_) {
+    MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path_, first_epoch_));
+    // A new events file for every run, resumed or not (see runner.h).
+    MC_ASSIGN_OR_RETURN(serialization::EventWriter writer,
+                        serialization::EventWriter::Create(dir_));
+    events_.emplace(std::move(writer));
+  }
+  MC_RETURN_IF_ERROR(ShareReplicatedTensors(group_, *method_));
+  MC_RETURN_IF_ERROR(ShareGeneratorState(group_));
+  steps_per_epoch_ = shard_loader_->num_batches();
+  if (training_.max_train_batches() > 0) {
+    steps_per_epoch_ = std::min<int64_t>(steps_per_epoch_, training_.max_train_batches());
+  }
+  total_steps_ = static_cast<double>(training_.epochs()) * steps_per_epoch_;
+  for (torch::optim::Optimizer* optimizer : method_->ScheduledOptimizers()) {
+    std::vector<double> group_lrs;
+    for (const auto& param_group : optimizer->param_groups()) {
+      group_lrs.push_back(param_group.options().get_lr());
+    }
+    initial_lrs_.push_back(group_lrs);
+  }
+  return absl::OkStatus();
+}
+
+// Scales every scheduled optimizer group's initial rate by lr / training.lr.
+void ExperimentRun::SetLearningRate(double lr) {
+  const std::vector<torch::optim::Optimizer*> optimizers = method_->ScheduledOptimizers();
+  for (size_t i = 0; i < optimizers.size(); ++i) {
+    auto& groups = optimizers[i]->param_groups();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      groups[g].options().set_lr(initial_lrs_[i][g] * lr / training_.lr());
+    }
+  }
+}
+
+absl::Status ExperimentRun::RunEpoch(int32_t epoch) {
+  const bool interactive = rank_zero_ && IsTerminal(stdout) && options_.log == &std::cout;
+  ProgressBar bar(absl::StrFormat("epoch %d/%d", epoch + 1, training_.epochs()),
+                  steps_per_epoch_, log_, interactive);
+  EpochTotals totals;
+  totals.lr = training_.lr();
+  absl::Status step_status;
+  shard_loader_->ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
+    step_status = TrainStep(epoch, images, labels, totals, bar);
+    return step_status.ok() && totals.steps < steps_per_epoch_;
+  });
+  MC_RETURN_IF_ERROR(step_status);
+  const double train_seconds = bar.elapsed_seconds();
+  MC_RETURN_IF_ERROR(SumOverRanks(totals));
+  MC_RETURN_IF_ERROR(ShareReplicatedTensors(group_, *method_));
+  absl::Status epoch_status;
+  if (rank_zero_) epoch_status = EvaluateAndCheckpoint(epoch, totals, train_seconds, bar);
+  MC_RETURN_IF_ERROR(StatusFromRankZero(group_, epoch_status));
+  return ShareGeneratorState(group_);
+}
+
+absl::Status ExperimentRun::TrainStep(int32_t epoch, const at::Tensor& images,
+                                      const at::Tensor& labels, EpochTotals& totals,
+                                      ProgressBar& bar) {
+  const int64_t step = epoch * steps_per_epoch_ + totals.steps;
+  totals.lr = LearningRateAt(training_, step, steps_per_epoch_);
+  SetLearningRate(totals.lr);
+  method_->SetTrainingProgress(static_cast<double>(step) / total_steps_);
+  StepResult result;
+  const int64_t syncs_before = gradient_syncs_;
+  MC_RETURN_IF_ERROR(TorchCall("training step", [&] {
+    result = method_->TrainStep(ModelInput(images), labels);
+  }));
+  MC_RETURN_IF_ERROR(sync_status_);
+  if (group_ != nullptr && gradient_syncs_ == syncs_before) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "method \"", method_->name(),
+        "\" took a training step without averaging its gradients over the ranks "
+        "(TrainingMethod::gradient_sync); it cannot train data-parallel"));
+  }
+  const double loss = result.loss.item<double>();
+  if (!std::isfinite(loss)) {
+    return absl::InternalError(absl::StrFormat(
+        "the training loss became %f at epoch %d step %d; stopping (the last checkpoint, "
+        "if any, is kept; try a lower --lr)",
+        loss, epoch + 1, totals.steps + 1));
+  }
+  const int64_t batch_correct = result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
+  totals.loss_sum += loss * labels.size(0);
+  totals.correct += batch_correct;
+  totals.seen += labels.size(0);
+  totals.window_loss_sum += loss * labels.size(0);
+  totals.window_correct += batch_correct;
+  totals.window_seen += labels.size(0);
+  ++totals.steps;
+  bar.Update(totals.steps, totals.seen, totals.loss_sum / totals.seen,
+             static_cast<double>(totals.correct) / totals.seen);
+  if (!events_ || totals.steps % kStepEventInterval != 0) return absl::OkStatus();
+  return WriteStepEvents(epoch, totals);
+}
+
+// Logs the means over the steps since the last per-step event, and starts a new window.
+absl::Status ExperimentRun::WriteStepEvents(int32_t epoch, EpochTotals& totals) {
+  MC_RETURN_IF_ERROR(events_->WriteScalars(
+      epoch * steps_per_epoch_ + totals.steps,
+      {{"train/step_loss", totals.window_loss_sum / totals.window_seen},
+       {"train/step_accuracy", static_cast<double>(totals.window_correct) / totals.window_seen}}));
+  totals.window_loss_sum = 0;
+  totals.window_correct = 0;
+  totals.window_seen = 0;
+  return absl::OkStatus();
+}
+
+// Replaces this rank's sums by those over every rank.
+absl::Status ExperimentRun::SumOverRanks(EpochTotals& totals) {
+  if (group_ == nullptr) return absl::OkStatus();
+  at::Tensor sums = at::tensor(
+      {totals.loss_sum, static_cast<double>(totals.correct), static_cast<double>(totals.seen)},
+      at::kDouble);
+  MC_RETURN_IF_ERROR(group_->AllReduceSum({sums}));
+  totals.loss_sum = sums[0].item<double>();
+  totals.correct = static_cast<int64_t>(sums[1].item<double>());
+  totals.seen = static_cast<int64_t>(sums[2].item<double>());
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRun::EvaluateAndCheckpoint(int32_t epoch, const EpochTotals& totals,
+                                                  double train_seconds, ProgressBar& bar) {
+  Evaluation test;
+  MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] {
+    test = Evaluate(*test_loader_, [&](const at::Tensor& images) {
+      return method_->EvalLogits(ModelInput(images));
+    });
+  }));
+  bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", test.loss, test.accuracy));
+  const int64_t seen = totals.seen;
+  EpochMetrics metrics;
+  metrics.set_epoch(epoch + 1);
+  metrics.set_train_loss(seen > 0 ? totals.loss_sum / seen : 0);
+  metrics.set_train_accuracy(seen > 0 ? static_cast<double>(totals.correct) / seen : 0);
+  metrics.set_test_loss(test.loss);
+  metrics.set_test_accuracy(test.accuracy);
+  metrics.set_lr(totals.lr);
+  metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
+  metrics.set_epoch_seconds(bar.elapsed_seconds());
+  for (const auto& [key, value] : method_->EpochExtras()) (*metrics.mutable_extra())[key] = value;
+  MC_RETURN_IF_ERROR(
+      serialization::AppendToFile(metrics_path_, serialization::ToJsonLine(metrics) + "\n"));
+  MC_RETURN_IF_ERROR(
+      WriteEpochEvents(*events_, epoch * steps_per_epoch_ + totals.steps, metrics, *method_));
+  return SaveCheckpoint(checkpoint_path_, {epoch + 1, wall_seconds()}, config_text_, *method_);
+}
+
+// The method's compressed model, with the architecture and data set that rebuild it, written
+// to `model_path`.
+absl::StatusOr<CompressedResult> ExperimentRun::CompressAndWrite(const std::string& model_path) {
+  absl::StatusOr<CompressedResult> compressed;
+  MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method_->Compress(); }));
+  MC_RETURN_IF_ERROR(compressed.status());
+  serialization::CompressedModel& stored = compressed->model;
+  // A method may record the format-level method of its encoder (e.g. "uniform" for QAT).
+  if (stored.method().empty()) stored.set_method(method_->name());
+  *stored.mutable_model() = config_.model();
+  stored.mutable_model()->set_in_channels(
+      config_.model().in_channels() > 0 ? config_.model().in_channels() : dataset_.channels);
+  stored.mutable_model()->set_num_classes(
+      config_.model().num_classes() > 0 ? config_.model().num_classes() : dataset_.num_classes);
+  stored.set_dataset(dataset_.name);
+  MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
+  return compressed;
+}
+
+// Writes the compressed model, evaluates what was written, and writes the summary.
+absl::StatusOr<ExperimentSummary> ExperimentRun::CompressAndVerify() {
+  const std::string model_path = absl::StrCat(dir_, "/", kModelFile);
+  MC_ASSIGN_OR_RETURN(const CompressedResult compressed, CompressAndWrite(model_path));
+  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
+                      serialization::ReadModelFile(model_path));
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
+                      model_io::BuildModel(read_back.model(), dataset_));
+  MC_RETURN_IF_ERROR(method_->Restore(read_back, *restored));
+  Evaluation file_eval;
+  MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
+    restored->eval();
+    file_eval = Evaluate(*test_loader_, [&](const at::Tensor& images) {
+      return restored->forward(ModelInput(images));
+    });
+  }));
+
+  ExperimentSummary summary;
+  summary.set_experiment(config_.experiment());
+  summary.set_dataset(dataset_.name);
+  summary.set_model(config_.model().name());
+  summary.set_method(method_->name());
+  summary.set_test_accuracy(file_eval.accuracy);
+  summary.set_float_model_size_mb(model_io::FloatModelSizeMb(*restored));
+  summary.set_model_size_mb(compressed.model_size_mb);
+  summary.set_compression_ratio(
+      compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);
+  summary.set_model_file(model_path);
+  summary.set_compressed_file_bytes(FileSize(model_path));
+  summary.set_epochs(training_.epochs());
+  summary.set_seed(training_.seed());
+  for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
+  *summary.mutable_config() = config_;
+  method_->FillSummary(summary);
+  summary.set_wall_seconds(wall_seconds());
+  MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir_, "/", kSummaryFile), summary));
+  return summary;
+}
+
+absl::StatusOr<ExperimentSummary> ExperimentRun::WriteResults() {
+  if (group_ == nullptr) return CompressAndVerify();
+  absl::StatusOr<std::string> summary_bytes = std::string();
+  if (rank_zero_) {
+    absl::StatusOr<ExperimentSummary> summary = CompressAndVerify();
+    summary_bytes = summary.ok() ? absl::StatusOr<std::string>(summary->SerializeAsString())
+                                 : summary.status();
+  }
+  MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group_, summary_bytes));
+  ExperimentSummary summary;
+  if (!summary.ParseFromString(bytes)) return absl::DataLossError("rank 0's summary did not parse");
+  return summary;
+}
+
 }  // namespace
 
 bool IsRankZero(const ExperimentConfig& config) {
@@ -319,285 +710,22 @@ absl::StatusOr<ExperimentSummary> RunExperiment(const ExperimentConfig& config,
   const auto start = std::chrono::steady_clock::now();
   MC_ASSIGN_OR_RETURN(distributed::ProcessGroup* const group,
                       RunProcessGroup(config, options.process_group));
-  const bool rank_zero = group == nullptr || group->rank() == 0;
-  std::ostream silent(nullptr);  // the other ranks' progress goes nowhere
-  std::ostream& log = rank_zero ? *options.log : silent;
-  const serialization::TrainingConfig& training = config.training();
-  const std::string& dir = config.output().dir();
-  const std::string config_text = CheckpointConfigText(config);
-  if (rank_zero) {
-    MC_RETURN_IF_ERROR(serialization::CreateDirectories(dir));
-    // A run killed while writing (e.g. its checkpoint) leaves a temporary file beside it.
-    MC_ASSIGN_OR_RETURN(const int stale_files, serialization::RemoveStaleTemporaryFiles(dir));
-    if (stale_files > 0) {
-      log << "removed " << stale_files << " unfinished temporary files from " << dir << std::endl;
-    }
-    MC_RETURN_IF_ERROR(serialization::WriteFileAtomically(
-        absl::StrCat(dir, "/", kConfigFile), serialization::ExperimentConfigToText(config)));
-  }
-
-  ConfigureCpuThreads(training.threads());
-  MC_ASSIGN_OR_RETURN(const data::DatasetInfo dataset, data::GetDatasetInfo(config.data().dataset()));
-  MC_ASSIGN_OR_RETURN(data::ImageData train_data,
-                      data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTrain));
-  // Both loaders share the images: the whole set for calibration, this rank's slice to train.
-  const data::ImageLoader train_loader(train_data, dataset, TrainLoaderOptions(config));
-  const data::ImageLoader shard_loader(std::move(train_data), dataset, ShardLoaderOptions(config));
-  std::optional<data::ImageLoader> test_loader;  // rank 0 alone evaluates
-  if (rank_zero) {
-    MC_ASSIGN_OR_RETURN(data::ImageData test_data,
-                        data::LoadImageData(dataset.name, config.data().data_dir(), data::Split::kTest));
-    test_loader.emplace(std::move(test_data), dataset, TestLoaderOptions(config));
-  }
-
-  at::manual_seed(training.seed());
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> model,
-                      model_io::BuildModel(config.model(), dataset));
-  const bool channels_last = training.memory_format() == serialization::TrainingConfig::CHANNELS_LAST;
-  if (channels_last) nn_models::ToChannelsLast(*model);
-  // The batches in the model's layout.
-  const auto model_input = [channels_last](const at::Tensor& images) {
-    return channels_last ? nn_models::ChannelsLast(images) : images;
-  };
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<TrainingMethod> method,
-                      factory(MethodContext{config, dataset, model, train_loader}));
-  int64_t gradient_syncs = 0;
-  if (group != nullptr) {
-    method->set_gradient_sync([group, &gradient_syncs](const std::vector<at::Tensor>& parameters) {
-      const absl::Status status = group->AverageGradients(parameters);
-      TORCH_CHECK(status.ok(), status.message());
-      ++gradient_syncs;
-    });
-  }
-
-  const std::string checkpoint_path = absl::StrCat(dir, "/", kCheckpointFile);
-  const std::string metrics_path = absl::StrCat(dir, "/", kMetricsFile);
-  int32_t first_epoch = 0;
-  double resumed_seconds = 0;  // spent by earlier processes on the epochs resumed from
-  if (options.resume) {
-    // Rank 0's checkpoint, if any, resumes every rank.
-    absl::StatusOr<std::string> checkpoint = std::string();
-    if (rank_zero && FileSize(checkpoint_path) > 0) {
-      checkpoint = serialization::ReadFileToString(checkpoint_path);
-    }
-    MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group, checkpoint));
-    if (!bytes.empty()) {
-      MC_ASSIGN_OR_RETURN(const CheckpointProgress progress,
-                          LoadCheckpoint(bytes, checkpoint_path, config_text, *method));
-      first_epoch = progress.completed_epochs;
-      resumed_seconds = progress.wall_seconds;
-      log << "resuming " << dir << " after epoch " << first_epoch << std::endl;
-    }
-  }
-  // The run's seconds so far, over this process and those it resumed from.
-  const auto wall_seconds = [start, resumed_seconds] {
-    return resumed_seconds +
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  if (rank_zero) MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path, first_epoch));
-  // Rank 0 writes a new events file for every run, resumed or not (see runner.h).
-  std::optional<serialization::EventWriter> events;
-  if (rank_zero) {
-    MC_ASSIGN_OR_RETURN(serialization::EventWriter writer, serialization::EventWriter::Create(dir));
-    events.emplace(std::move(writer));
-  }
-  MC_RETURN_IF_ERROR(ShareReplicatedTensors(group, *method));
-  MC_RETURN_IF_ERROR(ShareGeneratorState(group));
-
-  int64_t steps_per_epoch = shard_loader.num_batches();
-  if (training.max_train_batches() > 0) {
-    steps_per_epoch = std::min<int64_t>(steps_per_epoch, training.max_train_batches());
-  }
-  const double total_steps = static_cast<double>(training.epochs()) * steps_per_epoch;
-  std::vector<std::vector<double>> initial_lrs;
-  for (torch::optim::Optimizer* optimizer : method->ScheduledOptimizers()) {
-    std::vector<double> group_lrs;
-    for (const auto& param_group : optimizer->param_groups()) {
-      group_lrs.push_back(param_group.options().get_lr());
-    }
-    initial_lrs.push_back(group_lrs);
-  }
-  const auto set_learning_rate = [&](double lr) {
-    const std::vector<torch::optim::Optimizer*> optimizers = method->ScheduledOptimizers();
-    for (size_t i = 0; i < optimizers.size(); ++i) {
-      auto& groups = optimizers[i]->param_groups();
-      for (size_t g = 0; g < groups.size(); ++g) {
-        groups[g].options().set_lr(initial_lrs[i][g] * lr / training.lr());
-      }
-    }
-  };
-  const auto eval_logits = [&](const at::Tensor& images) {
-    return method->EvalLogits(model_input(images));
-  };
-
-  const bool interactive = rank_zero && IsTerminal(stdout) && options.log == &std::cout;
-  for (int32_t epoch = first_epoch; epoch < training.epochs(); ++epoch) {
-    ProgressBar bar(absl::StrFormat("epoch %d/%d", epoch + 1, training.epochs()), steps_per_epoch,
-                    log, interactive);
-    double loss_sum = 0;
-    int64_t correct = 0;
-    int64_t seen = 0;
-    int64_t step_in_epoch = 0;
-    // Since the last per-step event.
-    double window_loss_sum = 0;
-    int64_t window_correct = 0;
-    int64_t window_seen = 0;
-    double lr = training.lr();
-    absl::Status step_status;
-    shard_loader.ForEachBatch(epoch, [&](const at::Tensor& images, const at::Tensor& labels) {
-      const int64_t step = epoch * steps_per_epoch + step_in_epoch;
-      lr = LearningRateAt(training, step, steps_per_epoch);
-      set_learning_rate(lr);
-      method->SetTrainingProgress(static_cast<double>(step) / total_steps);
-      StepResult result;
-      const int64_t syncs_before = gradient_syncs;
-      step_status = TorchCall("training step", [&] {
-        result = method->TrainStep(model_input(images), labels);
-      });
-      if (!step_status.ok()) return false;
-      if (group != nullptr && gradient_syncs == syncs_before) {
-        step_status = absl::FailedPreconditionError(absl::StrCat(
-            "method \"", method->name(),
-            "\" took a training step without averaging its gradients over the ranks "
-            "(TrainingMethod::gradient_sync); it cannot train data-parallel"));
-        return false;
-      }
-      const double loss = result.loss.item<double>();
-      if (!std::isfinite(loss)) {
-        step_status = absl::InternalError(absl::StrFormat(
-            "the training loss became %f at epoch %d step %d; stopping (the last checkpoint, "
-            "if any, is kept; try a lower --lr)",
-            loss, epoch + 1, step_in_epoch + 1));
-        return false;
-      }
-      const int64_t batch_correct =
-          result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
-      loss_sum += loss * labels.size(0);
-      correct += batch_correct;
-      seen += labels.size(0);
-      window_loss_sum += loss * labels.size(0);
-      window_correct += batch_correct;
-      window_seen += labels.size(0);
-      ++step_in_epoch;
-      bar.Update(step_in_epoch, seen, loss_sum / seen, static_cast<double>(correct) / seen);
-      if (events && step_in_epoch % kStepEventInterval == 0) {
-        step_status = events->WriteScalars(
-            epoch * steps_per_epoch + step_in_epoch,
-            {{"train/step_loss", window_loss_sum / window_seen},
-             {"train/step_accuracy", static_cast<double>(window_correct) / window_seen}});
-        if (!step_status.ok()) return false;
-        window_loss_sum = 0;
-        window_correct = 0;
-        window_seen = 0;
-      }
-      return step_in_epoch < steps_per_epoch;
-    });
-    MC_RETURN_IF_ERROR(step_status);
-    const double train_seconds = bar.elapsed_seconds();
-    if (group != nullptr) {
-      at::Tensor sums = at::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)},
-                                   at::kDouble);
-      MC_RETURN_IF_ERROR(group->AllReduceSum({sums}));
-      loss_sum = sums[0].item<double>();
-      correct = static_cast<int64_t>(sums[1].item<double>());
-      seen = static_cast<int64_t>(sums[2].item<double>());
-    }
-    MC_RETURN_IF_ERROR(ShareReplicatedTensors(group, *method));
-
-    const auto evaluate_and_save = [&]() -> absl::Status {
-      Evaluation test;
-      MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] { test = Evaluate(*test_loader, eval_logits); }));
-      bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", test.loss, test.accuracy));
-      EpochMetrics metrics;
-      metrics.set_epoch(epoch + 1);
-      metrics.set_train_loss(seen > 0 ? loss_sum / seen : 0);
-      metrics.set_train_accuracy(seen > 0 ? static_cast<double>(correct) / seen : 0);
-      metrics.set_test_loss(test.loss);
-      metrics.set_test_accuracy(test.accuracy);
-      metrics.set_lr(lr);
-      metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
-      metrics.set_epoch_seconds(bar.elapsed_seconds());
-      for (const auto& [key, value] : method->EpochExtras()) (*metrics.mutable_extra())[key] = value;
-      MC_RETURN_IF_ERROR(
-          serialization::AppendToFile(metrics_path, serialization::ToJsonLine(metrics) + "\n"));
-      MC_RETURN_IF_ERROR(
-          WriteEpochEvents(*events, epoch * steps_per_epoch + step_in_epoch, metrics, *method));
-      return SaveCheckpoint(checkpoint_path, {epoch + 1, wall_seconds()}, config_text, *method);
-    };
-    absl::Status epoch_status;
-    if (rank_zero) epoch_status = evaluate_and_save();
-    MC_RETURN_IF_ERROR(
-        FromRankZero(group, epoch_status.ok() ? absl::StatusOr<std::string>("") : epoch_status).status());
-    MC_RETURN_IF_ERROR(ShareGeneratorState(group));
+  ExperimentRun run(config, options, group, start);
+  MC_RETURN_IF_ERROR(run.PrepareOutputDir());
+  MC_RETURN_IF_ERROR(run.LoadData());
+  MC_RETURN_IF_ERROR(run.BuildMethod(factory));
+  MC_RETURN_IF_ERROR(run.Resume());
+  MC_RETURN_IF_ERROR(run.StartTraining());
+  const int32_t epochs = config.training().epochs();
+  for (int32_t epoch = run.first_epoch(); epoch < epochs; ++epoch) {
+    MC_RETURN_IF_ERROR(run.RunEpoch(epoch));
     if (options.stop_after_epochs > 0 && epoch + 1 == options.stop_after_epochs &&
-        epoch + 1 < training.epochs()) {
+        epoch + 1 < epochs) {
       return absl::AbortedError(absl::StrCat("stopped after epoch ", epoch + 1,
                                              " as requested; continue with --resume"));
     }
   }
-
-  // Write the compressed model, then evaluate what was written (rank 0).
-  const auto write_results = [&]() -> absl::StatusOr<ExperimentSummary> {
-    CompressedResult compressed;
-    MC_RETURN_IF_ERROR(TorchCall("compressing the model", [&] { compressed = method->Compress(); }));
-    serialization::CompressedModel& stored = compressed.model;
-    // A method may record the format-level method of its encoder (e.g. "uniform" for QAT).
-    if (stored.method().empty()) stored.set_method(method->name());
-    *stored.mutable_model() = config.model();
-    stored.mutable_model()->set_in_channels(
-        config.model().in_channels() > 0 ? config.model().in_channels() : dataset.channels);
-    stored.mutable_model()->set_num_classes(
-        config.model().num_classes() > 0 ? config.model().num_classes() : dataset.num_classes);
-    stored.set_dataset(dataset.name);
-    const std::string model_path = absl::StrCat(dir, "/", kModelFile);
-    MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
-
-    MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
-                        serialization::ReadModelFile(model_path));
-    MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
-                        model_io::BuildModel(read_back.model(), dataset));
-    MC_RETURN_IF_ERROR(method->Restore(read_back, *restored));
-    Evaluation file_eval;
-    MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
-      restored->eval();
-      file_eval = Evaluate(*test_loader, [&](const at::Tensor& images) {
-        return restored->forward(model_input(images));
-      });
-    }));
-
-    ExperimentSummary summary;
-    summary.set_experiment(config.experiment());
-    summary.set_dataset(dataset.name);
-    summary.set_model(config.model().name());
-    summary.set_method(method->name());
-    summary.set_test_accuracy(file_eval.accuracy);
-    summary.set_float_model_size_mb(model_io::FloatModelSizeMb(*restored));
-    summary.set_model_size_mb(compressed.model_size_mb);
-    summary.set_compression_ratio(
-        compressed.model_size_mb > 0 ? summary.float_model_size_mb() / compressed.model_size_mb : 0);
-    summary.set_model_file(model_path);
-    summary.set_compressed_file_bytes(FileSize(model_path));
-    summary.set_epochs(training.epochs());
-    summary.set_seed(training.seed());
-    for (const auto& layer : compressed.layers) *summary.add_layers() = layer;
-    *summary.mutable_config() = config;
-    method->FillSummary(summary);
-    summary.set_wall_seconds(wall_seconds());
-    MC_RETURN_IF_ERROR(serialization::WriteJsonFile(absl::StrCat(dir, "/", kSummaryFile), summary));
-    return summary;
-  };
-  if (group == nullptr) return write_results();
-  // Every rank returns rank 0's summary.
-  absl::StatusOr<std::string> summary_bytes = std::string();
-  if (rank_zero) {
-    absl::StatusOr<ExperimentSummary> summary = write_results();
-    summary_bytes = summary.ok() ? absl::StatusOr<std::string>(summary->SerializeAsString())
-                                 : summary.status();
-  }
-  MC_ASSIGN_OR_RETURN(const std::string bytes, FromRankZero(group, summary_bytes));
-  ExperimentSummary summary;
-  if (!summary.ParseFromString(bytes)) return absl::DataLossError("rank 0's summary did not parse");
-  return summary;
+  return run.WriteResults();
 }
 
 }  // namespace mc::experiments

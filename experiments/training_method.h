@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "distributed/gradient_sync.h"
 #include "nn_models/classifier.h"
 #include "serialization/compressed_model.pb.h"
@@ -88,7 +89,8 @@ class TrainingMethod {
   virtual std::map<std::string, std::vector<double>> EpochHistograms() { return {}; }
 
   /// The trained model in the shared format.
-  virtual CompressedResult Compress() = 0;
+  /// \error when the method cannot encode or size its model.
+  virtual absl::StatusOr<CompressedResult> Compress() = 0;
 
   /// Adds what only the method knows to the summary (e.g. float_test_accuracy).
   virtual void FillSummary(serialization::ExperimentSummary& summary) { (void)summary; }
