@@ -7,12 +7,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <set>
 
 #include "distill/layer_selection.h"
 #include "quant/uniform.h"
-#include "serialization/tensor_codec.h"
+#include "serialization/module_encoding.h"
 
 namespace mc::distill {
 
@@ -193,28 +194,16 @@ DifferentiableQuantization::StepOutput DifferentiableQuantization::Step(
 serialization::CompressedModel DifferentiableQuantization::GetQuantizedState() const {
   serialization::CompressedModel state;
   state.set_method("learned_points");
-  const std::set<std::string> quantized(names_.begin(), names_.end());
-  size_t next = 0;
-  for (const auto& item : model_->named_parameters()) {
-    const at::Tensor value = item.value().detach();
-    if (quantized.count(item.key()) == 0) {
-      *state.add_tensors() = serialization::EncodePassthrough(item.key(), value, serialization::FLOAT32);
-      continue;
-    }
-    const Quantized& q = quantized_[next];
-    serialization::CompressedTensor* tensor = state.add_tensors();
-    tensor->set_name(item.key());
-    for (const int64_t d : value.sizes()) tensor->add_shape(d);
-    *tensor->mutable_learned_points() =
-        quant::EncodeLearnedPoints(q.index, points_[next].detach(), q.scaling);
-    ++next;
+  std::map<std::string, serialization::CompressedTensor> encoded;
+  for (size_t i = 0; i < names_.size(); ++i) {
+    const Quantized& q = quantized_[i];
+    serialization::CompressedTensor& tensor = encoded[names_[i]];
+    tensor.set_name(names_[i]);
+    for (const int64_t d : q.param.sizes()) tensor.add_shape(d);
+    *tensor.mutable_learned_points() =
+        quant::EncodeLearnedPoints(q.index, points_[i].detach(), q.scaling);
   }
-  for (const auto& item : model_->named_buffers()) {
-    const at::Tensor value = item.value().detach();
-    *state.add_tensors() = serialization::EncodePassthrough(
-        item.key(), value,
-        value.is_floating_point() ? serialization::FLOAT32 : serialization::INT64);
-  }
+  serialization::AppendModuleTensors(*model_, std::move(encoded), state);
   return state;
 }
 

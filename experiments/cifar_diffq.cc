@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "experiments/experiment_main.h"
 #include "experiments/float_training.h"
 #include "experiments/pareto.h"
@@ -213,89 +214,94 @@ ExperimentConfig Variant(const ExperimentConfig& config, const std::string& meth
   return variant;
 }
 
+// The penalties of --sweep_penalty (checked by Configure).
+std::vector<double> SweepPenalties() {
+  std::vector<double> penalties;
+  for (absl::string_view value : absl::StrSplit(absl::GetFlag(FLAGS_sweep_penalty), ',', absl::SkipEmpty())) {
+    double penalty = 0;
+    (void)absl::SimpleAtod(value, &penalty);
+    penalties.push_back(penalty);
+  }
+  return penalties;
+}
+
+// Float, QAT at 4 and 8 bits and DiffQ at every penalty, then their accuracy/size front as
+// pareto.csv and pareto.svg.
+absl::Status RunSweep(const ExperimentConfig& config, const std::vector<double>& penalties) {
+  std::vector<ExperimentConfig> runs = {Variant(config, "float", "float")};
+  for (const int bits : {4, 8}) {
+    ExperimentConfig qat = Variant(config, "qat", absl::StrCat("qat", bits));
+    qat.mutable_quantization()->set_bits(bits);
+    runs.push_back(qat);
+  }
+  for (const double penalty : penalties) {
+    ExperimentConfig diffq = Variant(config, "diffq", absl::StrFormat("diffq_penalty_%g", penalty));
+    diffq.mutable_quantization()->set_penalty(penalty);
+    runs.push_back(diffq);
+  }
+  std::vector<ExperimentSummary> summaries;
+  std::vector<ParetoPoint> points;
+  for (const ExperimentConfig& run : runs) {
+    MC_ASSIGN_OR_RETURN(ExperimentSummary summary, RunConfig(run, &MakeMethod));
+    const QuantizationConfig& q = run.quantization();
+    points.push_back({q.method() == "qat" ? absl::StrCat("qat", q.bits()) : q.method(),
+                      q.method() == "diffq" ? q.penalty() : -1, summary.model_size_mb(),
+                      summary.test_accuracy()});
+    summaries.push_back(std::move(summary));
+  }
+  const std::string& dir = config.output().dir();
+  if (IsRankZero(config)) {
+    MC_RETURN_IF_ERROR(WriteParetoCsv(dir + "/pareto.csv", points));
+    MC_RETURN_IF_ERROR(WriteParetoSvg(
+        dir + "/pareto.svg", points,
+        absl::StrCat(config.model().name(), " on ", config.data().dataset(), ": DiffQ penalties ",
+                     absl::GetFlag(FLAGS_sweep_penalty))));
+  }
+  PrintResults(summaries, std::cout);
+  std::cout << "front: " << dir << "/pareto.csv, " << dir << "/pareto.svg" << std::endl;
+  return absl::OkStatus();
+}
+
+// No method named: the float model and DiffQ, side by side.
+absl::Status RunFloatAndDiffq(const ExperimentConfig& config) {
+  MC_ASSIGN_OR_RETURN(const ExperimentSummary float_run,
+                      RunConfig(Variant(config, "float", "float"), &MakeMethod));
+  const ExperimentConfig diffq_config = Variant(config, "diffq", "diffq");
+  MC_ASSIGN_OR_RETURN(ExperimentSummary diffq_run, RunConfig(diffq_config, &MakeMethod));
+  diffq_run.set_float_test_accuracy(float_run.test_accuracy());
+  // The DiffQ summary, with the float accuracy beside it, is the comparison's result: it is
+  // also written at the top of the output directory, where a single-method run writes its own.
+  if (IsRankZero(diffq_config)) {
+    for (const std::string& dir : {diffq_config.output().dir(), config.output().dir()}) {
+      MC_RETURN_IF_ERROR(serialization::WriteJsonFile(dir + "/summary.json", diffq_run));
+    }
+  }
+  PrintResults({float_run, diffq_run}, std::cout);
+  std::cout << absl::StrFormat("DiffQ: %.2f%% accuracy (float %.2f%%), %.1fx smaller, %.2f bits per weight\n",
+                               100 * diffq_run.test_accuracy(), 100 * float_run.test_accuracy(),
+                               diffq_run.compression_ratio(), diffq_run.mean_bits());
+  return absl::OkStatus();
+}
+
+absl::Status Run(const ExperimentConfig& config) {
+  const std::vector<double> penalties = SweepPenalties();
+  if (!penalties.empty()) return RunSweep(config, penalties);
+  if (!config.quantization().has_method()) return RunFloatAndDiffq(config);
+  MC_ASSIGN_OR_RETURN(const ExperimentSummary summary, RunConfig(config, &MakeMethod));
+  PrintResults({summary}, std::cout);
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   const ExperimentSpec spec{"cifar_diffq",
                             "DiffQ and its QAT and LSQ baselines on image classification.",
                             "cifar10", &Defaults, &MakeMethod, nullptr, &Configure};
   const std::optional<ExperimentConfig> config = ParseExperimentConfig(argc, argv, spec);
   if (!config) return 1;
-  const auto fail = [](const absl::Status& status) {
-    std::cerr << "cifar_diffq: " << status.message() << std::endl;
-    return 1;
-  };
-
-  std::vector<double> penalties;
-  for (absl::string_view value : absl::StrSplit(absl::GetFlag(FLAGS_sweep_penalty), ',', absl::SkipEmpty())) {
-    double penalty = 0;
-    (void)absl::SimpleAtod(value, &penalty);  // checked by Configure
-    penalties.push_back(penalty);
-  }
-
-  if (!penalties.empty()) {
-    std::vector<ExperimentConfig> runs = {Variant(*config, "float", "float")};
-    for (const int bits : {4, 8}) {
-      ExperimentConfig qat = Variant(*config, "qat", absl::StrCat("qat", bits));
-      qat.mutable_quantization()->set_bits(bits);
-      runs.push_back(qat);
-    }
-    for (const double penalty : penalties) {
-      ExperimentConfig diffq = Variant(*config, "diffq", absl::StrFormat("diffq_penalty_%g", penalty));
-      diffq.mutable_quantization()->set_penalty(penalty);
-      runs.push_back(diffq);
-    }
-    std::vector<ExperimentSummary> summaries;
-    std::vector<ParetoPoint> points;
-    for (const ExperimentConfig& run : runs) {
-      absl::StatusOr<ExperimentSummary> summary = RunConfig(run, &MakeMethod);
-      if (!summary.ok()) return fail(summary.status());
-      const QuantizationConfig& q = run.quantization();
-      points.push_back({q.method() == "qat" ? absl::StrCat("qat", q.bits()) : q.method(),
-                        q.method() == "diffq" ? q.penalty() : -1, summary->model_size_mb(),
-                        summary->test_accuracy()});
-      summaries.push_back(*std::move(summary));
-    }
-    const std::string& dir = config->output().dir();
-    absl::Status status;
-    if (IsRankZero(*config)) status = WriteParetoCsv(dir + "/pareto.csv", points);
-    if (status.ok() && IsRankZero(*config)) {
-      status = WriteParetoSvg(dir + "/pareto.svg", points,
-                              absl::StrCat(config->model().name(), " on ", config->data().dataset(),
-                                           ": DiffQ penalties ",
-                                           absl::GetFlag(FLAGS_sweep_penalty)));
-    }
-    if (!status.ok()) return fail(status);
-    PrintResults(summaries, std::cout);
-    std::cout << "front: " << dir << "/pareto.csv, " << dir << "/pareto.svg" << std::endl;
-    return 0;
-  }
-
-  if (config->quantization().has_method()) {
-    absl::StatusOr<ExperimentSummary> summary = RunConfig(*config, &MakeMethod);
-    if (!summary.ok()) return fail(summary.status());
-    PrintResults({*summary}, std::cout);
-    return 0;
-  }
-
-  // No method named: the float model and DiffQ, side by side.
-  absl::StatusOr<ExperimentSummary> float_run = RunConfig(Variant(*config, "float", "float"), &MakeMethod);
-  if (!float_run.ok()) return fail(float_run.status());
-  const ExperimentConfig diffq_config = Variant(*config, "diffq", "diffq");
-  absl::StatusOr<ExperimentSummary> diffq_run = RunConfig(diffq_config, &MakeMethod);
-  if (!diffq_run.ok()) return fail(diffq_run.status());
-  diffq_run->set_float_test_accuracy(float_run->test_accuracy());
-  // The DiffQ summary, with the float accuracy beside it, is the comparison's result: it is
-  // also written at the top of the output directory, where a single-method run writes its own.
-  if (IsRankZero(diffq_config)) {
-    for (const std::string& dir : {diffq_config.output().dir(), config->output().dir()}) {
-      const absl::Status status = serialization::WriteJsonFile(dir + "/summary.json", *diffq_run);
-      if (!status.ok()) return fail(status);
-    }
-  }
-  PrintResults({*float_run, *diffq_run}, std::cout);
-  std::cout << absl::StrFormat("DiffQ: %.2f%% accuracy (float %.2f%%), %.1fx smaller, %.2f bits per weight\n",
-                               100 * diffq_run->test_accuracy(), 100 * float_run->test_accuracy(),
-                               diffq_run->compression_ratio(), diffq_run->mean_bits());
-  return 0;
+  const absl::Status status = Run(*config);
+  if (status.ok()) return 0;
+  std::cerr << "cifar_diffq: " << status.message() << std::endl;
+  return 1;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Kill-and-resume test of cifar_baseline: a short run on the synthetic data set is killed with
+// Kill-and-resume test of cifar_baseline (float training) and cifar_diffq (DiffQ): a short run on the synthetic data set is killed with
 // SIGKILL and restarted with --resume until it completes, in rounds until enough kills. Half
 // the kills come at a random moment (seeded) of an uninterrupted run's duration, in start-up
 // or training steps mostly; the other half as a randomly chosen atomic write begins
@@ -48,26 +48,45 @@ constexpr int kMinKills = 40;
 // Each round is one run killed until it completes; rounds go on until kMinKills kills.
 constexpr int kMaxRounds = 100;
 constexpr uint32_t kKillSeed = 20240611;
-// Atomic writes of an uninterrupted run: config, metrics, the checkpoints, model.mcm,
-// summary.json and model.pt.
-constexpr int kWritesPerRun = kEpochs + 5;
 
-// The files of a run in the order it writes them last: every epoch's checkpoint, then the
-// model, the summary and the LibTorch model of cifar_baseline.
-const std::vector<std::string> kFinalWrites = {"checkpoint.pt", "model.mcm", "summary.json",
-                                               "model.pt"};
+// An experiment binary under test.
+struct Subject {
+  std::string name;
+  std::string binary;  // runfiles path
+  std::vector<std::string> flags;  // beyond the run's shared ones
+  // The files of a run in the order it writes them last: every epoch's checkpoint, then the
+  // model, the summary and what else the binary writes.
+  std::vector<std::string> final_writes;
+};
 
-std::vector<std::string> Command(const std::string& dir) {
-  return {RunfilesPath("experiments/cifar_baseline"),
-          "--dataset=synthetic",
-          "--model=lenet",
-          absl::StrCat("--epochs=", kEpochs),
-          absl::StrCat("--max_train_batches=", kStepsPerEpoch),
-          "--batch_size=32",
-          "--threads=1",
-          "--seed=5",
-          "--output_dir=" + dir,
-          "--resume"};
+const Subject kSubjects[] = {
+    {"baseline", "experiments/cifar_baseline", {},
+     {"checkpoint.pt", "model.mcm", "summary.json", "model.pt"}},
+    {"diffq", "experiments/cifar_diffq", {"--method=diffq"},
+     {"checkpoint.pt", "model.mcm", "summary.json"}},
+};
+
+void PrintTo(const Subject& subject, std::ostream* out) { *out << subject.name; }
+
+// Atomic writes of an uninterrupted run: config, metrics, the checkpoints and the final
+// writes after them.
+int WritesPerRun(const Subject& subject) {
+  return 2 + kEpochs + static_cast<int>(subject.final_writes.size()) - 1;
+}
+
+std::vector<std::string> Command(const Subject& subject, const std::string& dir) {
+  std::vector<std::string> command = {RunfilesPath(subject.binary),
+                                      "--dataset=synthetic",
+                                      "--model=lenet",
+                                      absl::StrCat("--epochs=", kEpochs),
+                                      absl::StrCat("--max_train_batches=", kStepsPerEpoch),
+                                      "--batch_size=32",
+                                      "--threads=1",
+                                      "--seed=5",
+                                      "--output_dir=" + dir,
+                                      "--resume"};
+  command.insert(command.end(), subject.flags.begin(), subject.flags.end());
+  return command;
 }
 
 std::string Read(const std::string& path) { return serialization::ReadFileToString(path).value_or(""); }
@@ -134,9 +153,10 @@ struct KillPlan {
 };
 
 // Starts an attempt in `dir` and kills it as planned, unless it ends first.
-ExitStatus RunAttempt(const std::string& dir, const ChildOutput& output, const KillPlan& plan) {
+ExitStatus RunAttempt(const Subject& subject, const std::string& dir, const ChildOutput& output,
+                      const KillPlan& plan) {
   WriteWatcher writes(dir);
-  absl::StatusOr<ChildProcess> child = ChildProcess::Start(Command(dir), output);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(Command(subject, dir), output);
   EXPECT_TRUE(child.ok()) << child.status();
   if (!child.ok()) return ExitStatus();
   const auto deadline = std::chrono::steady_clock::now() + plan.delay;
@@ -151,21 +171,21 @@ ExitStatus RunAttempt(const std::string& dir, const ChildOutput& output, const K
 
 // Where a kill landed, from what the killed attempt left: the temporary of an interrupted
 // write, else the last of the final writes it completed, else what its log shows.
-std::string WhereTheKillLanded(const Snapshot& before, const Snapshot& after, int checkpoint_epochs,
-                               const std::string& log) {
+std::string WhereTheKillLanded(const std::vector<std::string>& final_writes, const Snapshot& before,
+                               const Snapshot& after, int checkpoint_epochs, const std::string& log) {
   for (const std::string& temporary : after.temporaries) {
     if (before.temporaries.count(temporary) == 0) {
       return "writing " + temporary.substr(0, temporary.find(".tmp.")) + " (its temporary left)";
     }
   }
   const std::string after_last_checkpoint = "after the last checkpoint, before model.mcm";
-  for (size_t i = kFinalWrites.size(); i-- > 0;) {
-    const auto now = after.identity.find(kFinalWrites[i]);
+  for (size_t i = final_writes.size(); i-- > 0;) {
+    const auto now = after.identity.find(final_writes[i]);
     if (now == after.identity.end()) continue;
-    const auto then = before.identity.find(kFinalWrites[i]);
+    const auto then = before.identity.find(final_writes[i]);
     if (then != before.identity.end() && then->second == now->second) continue;
-    if (i + 1 == kFinalWrites.size()) return "after " + kFinalWrites[i] + ", the last write";
-    if (i > 0) return "after " + kFinalWrites[i] + ", before " + kFinalWrites[i + 1];
+    if (i + 1 == final_writes.size()) return "after " + final_writes[i] + ", the last write";
+    if (i > 0) return "after " + final_writes[i] + ", before " + final_writes[i + 1];
     return checkpoint_epochs == kEpochs ? after_last_checkpoint
                                         : "training, after a checkpoint of the attempt";
   }
@@ -178,8 +198,8 @@ std::string WhereTheKillLanded(const Snapshot& before, const Snapshot& after, in
   return "start-up, before the first step";
 }
 
-// Loads checkpoint.pt as a resumed run would (its configuration, the float training state
-// into a LeNet) and returns its completed epochs.
+// Reads checkpoint.pt as a resumed run would (its configuration, the method's state) and
+// returns its completed epochs; float training's state is also loaded into a LeNet.
 int LoadCheckpoint(const std::string& dir) {
   ExperimentConfig config;
   const absl::Status parsed = serialization::MergeExperimentConfigFile(dir + "/config.textproto", config);
@@ -189,7 +209,7 @@ int LoadCheckpoint(const std::string& dir) {
   absl::StatusOr<std::shared_ptr<nn_models::Classifier>> model = model_io::BuildModel(config.model(), *dataset);
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return -1;
-  FloatTraining method(*model, config.training());
+  FloatTraining float_method(*model, config.training());
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(dir + "/checkpoint.pt");
@@ -198,7 +218,9 @@ int LoadCheckpoint(const std::string& dir) {
     EXPECT_EQ(value.toStringRef(), serialization::ExperimentConfigToText(config));
     torch::serialize::InputArchive method_archive;
     archive.read("method", method_archive);
-    method.Load(method_archive);
+    if (config.quantization().method() == "float") float_method.Load(method_archive);
+    at::Tensor rng_state;
+    archive.read("rng_state", rng_state);
     archive.read("completed_epochs", value);
     return static_cast<int>(value.toInt());
   } catch (const c10::Error& error) {
@@ -253,14 +275,17 @@ int ExpectValidOutputs(const std::string& dir, const std::string& uninterrupted)
   return Exists(dir + "/checkpoint.pt") ? LoadCheckpoint(dir) : 0;
 }
 
+class CrashResumeTest : public ::testing::TestWithParam<Subject> {};
+
 // Tests that a run killed at random moments and resumed each time ends exactly as an
 // uninterrupted run, with valid outputs after every kill.
-TEST(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
-  const std::string logs = FreshTestDirectory("logs");
-  const std::string uninterrupted = FreshTestDirectory("uninterrupted");
+TEST_P(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
+  const Subject& subject = GetParam();
+  const std::string logs = FreshTestDirectory(subject.name + "_logs");
+  const std::string uninterrupted = FreshTestDirectory(subject.name + "_uninterrupted");
   const auto start = std::chrono::steady_clock::now();
-  const absl::StatusOr<ExitStatus> straight =
-      RunChild(Command(uninterrupted), {logs + "/uninterrupted.out", logs + "/uninterrupted.err"});
+  const absl::StatusOr<ExitStatus> straight = RunChild(
+      Command(subject, uninterrupted), {logs + "/uninterrupted.out", logs + "/uninterrupted.err"});
   const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(straight.ok() && straight->exited && straight->code == 0) << Read(logs + "/uninterrupted.err");
   const std::vector<EpochMetrics> expected_metrics = ReadMetrics(uninterrupted);
@@ -269,14 +294,14 @@ TEST(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
   std::mt19937 random(kKillSeed);
   std::bernoulli_distribution at_a_write(0.5);
   std::uniform_real_distribution<double> delay_seconds(0, run_seconds);
-  std::uniform_int_distribution<int> write_number(1, kWritesPerRun);
+  std::uniform_int_distribution<int> write_number(1, WritesPerRun(subject));
   int kills = 0;
   int kills_at_writes = 0;
   int attempts = 0;
   std::map<std::string, int> landed;
   for (int round = 0; kills < kMinKills; ++round) {
     ASSERT_LT(round, kMaxRounds) << "only " << kills << " kills in " << round << " rounds";
-    const std::string dir = FreshTestDirectory(absl::StrCat("round", round));
+    const std::string dir = FreshTestDirectory(absl::StrCat(subject.name, "_round", round));
     int checkpoint_epochs = 0;
     for (bool finished = false; !finished; ++attempts) {
       KillPlan plan;
@@ -288,7 +313,7 @@ TEST(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
       const Snapshot before = Snapshot::Of(dir);
       const ChildOutput output = {absl::StrCat(logs, "/attempt", attempts, ".out"),
                                   absl::StrCat(logs, "/attempt", attempts, ".err")};
-      const ExitStatus status = RunAttempt(dir, output, plan);
+      const ExitStatus status = RunAttempt(subject, dir, output, plan);
       if (!status.killed()) {
         ASSERT_TRUE(status.exited && status.code == 0)
             << status.ToString() << ": " << Read(output.stderr_path);
@@ -300,7 +325,7 @@ TEST(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
       const int epochs = ExpectValidOutputs(dir, uninterrupted);
       EXPECT_GE(epochs, checkpoint_epochs) << "the checkpoint went back";
       checkpoint_epochs = epochs;
-      ++landed[WhereTheKillLanded(before, Snapshot::Of(dir), epochs, Read(output.stdout_path))];
+      ++landed[WhereTheKillLanded(subject.final_writes, before, Snapshot::Of(dir), epochs, Read(output.stdout_path))];
       if (::testing::Test::HasFailure()) return;
     }
     ExpectSameModelTensors(uninterrupted + "/model.mcm", dir + "/model.mcm");
@@ -322,6 +347,9 @@ TEST(CrashResumeTest, KilledRunsResumeToTheUninterruptedResult) {
   for (const auto& [where, count] : landed) std::cout << "  " << count << "  " << where << std::endl;
   EXPECT_GE(kills, kMinKills);
 }
+
+INSTANTIATE_TEST_SUITE_P(Binaries, CrashResumeTest, ::testing::ValuesIn(kSubjects),
+                         [](const ::testing::TestParamInfo<Subject>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace mc::experiments

@@ -10,6 +10,7 @@
 
 #include "common/status_macros.h"
 #include "nn_models/state_dict.h"
+#include "serialization/module_encoding.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
@@ -50,9 +51,8 @@ std::vector<at::Tensor> ParametersAndBuffers(const torch::nn::Module& module) {
 CompressedResult EncodeFloatModel(const torch::nn::Module& module) {
   CompressedResult result;
   int64_t parameter_values = 0;
+  serialization::AppendModuleTensors(module, /*encoded=*/{}, result.model);
   for (const auto& item : module.named_parameters()) {
-    *result.model.add_tensors() =
-        serialization::EncodePassthrough(item.key(), item.value(), serialization::FLOAT32);
     const int64_t numel = item.value().numel();
     parameter_values += numel;
     serialization::LayerSummary layer;
@@ -62,11 +62,6 @@ CompressedResult EncodeFloatModel(const torch::nn::Module& module) {
     layer.set_bits(32);
     layer.set_bytes(4.0 * numel);
     result.layers.push_back(layer);
-  }
-  for (const auto& item : module.named_buffers()) {
-    const bool integer = !at::isFloatingType(item.value().scalar_type());
-    *result.model.add_tensors() = serialization::EncodePassthrough(
-        item.key(), item.value(), integer ? serialization::INT64 : serialization::FLOAT32);
   }
   result.model_size_mb = 4.0 * static_cast<double>(parameter_values) / (1 << 20);
   return result;

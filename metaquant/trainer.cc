@@ -1,6 +1,7 @@
 #include "metaquant/trainer.h"
 
 #include <cmath>
+#include <map>
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -15,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/uniform_codec.h"
-#include "serialization/tensor_codec.h"
+#include "serialization/module_encoding.h"
 
 namespace mc::metaquant {
 
@@ -29,6 +30,17 @@ struct MetaQuantTrainer::Layer {
   at::Tensor pre_quantized;     ///< W~ of the previous step
   at::Tensor weight_direction;  ///< the last update of W divided by the learning rate
   at::Tensor bias_direction;
+};
+
+/// What Step wrote into the layers for its quantized forward, per layer.
+struct MetaQuantTrainer::WrittenWeights {
+  explicit WrittenWeights(size_t layers)
+      : graphs(layers), leaves(layers), weights(layers), biases(layers) {}
+
+  std::vector<at::Tensor> graphs;   ///< Ŵ, differentiable in the look-ahead weight
+  std::vector<at::Tensor> leaves;   ///< copies of W that take the STE gradient
+  std::vector<at::Tensor> weights;  ///< the float W, to put back after the forward
+  std::vector<at::Tensor> biases;   ///< the float b where the forward moved it
 };
 
 namespace {
@@ -166,47 +178,9 @@ MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
   const double lr = CurrentLr();
   const bool meta_step = meta_ != nullptr && has_history_;
   if (meta_optimizer_) meta_optimizer_->zero_grad();
-
-  // Meta gradients c * M of every layer, from the previous step's (dL/dŴ, W~).
-  std::vector<at::Tensor> meta_grads(layers_.size());
-  if (meta_step) {
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      const Layer& layer = layers_[i];
-      meta_grads[i] = Calibration(options_.forward(), layer.weight) *
-                      meta_->Forward(layer.name, layer.quantized_grad, layer.pre_quantized);
-    }
-  }
-
-  // Quantized (look-ahead) weights, written into the layers in place for the forward.
-  std::vector<at::Tensor> graphs(layers_.size());
-  std::vector<at::Tensor> leaves(layers_.size());  // copies of W that take the STE gradient
-  std::vector<at::Tensor> weights(layers_.size());
-  std::vector<at::Tensor> biases(layers_.size());
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    Layer& layer = layers_[i];
-    at::Tensor look_ahead;
-    if (!meta_step) {
-      // STE, or MetaQuant's first step: the straight-through gradient of W.
-      leaves[i] = layer.weight.detach().clone().requires_grad_(true);
-      look_ahead = leaves[i];
-    } else {
-      const at::Tensor direction =
-          options_.look_ahead() == LookAhead::kPaper
-              ? PreviewStepDirection(*base_optimizer_, layer.weight, meta_grads[i].detach())
-              : layer.weight_direction;
-      look_ahead = layer.weight.detach() - lr * (meta_grads[i] + (direction - meta_grads[i]).detach());
-    }
-    const QuantizedWeight q = metaquant::Quantize(options_.forward(), options_.bits(), look_ahead);
-    graphs[i] = q.quantized;
-    layer.pre_quantized = q.pre_quantized.detach();
-    torch::NoGradGuard no_grad;
-    weights[i] = layer.weight.detach().clone();
-    layer.weight.detach().copy_(q.quantized.detach());
-    if (meta_step && options_.look_ahead() == LookAhead::kReleased && layer.bias.defined()) {
-      biases[i] = layer.bias.detach().clone();
-      layer.bias.detach().sub_(lr * layer.bias_direction);
-    }
-  }
+  const std::vector<at::Tensor> meta_grads =
+      meta_step ? MetaGradients() : std::vector<at::Tensor>();
+  const WrittenWeights written = WriteQuantizedWeights(meta_grads, meta_step, lr);
 
   model_->zero_grad();
   StepOutput output;
@@ -215,65 +189,137 @@ MetaQuantTrainer::StepOutput MetaQuantTrainer::Step(const at::Tensor& images,
     // Put the float weights back however the forward ends.
     struct Restore {
       MetaQuantTrainer* trainer;
-      std::vector<at::Tensor>& weights;
-      std::vector<at::Tensor>& biases;
-      ~Restore() {
-        torch::NoGradGuard no_grad;
-        for (size_t i = 0; i < weights.size(); ++i) {
-          if (weights[i].defined()) trainer->layers_[i].weight.detach().copy_(weights[i]);
-          if (biases[i].defined()) trainer->layers_[i].bias.detach().copy_(biases[i]);
-        }
-      }
-    } restore{this, weights, biases};
+      const WrittenWeights& weights;
+      ~Restore() { trainer->RestoreFloatWeights(weights); }
+    } restore{this, written};
     output.logits = model_->forward(images);
     loss = at::cross_entropy_loss(output.logits, labels);
     loss.backward();
     distributed::SyncGradients(sync_gradients, model_->parameters());
-    // dL/dŴ, then through the quantizers (to W for STE, to the meta network for MetaQuant).
-    std::vector<at::Tensor> quantized_grads;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      Layer& layer = layers_[i];
-      layer.quantized_grad = layer.weight.grad().detach().clone();
-      quantized_grads.push_back(layer.quantized_grad);
-      layer.weight.mutable_grad() = at::Tensor();
-    }
-    torch::autograd::backward(graphs, quantized_grads);
-    if (!meta_step) {
-      for (size_t i = 0; i < layers_.size(); ++i) layers_[i].weight.mutable_grad() = leaves[i].grad();
-    }
+    BackwardThroughQuantizers(written, meta_step);
   }
 
   if (meta_ != nullptr && !meta_step) {
-    // First step: nothing is updated; the STE gradient is the first direction.
-    for (Layer& layer : layers_) {
-      layer.weight_direction = layer.weight.grad().detach().clone();
-      if (layer.bias.defined()) layer.bias_direction = layer.bias.grad().detach().clone();
-    }
-    model_->zero_grad();
+    RecordFirstDirections();
   } else {
-    if (meta_step) {
-      meta_optimizer_->step();
-      for (size_t i = 0; i < layers_.size(); ++i) layers_[i].weight.mutable_grad() = meta_grads[i].detach();
-    }
-    std::vector<at::Tensor> before;
-    for (const Layer& layer : layers_) {
-      if (meta_ == nullptr) break;
-      before.push_back(layer.weight.detach().clone());
-      if (layer.bias.defined()) before.push_back(layer.bias.detach().clone());
-    }
-    base_optimizer_->step();
-    // The refined direction of this update, which the next look-ahead applies again.
-    size_t k = 0;
-    for (Layer& layer : layers_) {
-      if (meta_ == nullptr) break;
-      layer.weight_direction = (before[k++] - layer.weight.detach()) / lr;
-      if (layer.bias.defined()) layer.bias_direction = (before[k++] - layer.bias.detach()) / lr;
-    }
+    UpdateWeights(meta_grads, meta_step, lr);
   }
   has_history_ = true;
   output.loss = loss.detach();
   output.logits = output.logits.detach();
   return output;
+}
+
+// Meta gradients c * M of every layer, from the previous step's (dL/dŴ, W~).
+std::vector<at::Tensor> MetaQuantTrainer::MetaGradients() {
+  std::vector<at::Tensor> meta_grads(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
+    meta_grads[i] = Calibration(options_.forward(), layer.weight) *
+                    meta_->Forward(layer.name, layer.quantized_grad, layer.pre_quantized);
+  }
+  return meta_grads;
+}
+
+// Quantized (look-ahead) weights, written into the layers in place for the forward; the
+// released look-ahead also moves the biases. Records W~ for the next meta step.
+MetaQuantTrainer::WrittenWeights MetaQuantTrainer::WriteQuantizedWeights(
+    const std::vector<at::Tensor>& meta_grads, bool meta_step, double lr) {
+  WrittenWeights written(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    at::Tensor look_ahead;
+    if (!meta_step) {
+      // STE, or MetaQuant's first step: the straight-through gradient of W.
+      written.leaves[i] = layer.weight.detach().clone().requires_grad_(true);
+      look_ahead = written.leaves[i];
+    } else {
+      look_ahead = MetaLookAheadWeight(layer, meta_grads[i], lr);
+    }
+    const QuantizedWeight q = metaquant::Quantize(options_.forward(), options_.bits(), look_ahead);
+    written.graphs[i] = q.quantized;
+    layer.pre_quantized = q.pre_quantized.detach();
+    torch::NoGradGuard no_grad;
+    written.weights[i] = layer.weight.detach().clone();
+    layer.weight.detach().copy_(q.quantized.detach());
+    if (meta_step && options_.look_ahead() == LookAhead::kReleased && layer.bias.defined()) {
+      written.biases[i] = layer.bias.detach().clone();
+      layer.bias.detach().sub_(lr * layer.bias_direction);
+    }
+  }
+  return written;
+}
+
+// W_meta = W - lr * (c * M + (d - c * M).detach()) (trainer.h): its value is W - lr * d and
+// its gradient reaches the meta network through -lr * c * M.
+at::Tensor MetaQuantTrainer::MetaLookAheadWeight(const Layer& layer, const at::Tensor& meta_grad,
+                                                 double lr) const {
+  const at::Tensor direction =
+      options_.look_ahead() == LookAhead::kPaper
+          ? PreviewStepDirection(*base_optimizer_, layer.weight, meta_grad.detach())
+          : layer.weight_direction;
+  return layer.weight.detach() - lr * (meta_grad + (direction - meta_grad).detach());
+}
+
+// Puts back the float weights and biases that WriteQuantizedWeights wrote over.
+void MetaQuantTrainer::RestoreFloatWeights(const WrittenWeights& written) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < written.weights.size(); ++i) {
+    if (written.weights[i].defined()) layers_[i].weight.detach().copy_(written.weights[i]);
+    if (written.biases[i].defined()) layers_[i].bias.detach().copy_(written.biases[i]);
+  }
+}
+
+// Keeps dL/dŴ of every layer for the next meta step and takes it back through the
+// quantizers: to W for STE, to the meta network for MetaQuant.
+void MetaQuantTrainer::BackwardThroughQuantizers(const WrittenWeights& written, bool meta_step) {
+  std::vector<at::Tensor> quantized_grads;
+  for (Layer& layer : layers_) {
+    layer.quantized_grad = layer.weight.grad().detach().clone();
+    quantized_grads.push_back(layer.quantized_grad);
+    layer.weight.mutable_grad() = at::Tensor();
+  }
+  torch::autograd::backward(written.graphs, quantized_grads);
+  if (!meta_step) {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      layers_[i].weight.mutable_grad() = written.leaves[i].grad();
+    }
+  }
+}
+
+// MetaQuant's first step updates nothing: the STE gradient is the first direction.
+void MetaQuantTrainer::RecordFirstDirections() {
+  for (Layer& layer : layers_) {
+    layer.weight_direction = layer.weight.grad().detach().clone();
+    if (layer.bias.defined()) layer.bias_direction = layer.bias.grad().detach().clone();
+  }
+  model_->zero_grad();
+}
+
+// The meta network's step, then the base optimizer's step with the gradients c * M (STE: the
+// straight-through ones); MetaQuant records the directions of the update.
+void MetaQuantTrainer::UpdateWeights(const std::vector<at::Tensor>& meta_grads, bool meta_step,
+                                     double lr) {
+  if (meta_step) {
+    meta_optimizer_->step();
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      layers_[i].weight.mutable_grad() = meta_grads[i].detach();
+    }
+  }
+  std::vector<at::Tensor> before;
+  for (const Layer& layer : layers_) {
+    if (meta_ == nullptr) break;
+    before.push_back(layer.weight.detach().clone());
+    if (layer.bias.defined()) before.push_back(layer.bias.detach().clone());
+  }
+  base_optimizer_->step();
+  // The refined direction of this update, which the next look-ahead applies again.
+  size_t k = 0;
+  for (Layer& layer : layers_) {
+    if (meta_ == nullptr) break;
+    layer.weight_direction = (before[k++] - layer.weight.detach()) / lr;
+    if (layer.bias.defined()) layer.bias_direction = (before[k++] - layer.bias.detach()) / lr;
+  }
 }
 
 void MetaQuantTrainer::Quantize() {
@@ -298,30 +344,18 @@ serialization::CompressedModel MetaQuantTrainer::GetQuantizedState() const {
   state.set_method("metaquant");
   (*state.mutable_method_options())["forward"] = ForwardQuantizerName(options_.forward());
   (*state.mutable_method_options())["bits"] = absl::StrCat(options_.bits());
-  std::map<std::string, size_t> quantized;
-  for (size_t i = 0; i < layers_.size(); ++i) quantized[layers_[i].name] = i;
-  for (const auto& item : model_->named_parameters()) {
-    auto layer = quantized.find(item.key());
-    if (layer == quantized.end()) {
-      *state.add_tensors() =
-          serialization::EncodePassthrough(item.key(), item.value().detach(), serialization::FLOAT32);
-      continue;
-    }
-    const at::Tensor weight =
-        saved_weights_.empty() ? item.value().detach() : saved_weights_[layer->second];
+  std::map<std::string, serialization::CompressedTensor> encoded;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const at::Tensor weight = saved_weights_.empty() ? layers_[i].weight.detach() : saved_weights_[i];
     const QuantizedLevels levels = Levels(options_.forward(), options_.bits(), weight);
-    serialization::CompressedTensor* tensor = state.add_tensors();
-    tensor->set_name(item.key());
-    for (const int64_t d : weight.sizes()) tensor->add_shape(d);
-    *tensor->mutable_uniform() = quant::EncodeUniform(
+    serialization::CompressedTensor& tensor = encoded[layers_[i].name];
+    tensor.set_name(layers_[i].name);
+    for (const int64_t d : weight.sizes()) tensor.add_shape(d);
+    *tensor.mutable_uniform() = quant::EncodeUniform(
         {levels.levels, at::full({1}, levels.min), at::full({1}, levels.max)},
         at::full({}, options_.bits(), at::kLong), {});
   }
-  for (const auto& item : model_->named_buffers()) {
-    const at::Tensor value = item.value().detach();
-    *state.add_tensors() = serialization::EncodePassthrough(
-        item.key(), value, value.is_floating_point() ? serialization::FLOAT32 : serialization::INT64);
-  }
+  serialization::AppendModuleTensors(*model_, std::move(encoded), state);
   return state;
 }
 

@@ -142,7 +142,17 @@ class MetaQuantTrainer {
 
  private:
   struct Layer;
+  struct WrittenWeights;
   double CurrentLr() const;
+  // The stages of Step, in order (trainer.cc).
+  std::vector<at::Tensor> MetaGradients();
+  WrittenWeights WriteQuantizedWeights(const std::vector<at::Tensor>& meta_grads, bool meta_step,
+                                       double lr);
+  at::Tensor MetaLookAheadWeight(const Layer& layer, const at::Tensor& meta_grad, double lr) const;
+  void RestoreFloatWeights(const WrittenWeights& written);
+  void BackwardThroughQuantizers(const WrittenWeights& written, bool meta_step);
+  void RecordFirstDirections();
+  void UpdateWeights(const std::vector<at::Tensor>& meta_grads, bool meta_step, double lr);
 
   std::shared_ptr<nn_models::Classifier> model_;
   MetaQuantOptions options_;

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -25,6 +26,115 @@ std::string Pack(absl::Span<const uint16_t> values, int width) {
 int64_t GroupElements(int64_t group, int64_t groups, int64_t numel, int64_t group_size) {
   if (groups == 1) return numel;
   return group + 1 < groups ? group_size : numel - group * group_size;
+}
+
+// Counts of the elements stored at each width, indexed by width.
+using WidthCounts = std::array<int64_t, kMaxPackBits + 1>;
+
+// Reads the step form: one float32 step, and a zero level that fits in the single `width`.
+absl::Status DecodeStepForm(const serialization::UniformEncoding& encoding,
+                            const std::string& name, int64_t width, DecodedUniform& decoded) {
+  if (!encoding.scale_min().empty() || !encoding.scale_max().empty() ||
+      encoding.scale_group_size() != 0 || !encoding.group_bits().empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "tensor ", name, ": the step form has one width and one step, but the encoding also "
+        "has ranges, scale groups or a width table"));
+  }
+  MC_ASSIGN_OR_RETURN(const at::Tensor step,
+                      serialization::Float32sFromBytes(encoding.step(), 1, "step", name));
+  decoded.step = step.reshape({});
+  decoded.zero_level = encoding.zero_level();
+  if (decoded.zero_level >= (int64_t{1} << width)) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": zero level ", decoded.zero_level,
+                                            " does not fit in ", width, " bits"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the (min, max) range of every scale group.
+absl::Status DecodeRanges(const serialization::UniformEncoding& encoding, const std::string& name,
+                          int64_t numel, UniformQuantized& quantized) {
+  const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
+  MC_ASSIGN_OR_RETURN(quantized.min, serialization::Float32sFromBytes(
+                                         encoding.scale_min(), scale_groups, "scale_min", name));
+  MC_ASSIGN_OR_RETURN(quantized.max, serialization::Float32sFromBytes(
+                                         encoding.scale_max(), scale_groups, "scale_max", name));
+  return absl::OkStatus();
+}
+
+// The `numel` levels of a tensor stored at one width, in element order.
+absl::StatusOr<std::vector<uint16_t>> UnpackSingleWidthLevels(const std::string& packed,
+                                                              const std::string& name,
+                                                              int64_t width, int64_t numel) {
+  absl::StatusOr<std::vector<uint16_t>> unpacked =
+      UnpackBitsFromString(packed, static_cast<int>(width), static_cast<size_t>(numel));
+  if (!unpacked.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("tensor ", name, ": levels: ", unpacked.status().message()));
+  }
+  return unpacked;
+}
+
+// Elements of each width over the `groups` groups with widths `widths`.
+WidthCounts CountElementsByWidth(const std::vector<int64_t>& widths, int64_t groups,
+                                 int64_t numel, int64_t group_size) {
+  WidthCounts count_by_width{};
+  for (int64_t g = 0; g < groups; ++g) {
+    count_by_width[widths[g]] += GroupElements(g, groups, numel, group_size);
+  }
+  return count_by_width;
+}
+
+// Checks that the packed levels take exactly the bytes their widths need.
+absl::Status CheckPackedLevelBytes(const std::string& packed, const std::string& name,
+                                   const WidthCounts& count_by_width) {
+  size_t expected = 0;
+  for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
+    expected += PackedBytes(count_by_width[width], width);
+  }
+  if (packed.size() < expected) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": levels are truncated (",
+                                            packed.size(), " bytes, their widths take ",
+                                            expected, ")"));
+  }
+  if (packed.size() > expected) {
+    return absl::DataLossError(absl::StrCat("tensor ", name, ": ", packed.size() - expected,
+                                            " bytes of levels left over"));
+  }
+  return absl::OkStatus();
+}
+
+// The `numel` levels of a tensor with one width per group, in element order: each width's
+// array (uniform_codec.h) is unpacked and its values go back to the groups of that width.
+absl::StatusOr<std::vector<uint16_t>> UnpackMixedWidthLevels(const std::string& packed,
+                                                             const std::string& name,
+                                                             const std::vector<int64_t>& widths,
+                                                             int64_t numel, int64_t group_size) {
+  const int64_t groups = NumGroups(numel, group_size);
+  const WidthCounts count_by_width = CountElementsByWidth(widths, groups, numel, group_size);
+  MC_RETURN_IF_ERROR(CheckPackedLevelBytes(packed, name, count_by_width));
+  std::vector<uint16_t> levels(numel);
+  size_t offset = 0;
+  std::vector<uint16_t> values;
+  for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
+    const int64_t count = count_by_width[width];
+    if (count == 0) continue;
+    const size_t bytes = PackedBytes(count, width);
+    values.resize(count);
+    MC_RETURN_IF_ERROR(UnpackBits(
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packed.data()) + offset, bytes),
+        width, absl::MakeSpan(values)));
+    offset += bytes;
+    int64_t next = 0;
+    for (int64_t g = 0; g < groups; ++g) {
+      if (widths[g] != width) continue;
+      const int64_t begin = g * group_size;
+      const int64_t elements = GroupElements(g, groups, numel, group_size);
+      std::copy(values.begin() + next, values.begin() + next + elements, levels.begin() + begin);
+      next += elements;
+    }
+  }
+  return levels;
 }
 
 }  // namespace
@@ -150,84 +260,21 @@ absl::StatusOr<DecodedUniform> DecodeUniformLevels(const serialization::Compress
   DecodedUniform decoded;
   decoded.layout.bit_group_size = encoding.group_size();
   decoded.layout.scale_group_size = encoding.scale_group_size();
-  const int64_t groups = NumGroups(numel, encoding.group_size());
   const std::vector<int64_t> widths(bits.data_ptr<int64_t>(), bits.data_ptr<int64_t>() + bits.numel());
   decoded.bits = bits;
   if (!encoding.step().empty()) {
-    if (!encoding.scale_min().empty() || !encoding.scale_max().empty() ||
-        encoding.scale_group_size() != 0 || !encoding.group_bits().empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "tensor ", name, ": the step form has one width and one step, but the encoding also "
-          "has ranges, scale groups or a width table"));
-    }
-    MC_ASSIGN_OR_RETURN(const at::Tensor step, serialization::Float32sFromBytes(encoding.step(), 1, "step", name));
-    decoded.step = step.reshape({});
-    decoded.zero_level = encoding.zero_level();
-    if (decoded.zero_level >= (int64_t{1} << widths[0])) {
-      return absl::DataLossError(absl::StrCat("tensor ", name, ": zero level ",
-                                              decoded.zero_level, " does not fit in ", widths[0],
-                                              " bits"));
-    }
+    MC_RETURN_IF_ERROR(DecodeStepForm(encoding, name, widths[0], decoded));
   } else {
-    const int64_t scale_groups = NumGroups(numel, encoding.scale_group_size());
-    MC_ASSIGN_OR_RETURN(decoded.quantized.min,
-                        serialization::Float32sFromBytes(encoding.scale_min(), scale_groups, "scale_min", name));
-    MC_ASSIGN_OR_RETURN(decoded.quantized.max,
-                        serialization::Float32sFromBytes(encoding.scale_max(), scale_groups, "scale_max", name));
+    MC_RETURN_IF_ERROR(DecodeRanges(encoding, name, numel, decoded.quantized));
   }
 
   // The size of the packed levels is checked before the levels are allocated: a corrupt
   // shape can promise far more elements than the file holds.
-  const std::string& packed = encoding.levels();
-  std::vector<uint16_t> levels;
-  if (widths.size() == 1) {
-    absl::StatusOr<std::vector<uint16_t>> unpacked =
-        UnpackBitsFromString(packed, static_cast<int>(widths[0]), static_cast<size_t>(numel));
-    if (!unpacked.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("tensor ", name, ": levels: ", unpacked.status().message()));
-    }
-    levels = *std::move(unpacked);
-  } else {
-    std::array<int64_t, kMaxPackBits + 1> count_by_width{};
-    for (int64_t g = 0; g < groups; ++g) {
-      count_by_width[widths[g]] += GroupElements(g, groups, numel, encoding.group_size());
-    }
-    size_t expected = 0;
-    for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
-      expected += PackedBytes(count_by_width[width], width);
-    }
-    if (packed.size() < expected) {
-      return absl::DataLossError(absl::StrCat("tensor ", name, ": levels are truncated (",
-                                              packed.size(), " bytes, their widths take ",
-                                              expected, ")"));
-    }
-    if (packed.size() > expected) {
-      return absl::DataLossError(absl::StrCat("tensor ", name, ": ", packed.size() - expected,
-                                              " bytes of levels left over"));
-    }
-    levels.resize(numel);
-    size_t offset = 0;
-    std::vector<uint16_t> values;
-    for (int width = kMinPackBits; width <= kMaxPackBits; ++width) {
-      const int64_t count = count_by_width[width];
-      if (count == 0) continue;
-      const size_t bytes = PackedBytes(count, width);
-      values.resize(count);
-      MC_RETURN_IF_ERROR(UnpackBits(
-          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packed.data()) + offset, bytes),
-          width, absl::MakeSpan(values)));
-      offset += bytes;
-      int64_t next = 0;
-      for (int64_t g = 0; g < groups; ++g) {
-        if (widths[g] != width) continue;
-        const int64_t begin = g * encoding.group_size();
-        const int64_t elements = GroupElements(g, groups, numel, encoding.group_size());
-        std::copy(values.begin() + next, values.begin() + next + elements, levels.begin() + begin);
-        next += elements;
-      }
-    }
-  }
+  MC_ASSIGN_OR_RETURN(
+      const std::vector<uint16_t> levels,
+      widths.size() == 1
+          ? UnpackSingleWidthLevels(encoding.levels(), name, widths[0], numel)
+          : UnpackMixedWidthLevels(encoding.levels(), name, widths, numel, encoding.group_size()));
   const std::vector<int64_t> shape(stored.shape().begin(), stored.shape().end());
   decoded.quantized.levels =
       at::tensor(std::vector<int32_t>(levels.begin(), levels.end()), at::kInt).view(shape);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,7 +18,7 @@
 #include "common/status_macros.h"
 #include "data/loader.h"
 #include "nn_models/classifier.h"
-#include "serialization/tensor_codec.h"
+#include "serialization/module_encoding.h"
 #include "vq/codebook_codec.h"
 #include "vq/kmeans.h"
 #include "vq/layer_inputs.h"
@@ -391,8 +392,6 @@ absl::StatusOr<serialization::CompressedModel> VqCompressor::Compressed() const 
   if (s.global_optimizer == nullptr) {
     return absl::FailedPreconditionError("the model is not compressed yet (call CompressLayers)");
   }
-  std::map<std::string, const Layer*> by_name;
-  for (const Layer& layer : s.layers) by_name[layer.plan.name] = &layer;
   serialization::CompressedModel model;
   model.set_method("vq");
   const VqSizeOptions& recipe = s.options.recipe();
@@ -403,21 +402,13 @@ absl::StatusOr<serialization::CompressedModel> VqCompressor::Compressed() const 
   method_options["centroids_conv"] = absl::StrCat(recipe.centroids_conv());
   method_options["centroids_pointwise"] = absl::StrCat(recipe.centroids_pointwise());
   method_options["centroids_linear"] = absl::StrCat(recipe.centroids_linear());
-  for (const auto& item : s.student->named_parameters()) {
-    const auto layer = by_name.find(item.key());
-    if (layer == by_name.end()) {
-      *model.add_tensors() = serialization::EncodePassthrough(item.key(), item.value(), serialization::FLOAT32);
-      continue;
-    }
-    MC_ASSIGN_OR_RETURN(*model.add_tensors(),
-                        EncodeCodebook(item.key(), item.value().sizes(), layer->second->centroids,
-                                       layer->second->assignments));
+  std::map<std::string, serialization::CompressedTensor> encoded;
+  for (const Layer& layer : s.layers) {
+    MC_ASSIGN_OR_RETURN(encoded[layer.plan.name],
+                        EncodeCodebook(layer.plan.name, layer.weight.sizes(), layer.centroids,
+                                       layer.assignments));
   }
-  for (const auto& item : s.student->named_buffers()) {
-    const bool integer = !at::isFloatingType(item.value().scalar_type());
-    *model.add_tensors() = serialization::EncodePassthrough(
-        item.key(), item.value(), integer ? serialization::INT64 : serialization::FLOAT32);
-  }
+  serialization::AppendModuleTensors(*s.student, std::move(encoded), model);
   return model;
 }
 
