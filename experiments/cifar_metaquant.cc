@@ -5,25 +5,13 @@
 //   bazel run //experiments:cifar_metaquant -- --dataset=fashion_mnist --start_from=<model.mcm>
 //       --forward=dorefa --meta=multifc --optimizer=sgd
 // Without --start_from, the float model is trained first with the baseline recipe.
-#include <torch/nn/module.h>
-#include <torch/optim/optimizer.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-
-#include <iostream>
 #include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
 #include "experiments/experiment_main.h"
-#include "experiments/float_training.h"
-#include "experiments/quantized_training.h"
-#include "metaquant/trainer.h"
-#include "model_io/decoder.h"
-#include "model_io/model_loading.h"
-#include "serialization/tensor_codec.h"
+#include "experiments/metaquant_method.h"
 
 ABSL_FLAG(std::optional<std::string>, forward, std::nullopt, "Weight quantizer: dorefa | bwn.");
 ABSL_FLAG(std::optional<int32_t>, bits, std::nullopt, "Bits per weight (dorefa; bwn is 1).");
@@ -42,33 +30,7 @@ namespace mc::experiments {
 namespace {
 
 using serialization::ExperimentConfig;
-using serialization::ExperimentSummary;
 using serialization::MetaQuantConfig;
-
-// The reference's CIFAR recipe: SGD at 1e-3 divided by 10 every 30 epochs, 100 epochs; a
-// short run of 2 epochs on (Fashion-)MNIST.
-ExperimentConfig Defaults(absl::string_view dataset) {
-  ExperimentConfig config = BaselineRecipe(dataset);
-  const bool short_run = dataset == "fashion_mnist" || dataset == "mnist";
-  serialization::TrainingConfig& training = *config.mutable_training();
-  training.set_epochs(short_run ? 2 : 100);
-  training.set_lr(1e-3);
-  training.set_lr_schedule(serialization::TrainingConfig::STEP);
-  training.set_lr_step_epochs(30);
-  training.set_lr_gamma(0.1);
-  MetaQuantConfig& m = *config.mutable_metaquant();
-  m.set_forward("dorefa");
-  m.set_bits(1);
-  m.set_meta("multifc");
-  m.set_optimizer("sgd");
-  m.set_meta_lr(1e-3);
-  m.set_meta_hidden(100);
-  m.set_meta_layers(3);
-  m.set_decay_meta_lr(true);
-  m.set_look_ahead("paper");
-  m.set_start_from("");
-  return config;
-}
 
 absl::Status Configure(ExperimentConfig& config) {
   MetaQuantConfig& m = *config.mutable_metaquant();
@@ -90,159 +52,15 @@ absl::Status Configure(ExperimentConfig& config) {
   if (const auto v = absl::GetFlag(FLAGS_look_ahead)) m.set_look_ahead(*v);
   if (const auto v = absl::GetFlag(FLAGS_start_from)) m.set_start_from(UserPath(*v));
 
-  MC_ASSIGN_OR_RETURN(const metaquant::ForwardQuantizer forward, metaquant::ParseForwardQuantizer(m.forward()));
-  if (m.meta() != "ste") MC_RETURN_IF_ERROR(metaquant::ParseMetaNetType(m.meta()).status());
-  MC_RETURN_IF_ERROR(metaquant::ParseBaseOptimizer(m.optimizer()).status());
-  const int max_bits = forward == metaquant::ForwardQuantizer::kBwn ? 1 : 16;
-  if (m.bits() < 1 || m.bits() > max_bits) {
-    return absl::InvalidArgumentError(absl::StrCat("metaquant.bits = ", m.bits(), " is out of range for ",
-                                                   m.forward(), ": allowed [1, ", max_bits, "]"));
-  }
-  if (!(m.meta_lr() > 0 && m.meta_lr() <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metaquant.meta_lr = ", m.meta_lr(), " is out of range: allowed (0, 1]"));
-  }
-  if (m.meta_hidden() < 1 || m.meta_layers() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("metaquant needs meta_hidden >= 1 and meta_layers >= 2, got ",
-                                                   m.meta_hidden(), " and ", m.meta_layers()));
-  }
-  if (m.look_ahead() != "released" && m.look_ahead() != "paper") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metaquant.look_ahead = \"", m.look_ahead(), "\" is not one of released, paper"));
-  }
-  return absl::OkStatus();
-}
-
-metaquant::MetaQuantOptions Options(const ExperimentConfig& config) {
-  const MetaQuantConfig& m = config.metaquant();
-  metaquant::MetaQuantOptions options;
-  options.forward(*metaquant::ParseForwardQuantizer(m.forward()))
-      .bits(m.bits())
-      .meta(m.meta() == "ste" ? std::nullopt
-                              : std::optional<metaquant::MetaNetType>(*metaquant::ParseMetaNetType(m.meta())))
-      .meta_hidden(m.meta_hidden())
-      .meta_layers(m.meta_layers())
-      .lr(config.training().lr())
-      .optimizer(*metaquant::ParseBaseOptimizer(m.optimizer()))
-      .meta_lr(m.meta_lr())
-      .look_ahead(m.look_ahead() == "paper" ? metaquant::LookAhead::kPaper : metaquant::LookAhead::kReleased);
-  return options;
-}
-
-class MetaQuantTraining : public TrainingMethod {
- public:
-  explicit MetaQuantTraining(const MethodContext& context)
-      : model_(context.model),
-        trainer_(context.model, Options(context.config)),
-        decay_meta_lr_(context.config.metaquant().decay_meta_lr()),
-        name_(context.config.metaquant().meta() == "ste" ? "ste" : "metaquant") {}
-
-  std::string name() const override { return name_; }
-
-  StepResult TrainStep(const at::Tensor& images, const at::Tensor& labels) override {
-    const metaquant::MetaQuantTrainer::StepOutput output = trainer_.Step(images, labels, gradient_sync());
-    return {output.loss, output.logits};
-  }
-
-  at::Tensor EvalLogits(const at::Tensor& images) override {
-    model_->eval();
-    trainer_.Quantize();  // once; undone by the next training step
-    return model_->forward(images);
-  }
-
-  std::vector<torch::optim::Optimizer*> ScheduledOptimizers() override {
-    std::vector<torch::optim::Optimizer*> optimizers = {&trainer_.base_optimizer()};
-    if (decay_meta_lr_ && trainer_.meta_optimizer() != nullptr) optimizers.push_back(trainer_.meta_optimizer());
-    return optimizers;
-  }
-
-  void Save(torch::serialize::OutputArchive& archive) override {
-    trainer_.Unquantize();
-    torch::serialize::OutputArchive model_archive;
-    model_->save(model_archive);
-    archive.write("model", model_archive);
-    torch::serialize::OutputArchive trainer_archive;
-    trainer_.Save(trainer_archive);
-    archive.write("trainer", trainer_archive);
-  }
-
-  void Load(torch::serialize::InputArchive& archive) override {
-    trainer_.Unquantize();
-    torch::serialize::InputArchive model_archive;
-    archive.read("model", model_archive);
-    model_->load(model_archive);
-    torch::serialize::InputArchive trainer_archive;
-    archive.read("trainer", trainer_archive);
-    trainer_.Load(trainer_archive);
-  }
-
-  absl::StatusOr<CompressedResult> Compress() override {
-    CompressedResult result;
-    result.model = trainer_.GetQuantizedState();
-    result.layers = ParameterLayerSummaries(*model_, result.model, [](const serialization::CompressedTensor& tensor) {
-      const int64_t numel = serialization::NumElements(tensor).value_or(0);
-      return tensor.uniform().bits() * numel / 8.0 + 8;  // levels + min, max
-    });
-    double bytes = 0;
-    for (const serialization::LayerSummary& layer : result.layers) bytes += layer.bytes();
-    result.model_size_mb = bytes / (1 << 20);
-    return result;
-  }
-
-  void FillSummary(ExperimentSummary& summary) override {
-    const BitsStatistics statistics = StoredBitsStatistics(trainer_.GetQuantizedState());
-    summary.set_mean_bits(statistics.mean_bits);
-    for (const auto& [width, count] : statistics.histogram) (*summary.mutable_bits_histogram())[width] = count;
-  }
-
-  absl::Status Restore(const serialization::CompressedModel& stored,
-                       nn_models::Classifier& fresh_model) override {
-    return model_io::LoadCompressedModel(stored, fresh_model);
-  }
-
-  std::vector<at::Tensor> ReplicatedTensors() override {
-    std::vector<at::Tensor> tensors = ParametersAndBuffers(*model_);
-    if (trainer_.meta_net() != nullptr) {
-      const std::vector<at::Tensor> meta = trainer_.meta_net()->parameters();
-      tensors.insert(tensors.end(), meta.begin(), meta.end());
-    }
-    return tensors;
-  }
-
- private:
-  std::shared_ptr<nn_models::Classifier> model_;
-  metaquant::MetaQuantTrainer trainer_;
-  bool decay_meta_lr_;
-  std::string name_;
-};
-
-absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeMethod(const MethodContext& context) {
-  MC_RETURN_IF_ERROR(model_io::LoadModelFileInto(context.config.metaquant().start_from(), *context.model));
-  return std::make_unique<MetaQuantTraining>(context);
+  return ValidateMetaQuantConfig(config);
 }
 
 int Main(int argc, char** argv) {
-  const ExperimentSpec spec{"cifar_metaquant", "MetaQuant and its straight-through baseline.",
-                            "cifar10", &Defaults, &MakeMethod, nullptr, &Configure};
-  std::optional<ExperimentConfig> config = ParseExperimentConfig(argc, argv, spec);
-  if (!config) return 1;
-  const auto fail = [](const absl::Status& status) {
-    std::cerr << "cifar_metaquant: " << status.message() << std::endl;
-    return 1;
-  };
-  MetaQuantConfig& m = *config->mutable_metaquant();
-  std::optional<ExperimentSummary> float_run;
-  if (m.start_from().empty()) {
-    const ExperimentConfig baseline =
-        BaselineConfigLike(*config, config->model().name(), config->output().dir() + "/float");
-    std::cout << "training the float model to start from in " << baseline.output().dir() << std::endl;
-    absl::StatusOr<ExperimentSummary> summary = RunConfig(baseline, &MakeFloatTraining);
-    if (!summary.ok()) return fail(summary.status());
-    m.set_start_from(summary->model_file());
-    float_run = *std::move(summary);
-  }
-  const absl::Status status = RunFromFloatModel(*config, &MakeMethod, float_run, m.start_from());
-  return status.ok() ? 0 : fail(status);
+  ExperimentSpec spec{"cifar_metaquant", "MetaQuant and its straight-through baseline.", "cifar10",
+                      &MetaQuantDefaults, &MakeMetaQuantTraining};
+  spec.configure = &Configure;
+  spec.float_start = MetaQuantStartingPoint();
+  return ExperimentMain(argc, argv, spec);
 }
 
 }  // namespace

@@ -71,24 +71,6 @@ std::optional<double> RecordedTestAccuracy(const std::string& model_file) {
   return summary.test_accuracy();
 }
 
-absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config, const MethodFactory& factory,
-                               const std::optional<serialization::ExperimentSummary>& float_run,
-                               const std::string& float_model_file) {
-  MC_ASSIGN_OR_RETURN(serialization::ExperimentSummary summary, RunConfig(config, factory));
-  const std::optional<double> float_accuracy =
-      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(float_model_file);
-  if (float_accuracy && IsRankZero(config)) {
-    summary.set_float_test_accuracy(*float_accuracy);
-    MC_RETURN_IF_ERROR(serialization::WriteJsonFile(config.output().dir() + "/summary.json", summary));
-  }
-  if (float_run) {
-    PrintResults({*float_run, summary}, std::cout);
-  } else {
-    PrintResults({summary}, std::cout);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context) {
   return std::make_unique<FloatTraining>(context.model, context.config.training());
 }
@@ -213,22 +195,75 @@ void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries
   out << std::flush;
 }
 
+namespace {
+
+// The method's run from a float model: records that model's test accuracy in the run's
+// summary (from `float_run` when it was trained now, otherwise as recorded beside the model
+// file) and prints the float run, when there is one, and this run side by side.
+absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config,
+                               const MethodFactory& factory,
+                               const std::optional<serialization::ExperimentSummary>& float_run,
+                               const std::string& float_model_file) {
+  MC_ASSIGN_OR_RETURN(serialization::ExperimentSummary summary, RunConfig(config, factory));
+  const std::optional<double> float_accuracy =
+      float_run ? float_run->test_accuracy() : RecordedTestAccuracy(float_model_file);
+  if (float_accuracy && IsRankZero(config)) {
+    summary.set_float_test_accuracy(*float_accuracy);
+    MC_RETURN_IF_ERROR(serialization::WriteJsonFile(config.output().dir() + "/summary.json", summary));
+  }
+  if (float_run) {
+    PrintResults({*float_run, summary}, std::cout);
+  } else {
+    PrintResults({summary}, std::cout);
+  }
+  return absl::OkStatus();
+}
+
+// Trains the float starting point when the configuration names none, then runs the method.
+absl::Status RunWithFloatStartingPoint(serialization::ExperimentConfig config,
+                                       const ExperimentSpec& spec) {
+  const FloatStartingPoint& start = *spec.float_start;
+  std::string& model_file = *start.model_file(config);
+  std::optional<serialization::ExperimentSummary> float_run;
+  if (model_file.empty()) {
+    serialization::ExperimentConfig baseline = BaselineConfigLike(
+        config, config.model().name(), config.output().dir() + "/" + start.subdirectory);
+    if (start.baseline_epochs) {
+      baseline.mutable_training()->set_epochs(
+          BaselineRecipe(config.data().dataset()).training().epochs());
+    }
+    std::cout << "training " << start.role << " in " << baseline.output().dir() << std::endl;
+    MC_ASSIGN_OR_RETURN(float_run, RunConfig(baseline, &MakeFloatTraining));
+    model_file = float_run->model_file();
+  }
+  if (start.adjust_run) start.adjust_run(config);
+  return RunFromFloatModel(config, spec.factory, float_run, *start.model_file(config));
+}
+
+// One run of the spec's method; on_success (rank 0), then the result.
+absl::Status RunMethod(const serialization::ExperimentConfig& config, const ExperimentSpec& spec) {
+  MC_ASSIGN_OR_RETURN(const serialization::ExperimentSummary summary,
+                      RunConfig(config, spec.factory));
+  if (spec.on_success && IsRankZero(config)) MC_RETURN_IF_ERROR(spec.on_success(summary));
+  PrintResults({summary}, std::cout);
+  std::cout << "summary: " << summary.config().output().dir() << "/summary.json ("
+            << absl::StrFormat("%.0f", summary.wall_seconds()) << " s)" << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec) {
   const std::optional<serialization::ExperimentConfig> config =
       ParseExperimentConfig(argc, argv, spec);
   if (!config) return 1;
-  absl::StatusOr<serialization::ExperimentSummary> summary = RunConfig(*config, spec.factory);
-  if (summary.ok() && spec.on_success && IsRankZero(*config)) {
-    const absl::Status extra = spec.on_success(*summary);
-    if (!extra.ok()) summary = extra;
-  }
-  if (!summary.ok()) {
-    std::cerr << spec.name << ": " << summary.status().message() << std::endl;
+  const absl::Status status = spec.run           ? spec.run(*config)
+                              : spec.float_start ? RunWithFloatStartingPoint(*config, spec)
+                                                 : RunMethod(*config, spec);
+  if (!status.ok()) {
+    std::cerr << spec.name << ": " << status.message() << std::endl;
     return 1;
   }
-  PrintResults({*summary}, std::cout);
-  std::cout << "summary: " << summary->config().output().dir() << "/summary.json ("
-            << absl::StrFormat("%.0f", summary->wall_seconds()) << " s)" << std::endl;
   return 0;
 }
 

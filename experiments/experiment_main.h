@@ -23,6 +23,24 @@
 
 namespace mc::experiments {
 
+/// Where a method starts from a trained float model (cifar_metaquant, cifar_vq): the
+/// configuration's field that names the model file; when it is empty, the float model is
+/// trained first with the baseline recipe, in a subdirectory of the output directory, and the
+/// two runs are printed side by side.
+struct FloatStartingPoint {
+  /// The field, e.g. `[](ExperimentConfig& c) { return c.mutable_vq()->mutable_teacher(); }`.
+  std::function<std::string*(serialization::ExperimentConfig&)> model_file;
+  /// Subdirectory of the output directory the float model is trained in, e.g. "float".
+  std::string subdirectory;
+  /// What the float model is to the method, for the log, e.g. "the float model to compress".
+  std::string role;
+  /// Train it for the data set's baseline epochs rather than the run's own.
+  bool baseline_epochs = false;
+  /// Changes the method's configuration once the float model exists (optional): settings
+  /// that must not apply to the float model's training.
+  std::function<void(serialization::ExperimentConfig&)> adjust_run;
+};
+
 struct ExperimentSpec {
   /// Binary and experiment name, e.g. "cifar_baseline".
   std::string name;
@@ -36,6 +54,12 @@ struct ExperimentSpec {
   std::function<absl::Status(const serialization::ExperimentSummary&)> on_success;
   /// Applies the experiment's own flags and checks its config section (optional).
   std::function<absl::Status(serialization::ExperimentConfig&)> configure;
+  /// The trained float model the method starts from (optional).
+  std::optional<FloatStartingPoint> float_start;
+  /// Runs the experiment in place of one run of `factory` (optional), for experiments made of
+  /// several runs (cifar_diffq's comparison and sweep, cifar_distill's registry); prints its
+  /// own results.
+  std::function<absl::Status(const serialization::ExperimentConfig&)> run;
 };
 
 /// Parses the command line and builds the validated configuration. Prints the problem and
@@ -53,7 +77,8 @@ absl::StatusOr<serialization::ExperimentSummary> RunConfig(
 void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries,
                   std::ostream& out);
 
-/// Parses, runs, calls on_success and prints the result; returns the exit code.
+/// Parses, runs (spec.run, or the float starting point then the method, or the method
+/// alone), calls on_success and prints the result; returns the exit code.
 int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec);
 
 /// The float training recipe used by every experiment unless it says otherwise: SGD with
@@ -70,14 +95,6 @@ serialization::ExperimentConfig BaselineConfigLike(const serialization::Experime
 /// The test accuracy recorded for `model_file` by the run that wrote it: that of the
 /// summary.json beside it, when the summary names this file; nullopt otherwise.
 std::optional<double> RecordedTestAccuracy(const std::string& model_file);
-
-/// Runs `config` with `factory` from a float model: records that model's test accuracy in the
-/// run's summary (from `float_run` when it was trained in this invocation, otherwise as
-/// recorded beside `float_model_file`) and prints the float run, when there is one, and this
-/// run side by side.
-absl::Status RunFromFloatModel(const serialization::ExperimentConfig& config, const MethodFactory& factory,
-                               const std::optional<serialization::ExperimentSummary>& float_run,
-                               const std::string& float_model_file);
 
 /// Float training (experiments/float_training.h), the factory of baseline runs.
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeFloatTraining(const MethodContext& context);

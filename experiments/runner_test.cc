@@ -24,6 +24,7 @@
 #include "common/status_macros.h"
 #include "common/status_matchers.h"
 #include "experiments/float_training.h"
+#include "experiments/method_testutil.h"
 #include "experiments/quantized_training.h"
 #include "experiments/testutil.h"
 #include "quant/diffq.h"
@@ -47,29 +48,6 @@ using serialization::ExperimentSummary;
 using serialization::tensorboard::Event;
 using serialization::tensorboard::HistogramProto;
 using serialization::tensorboard::Summary;
-
-ExperimentConfig SmallRun(const std::string& name) {
-  ExperimentConfig config;
-  config.set_experiment("runner_test");
-  config.mutable_data()->set_dataset("synthetic");
-  config.mutable_data()->set_augment(true);
-  config.mutable_data()->set_workers(2);
-  config.mutable_model()->set_name("lenet");
-  auto* training = config.mutable_training();
-  training->set_epochs(3);
-  training->set_batch_size(32);
-  training->set_eval_batch_size(250);
-  training->set_optimizer(serialization::TrainingConfig::SGD);
-  training->set_lr(0.05);
-  training->set_momentum(0.9);
-  training->set_weight_decay(5e-4);
-  training->set_lr_schedule(serialization::TrainingConfig::COSINE);
-  training->set_seed(7);
-  training->set_threads(1);
-  training->set_max_train_batches(20);
-  config.mutable_output()->set_dir(std::string(std::getenv("TEST_TMPDIR")) + "/" + name);
-  return config;
-}
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> Float(const MethodContext& context) {
   return std::make_unique<FloatTraining>(context.model, context.config.training());
@@ -96,24 +74,11 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> DiffQ(const MethodContext& conte
       });
 }
 
-RunOptions Quiet() {
-  static std::ostringstream sink;
-  RunOptions options;
-  options.log = &sink;
-  return options;
-}
-
-RunOptions QuietResume() {
-  RunOptions options = Quiet();
-  options.resume = true;
-  return options;
-}
-
 // The model file of an uninterrupted SmallRun, trained once for every test that needs it.
 const std::string& UninterruptedModelFile() {
   static const std::string* const path = [] {
     const ExperimentConfig config = SmallRun("uninterrupted");
-    const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, Quiet());
+    const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, QuietRun());
     EXPECT_TRUE(summary.ok()) << summary.status();
     return new std::string(config.output().dir() + "/model.mcm");
   }();
@@ -125,7 +90,7 @@ bool Exists(const std::string& path) { return serialization::ReadFileToString(pa
 // Runs `config` with Float training, stopped after its first epoch; returns the bytes of the
 // checkpoint that epoch wrote.
 absl::StatusOr<std::string> CheckpointOfFirstEpoch(const ExperimentConfig& config) {
-  RunOptions stop = Quiet();
+  RunOptions stop = QuietRun();
   stop.stop_after_epochs = 1;
   const absl::Status stopped = RunExperiment(config, &Float, stop).status();
   if (stopped.code() != absl::StatusCode::kAborted) {
@@ -230,7 +195,7 @@ std::vector<float> Column(const std::vector<EpochMetrics>& epochs,
 // Tests that a run writes every output and that the summary describes the written model.
 TEST(RunnerTest, WritesModelMetricsAndSummary) {
   const ExperimentConfig config = SmallRun("complete");
-  absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, Quiet());
+  absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, QuietRun());
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->method(), "float");
   EXPECT_EQ(summary->dataset(), "synthetic");
@@ -268,10 +233,10 @@ TEST(RunnerTest, WritesModelMetricsAndSummary) {
 // uninterrupted run with the same seed, and that its wall time counts both processes.
 TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
   const ExperimentConfig straight = SmallRun("straight");
-  ASSERT_TRUE(RunExperiment(straight, &Float, Quiet()).ok());
+  ASSERT_TRUE(RunExperiment(straight, &Float, QuietRun()).ok());
 
   const ExperimentConfig split = SmallRun("split");
-  RunOptions stop = Quiet();
+  RunOptions stop = QuietRun();
   stop.stop_after_epochs = 1;
   const auto seconds_of = [](const std::function<void()>& run) {
     const auto start = std::chrono::steady_clock::now();
@@ -282,7 +247,7 @@ TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
     EXPECT_THAT(RunExperiment(split, &Float, stop),
                 StatusIs(absl::StatusCode::kAborted, HasSubstr("after epoch 1")));
   });
-  RunOptions resume = Quiet();
+  RunOptions resume = QuietRun();
   resume.resume = true;
   absl::StatusOr<ExperimentSummary> resumed;
   const double second_seconds = seconds_of([&] { resumed = RunExperiment(split, &Float, resume); });
@@ -316,7 +281,7 @@ TEST(RunnerTest, ResumedRunMatchesUninterruptedRun) {
 // epoch's last global step (20 steps per epoch), and the means of every 10 training steps.
 TEST(RunnerTest, LogsMetricsAsTensorBoardEvents) {
   const ExperimentConfig config = SmallRun("events");
-  ASSERT_THAT(RunExperiment(config, &Float, Quiet()), IsOk());
+  ASSERT_THAT(RunExperiment(config, &Float, QuietRun()), IsOk());
   MC_ASSERT_OK_AND_ASSIGN(const std::vector<EpochMetrics> epochs,
                           ReadMetrics(config.output().dir()));
   MC_ASSERT_OK_AND_ASSIGN(const auto files, ReadEventFiles(config.output().dir()));
@@ -363,7 +328,7 @@ TEST(RunnerTest, LogsMetricsAsTensorBoardEvents) {
 TEST(RunnerTest, DiffQLogsSizeMeanBitsAndBitsPerLayer) {
   ExperimentConfig config = SmallRun("diffq_events");
   config.mutable_training()->set_epochs(2);
-  MC_ASSERT_OK_AND_ASSIGN(const ExperimentSummary summary, RunExperiment(config, &DiffQ, Quiet()));
+  MC_ASSERT_OK_AND_ASSIGN(const ExperimentSummary summary, RunExperiment(config, &DiffQ, QuietRun()));
   MC_ASSERT_OK_AND_ASSIGN(const std::vector<EpochMetrics> epochs,
                           ReadMetrics(config.output().dir()));
   MC_ASSERT_OK_AND_ASSIGN(const auto files, ReadEventFiles(config.output().dir()));
@@ -403,11 +368,11 @@ TEST(RunnerTest, DiffQLogsSizeMeanBitsAndBitsPerLayer) {
 // Tests that resuming with another configuration is refused and names the problem.
 TEST(RunnerTest, ResumeRefusesAnotherConfig) {
   ExperimentConfig config = SmallRun("changed");
-  RunOptions stop = Quiet();
+  RunOptions stop = QuietRun();
   stop.stop_after_epochs = 1;
   ASSERT_FALSE(RunExperiment(config, &Float, stop).ok());
   config.mutable_training()->set_lr(0.2);
-  RunOptions resume = Quiet();
+  RunOptions resume = QuietRun();
   resume.resume = true;
   EXPECT_THAT(RunExperiment(config, &Float, resume),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another configuration")));
@@ -426,7 +391,7 @@ TEST(RunnerTest, ResumesOverTheTemporaryFilesOfAKilledRun) {
                                                  checkpoint->substr(0, checkpoint->size() / 2)).ok());
   ASSERT_TRUE(serialization::WriteFileAtomically(temporaries[1], "").ok());
 
-  ASSERT_TRUE(RunExperiment(config, &Float, QuietResume()).ok());
+  ASSERT_TRUE(RunExperiment(config, &Float, QuietRun(/*resume=*/true)).ok());
   for (const std::string& path : temporaries) EXPECT_FALSE(Exists(path)) << path;
   ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
 }
@@ -436,12 +401,12 @@ TEST(RunnerTest, ResumesOverTheTemporaryFilesOfAKilledRun) {
 TEST(RunnerTest, ResumesAfterTheLastCheckpoint) {
   const ExperimentConfig config = SmallRun("killed_after_last_checkpoint");
   const std::string& dir = config.output().dir();
-  ASSERT_TRUE(RunExperiment(config, &Float, Quiet()).ok());
+  ASSERT_TRUE(RunExperiment(config, &Float, QuietRun()).ok());
   ASSERT_EQ(std::remove((dir + "/model.mcm").c_str()), 0);
   ASSERT_EQ(std::remove((dir + "/summary.json").c_str()), 0);
 
   std::ostringstream log;
-  RunOptions resume = QuietResume();
+  RunOptions resume = QuietRun(/*resume=*/true);
   resume.log = &log;
   const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, resume);
   ASSERT_TRUE(summary.ok()) << summary.status();
@@ -459,7 +424,7 @@ TEST(RunnerTest, NonFiniteLossKeepsTheLastCheckpoint) {
   const ExperimentConfig config = SmallRun("nan_loss");
   const std::string& dir = config.output().dir();
   constexpr int64_t kStepsPerEpoch = 20;  // SmallRun's max_train_batches
-  EXPECT_THAT(RunExperiment(config, Diverging(kStepsPerEpoch + 2, std::nan("")), Quiet()),
+  EXPECT_THAT(RunExperiment(config, Diverging(kStepsPerEpoch + 2, std::nan("")), QuietRun()),
               StatusIs(absl::StatusCode::kInternal,
                        HasSubstr("the training loss became nan at epoch 2 step 3")));
   EXPECT_FALSE(Exists(dir + "/model.mcm"));
@@ -467,7 +432,7 @@ TEST(RunnerTest, NonFiniteLossKeepsTheLastCheckpoint) {
   EXPECT_EQ(ReadMetrics(dir).value_or(std::vector<EpochMetrics>()).size(), 1u);
 
   std::ostringstream log;
-  RunOptions resume = QuietResume();
+  RunOptions resume = QuietRun(/*resume=*/true);
   resume.log = &log;
   ASSERT_TRUE(RunExperiment(config, &Float, resume).ok());
   EXPECT_THAT(log.str(), HasSubstr("after epoch 1"));
@@ -484,7 +449,7 @@ TEST(RunnerTest, ReportsTheTrainingProgressBeforeEveryStep) {
       -> absl::StatusOr<std::unique_ptr<TrainingMethod>> {
     return std::make_unique<ProgressRecordingTraining>(context, &progress);
   };
-  ASSERT_TRUE(RunExperiment(config, recording, Quiet()).ok());
+  ASSERT_TRUE(RunExperiment(config, recording, QuietRun()).ok());
   ASSERT_EQ(progress.size(), static_cast<size_t>(kSteps));
   for (int64_t step = 0; step < kSteps; ++step) {
     EXPECT_DOUBLE_EQ(progress[step], static_cast<double>(step) / kSteps) << "step " << step;
@@ -492,9 +457,9 @@ TEST(RunnerTest, ReportsTheTrainingProgressBeforeEveryStep) {
 
   // A run stopped in epoch 2 resumes at the progress of epoch 2's first step.
   const ExperimentConfig stopped = SmallRun("progress_resumed");
-  ASSERT_FALSE(RunExperiment(stopped, Diverging(20 + 2, std::nan("")), Quiet()).ok());
+  ASSERT_FALSE(RunExperiment(stopped, Diverging(20 + 2, std::nan("")), QuietRun()).ok());
   progress.clear();
-  ASSERT_TRUE(RunExperiment(stopped, recording, QuietResume()).ok());
+  ASSERT_TRUE(RunExperiment(stopped, recording, QuietRun(/*resume=*/true)).ok());
   ASSERT_EQ(progress.size(), static_cast<size_t>(kSteps - 20));
   EXPECT_DOUBLE_EQ(progress.front(), 20.0 / kSteps);
   EXPECT_DOUBLE_EQ(progress.back(), (kSteps - 1.0) / kSteps);
@@ -503,7 +468,7 @@ TEST(RunnerTest, ReportsTheTrainingProgressBeforeEveryStep) {
 // Tests that an infinite loss in the first epoch stops the run before any checkpoint.
 TEST(RunnerTest, InfiniteLossInTheFirstEpochLeavesNoCheckpoint) {
   const ExperimentConfig config = SmallRun("inf_loss");
-  EXPECT_THAT(RunExperiment(config, Diverging(4, std::numeric_limits<double>::infinity()), Quiet()),
+  EXPECT_THAT(RunExperiment(config, Diverging(4, std::numeric_limits<double>::infinity()), QuietRun()),
               StatusIs(absl::StatusCode::kInternal,
                        HasSubstr("the training loss became inf at epoch 1 step 5")));
   EXPECT_FALSE(Exists(config.output().dir() + "/checkpoint.pt"));
@@ -522,7 +487,7 @@ TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
   EXPECT_EXIT(
       {
         serialization::SimulateFullDisk(checkpoint->size() / 2);
-        const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, QuietResume());
+        const absl::StatusOr<ExperimentSummary> summary = RunExperiment(config, &Float, QuietRun(/*resume=*/true));
         std::cerr << summary.status().message() << std::endl;
         std::exit(summary.ok() ? 0 : 1);
       },
@@ -530,7 +495,7 @@ TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
   EXPECT_EQ(serialization::ReadFileToString(dir + "/checkpoint.pt").value_or(""), *checkpoint);
   EXPECT_EQ(serialization::RemoveStaleTemporaryFiles(dir).value_or(-1), 0);
 
-  ASSERT_TRUE(RunExperiment(config, &Float, QuietResume()).ok());
+  ASSERT_TRUE(RunExperiment(config, &Float, QuietRun(/*resume=*/true)).ok());
   ExpectSameModelTensors(UninterruptedModelFile(), dir + "/model.mcm");
 }
 
@@ -538,12 +503,12 @@ TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
 TEST(RunnerTest, ReportsBadDataAndModel) {
   ExperimentConfig config = SmallRun("bad_model");
   config.mutable_model()->set_name("resnet1000");
-  EXPECT_THAT(RunExperiment(config, &Float, Quiet()),
+  EXPECT_THAT(RunExperiment(config, &Float, QuietRun()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("resnet1000")));
   config = SmallRun("bad_data");
   config.mutable_data()->set_dataset("cifar10");
   config.mutable_data()->set_data_dir(std::string(std::getenv("TEST_TMPDIR")) + "/no_cifar");
-  EXPECT_THAT(RunExperiment(config, &Float, Quiet()),
+  EXPECT_THAT(RunExperiment(config, &Float, QuietRun()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("data_batch_1.bin")));
 }
 
