@@ -19,6 +19,7 @@
 
 #include "benchmarks/side_by_side.h"
 #include "common/cpu_threads.h"
+#include "common/units.h"
 #include "nn_models/memory_format.h"
 #include "nn_models/classifier.h"
 #include "nn_models/registry.h"
@@ -130,7 +131,7 @@ void BM_DiffQ_ResNet18StateWriteRead(benchmark::State& state) {
     }
     bytes = static_cast<int64_t>(read->ByteSizeLong());
   }
-  state.counters["file_mb"] = static_cast<double>(bytes) / (1 << 20);
+  state.counters["file_mb"] = static_cast<double>(bytes) / kBytesPerMb;
   state.counters["true_size_mb"] = quantizer.true_model_size();
   std::remove(path.c_str());
 }

@@ -18,6 +18,8 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "experiments/diffq_method.h"
+#include "common/status_macros.h"
+#include "experiments/config_flags.h"
 #include "experiments/experiment_main.h"
 
 ABSL_FLAG(std::optional<std::string>, method, std::nullopt,
@@ -56,23 +58,18 @@ absl::StatusOr<std::vector<double>> SweepPenalties() {
 }
 
 absl::Status Configure(ExperimentConfig& config) {
-  QuantizationConfig& q = *config.mutable_quantization();
-  if (const auto v = absl::GetFlag(FLAGS_method)) q.set_method(*v);
-  if (const auto v = absl::GetFlag(FLAGS_bits)) q.set_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_penalty)) q.set_penalty(*v);
-  if (const auto v = absl::GetFlag(FLAGS_group_size)) q.set_group_size(*v);
-  if (const auto v = absl::GetFlag(FLAGS_min_size)) q.set_min_size(*v);
-  if (const auto v = absl::GetFlag(FLAGS_min_bits)) q.set_min_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_max_bits)) q.set_max_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_init_bits)) q.set_init_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_noise)) q.set_noise(*v);
-  if (const auto v = absl::GetFlag(FLAGS_bits_lr)) q.set_bits_lr(*v);
-  if (const auto v = absl::GetFlag(FLAGS_exclude)) {
-    q.clear_exclude();
-    for (absl::string_view pattern : absl::StrSplit(*v, ',', absl::SkipEmpty())) {
-      q.add_exclude(std::string(pattern));
-    }
-  }
+  MC_RETURN_IF_ERROR(ApplyFlags({{"method", "quantization.method"},
+                                  {"bits", "quantization.bits"},
+                                  {"penalty", "quantization.penalty"},
+                                  {"group_size", "quantization.group_size"},
+                                  {"min_size", "quantization.min_size"},
+                                  {"min_bits", "quantization.min_bits"},
+                                  {"max_bits", "quantization.max_bits"},
+                                  {"init_bits", "quantization.init_bits"},
+                                  {"noise", "quantization.noise"},
+                                  {"bits_lr", "quantization.bits_lr"},
+                                  {"exclude", "quantization.exclude"}},
+                                 config));
   MC_RETURN_IF_ERROR(SweepPenalties().status());
   return ValidateQuantizationConfig(config);
 }

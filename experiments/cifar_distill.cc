@@ -14,6 +14,8 @@
 
 #include "absl/flags/flag.h"
 #include "experiments/distillation_method.h"
+#include "common/status_macros.h"
+#include "experiments/config_flags.h"
 #include "experiments/experiment_main.h"
 
 ABSL_FLAG(std::optional<std::string>, method, std::nullopt,
@@ -51,26 +53,25 @@ using serialization::DistillationConfig;
 using serialization::ExperimentConfig;
 
 absl::Status Configure(ExperimentConfig& config) {
-  DistillationConfig& d = *config.mutable_distillation();
-  if (const auto v = absl::GetFlag(FLAGS_method)) d.set_method(*v);
-  if (const auto v = absl::GetFlag(FLAGS_teacher)) d.set_teacher(*v);
-  if (const auto v = absl::GetFlag(FLAGS_teacher_model)) d.set_teacher_model(*v);
-  if (const auto v = absl::GetFlag(FLAGS_student)) config.mutable_model()->set_name(*v);
-  if (const auto v = absl::GetFlag(FLAGS_init_from)) d.set_init_from(UserPath(*v));
-  if (const auto v = absl::GetFlag(FLAGS_bits)) d.set_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_bucket_size)) d.set_bucket_size(*v);
-  if (const auto v = absl::GetFlag(FLAGS_temperature)) d.set_temperature(*v);
-  if (const auto v = absl::GetFlag(FLAGS_distill_weight)) d.set_distill_weight(*v);
-  if (const auto v = absl::GetFlag(FLAGS_kl_reduction)) d.set_kl_reduction(*v);
-  if (const auto v = absl::GetFlag(FLAGS_anneal_distill_weight)) d.set_anneal_distill_weight(*v);
-  if (const auto v = absl::GetFlag(FLAGS_stochastic_rounding)) d.set_stochastic_rounding(*v);
-  if (const auto v = absl::GetFlag(FLAGS_quantize_first_last_layer)) d.set_quantize_first_last_layer(*v);
-  if (const auto v = absl::GetFlag(FLAGS_points_lr)) d.set_points_lr(*v);
-  if (const auto v = absl::GetFlag(FLAGS_points_init)) d.set_points_init(*v);
-  if (const auto v = absl::GetFlag(FLAGS_redistribute_points)) d.set_redistribute_points(*v);
-  if (const auto v = absl::GetFlag(FLAGS_registry)) d.set_registry(UserPath(*v));
-  if (const auto v = absl::GetFlag(FLAGS_name)) d.set_name(*v);
-
+  MC_RETURN_IF_ERROR(ApplyFlags({{"method", "distillation.method"},
+                                  {"teacher", "distillation.teacher"},
+                                  {"teacher_model", "distillation.teacher_model"},
+                                  {"student", "model.name"},
+                                  {"init_from", "distillation.init_from", /*path=*/true},
+                                  {"bits", "distillation.bits"},
+                                  {"bucket_size", "distillation.bucket_size"},
+                                  {"temperature", "distillation.temperature"},
+                                  {"distill_weight", "distillation.distill_weight"},
+                                  {"kl_reduction", "distillation.kl_reduction"},
+                                  {"anneal_distill_weight", "distillation.anneal_distill_weight"},
+                                  {"stochastic_rounding", "distillation.stochastic_rounding"},
+                                  {"quantize_first_last_layer", "distillation.quantize_first_last_layer"},
+                                  {"points_lr", "distillation.points_lr"},
+                                  {"points_init", "distillation.points_init"},
+                                  {"redistribute_points", "distillation.redistribute_points"},
+                                  {"registry", "distillation.registry", /*path=*/true},
+                                  {"name", "distillation.name"}},
+                                 config));
   return FinishDistillationConfig(config);
 }
 

@@ -10,8 +10,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "experiments/config_flags.h"
 #include "experiments/experiment_main.h"
 #include "experiments/metaquant_method.h"
+#include "serialization/experiment_config.h"
 
 ABSL_FLAG(std::optional<std::string>, forward, std::nullopt, "Weight quantizer: dorefa | bwn.");
 ABSL_FLAG(std::optional<int32_t>, bits, std::nullopt, "Bits per weight (dorefa; bwn is 1).");
@@ -33,25 +36,21 @@ using serialization::ExperimentConfig;
 using serialization::MetaQuantConfig;
 
 absl::Status Configure(ExperimentConfig& config) {
-  MetaQuantConfig& m = *config.mutable_metaquant();
-  if (const auto v = absl::GetFlag(FLAGS_forward)) m.set_forward(*v);
-  if (const auto v = absl::GetFlag(FLAGS_bits)) m.set_bits(*v);
-  if (const auto v = absl::GetFlag(FLAGS_meta)) m.set_meta(*v);
-  if (const auto v = absl::GetFlag(FLAGS_optimizer)) m.set_optimizer(*v);
+  MC_RETURN_IF_ERROR(ApplyFlags({{"forward", "metaquant.forward"},
+                                  {"bits", "metaquant.bits"},
+                                  {"meta", "metaquant.meta"},
+                                  {"optimizer", "metaquant.optimizer"},
+                                  {"meta_lr", "metaquant.meta_lr"},
+                                  {"decay_meta_lr", "metaquant.decay_meta_lr"},
+                                  {"look_ahead", "metaquant.look_ahead"},
+                                  {"start_from", "metaquant.start_from", /*path=*/true}},
+                                 config));
   if (const auto v = absl::GetFlag(FLAGS_lr_decay_every)) {
-    if (*v < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--lr_decay_every = ", *v, " is out of range: allowed >= 1 (epochs)"));
-    }
+    MC_RETURN_IF_ERROR(serialization::CheckRange("--lr_decay_every", *v, serialization::Range::AtLeast(1)));
     config.mutable_training()->set_lr_schedule(serialization::TrainingConfig::STEP);
     config.mutable_training()->set_lr_step_epochs(*v);
     config.mutable_training()->set_lr_gamma(0.1);
   }
-  if (const auto v = absl::GetFlag(FLAGS_meta_lr)) m.set_meta_lr(*v);
-  if (const auto v = absl::GetFlag(FLAGS_decay_meta_lr)) m.set_decay_meta_lr(*v);
-  if (const auto v = absl::GetFlag(FLAGS_look_ahead)) m.set_look_ahead(*v);
-  if (const auto v = absl::GetFlag(FLAGS_start_from)) m.set_start_from(UserPath(*v));
-
   return ValidateMetaQuantConfig(config);
 }
 

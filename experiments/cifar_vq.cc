@@ -17,6 +17,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "common/status_macros.h"
+#include "experiments/config_flags.h"
 #include "experiments/experiment_main.h"
 #include "experiments/vq_method.h"
 
@@ -48,21 +50,21 @@ using serialization::ExperimentConfig;
 using serialization::VqConfig;
 
 absl::Status Configure(ExperimentConfig& config) {
-  VqConfig& v = *config.mutable_vq();
-  if (const auto x = absl::GetFlag(FLAGS_teacher)) v.set_teacher(UserPath(*x));
-  if (const auto x = absl::GetFlag(FLAGS_block_size_cv)) v.set_block_size_cv(*x);
-  if (const auto x = absl::GetFlag(FLAGS_block_size_pw)) v.set_block_size_pw(*x);
-  if (const auto x = absl::GetFlag(FLAGS_block_size_fc)) v.set_block_size_fc(*x);
-  if (const auto x = absl::GetFlag(FLAGS_n_centroids_cv)) v.set_n_centroids_cv(*x);
-  if (const auto x = absl::GetFlag(FLAGS_n_centroids_pw)) v.set_n_centroids_pw(*x);
-  if (const auto x = absl::GetFlag(FLAGS_n_centroids_fc)) v.set_n_centroids_fc(*x);
-  if (const auto x = absl::GetFlag(FLAGS_n_iter)) v.set_n_iter(*x);
-  if (const auto x = absl::GetFlag(FLAGS_n_activations)) v.set_n_activations(*x);
-  if (const auto x = absl::GetFlag(FLAGS_activation_rows)) v.set_activation_rows(*x);
-  if (const auto x = absl::GetFlag(FLAGS_finetune_steps)) v.set_finetune_steps(*x);
-  if (const auto x = absl::GetFlag(FLAGS_finetune_lr)) v.set_finetune_lr(*x);
-  if (const auto x = absl::GetFlag(FLAGS_global_finetune_epochs)) config.mutable_training()->set_epochs(*x);
-  if (const auto x = absl::GetFlag(FLAGS_global_finetune_steps)) v.set_global_finetune_steps(*x);
+  MC_RETURN_IF_ERROR(ApplyFlags({{"teacher", "vq.teacher", /*path=*/true},
+                                  {"block_size_cv", "vq.block_size_cv"},
+                                  {"block_size_pw", "vq.block_size_pw"},
+                                  {"block_size_fc", "vq.block_size_fc"},
+                                  {"n_centroids_cv", "vq.n_centroids_cv"},
+                                  {"n_centroids_pw", "vq.n_centroids_pw"},
+                                  {"n_centroids_fc", "vq.n_centroids_fc"},
+                                  {"n_iter", "vq.n_iter"},
+                                  {"n_activations", "vq.n_activations"},
+                                  {"activation_rows", "vq.activation_rows"},
+                                  {"finetune_steps", "vq.finetune_steps"},
+                                  {"finetune_lr", "vq.finetune_lr"},
+                                  {"global_finetune_epochs", "training.epochs"},
+                                  {"global_finetune_steps", "vq.global_finetune_steps"}},
+                                 config));
   return ValidateVqConfig(config);
 }
 

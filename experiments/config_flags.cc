@@ -4,10 +4,18 @@
 #include <ctime>
 #include <optional>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "data/dataset_info.h"
 #include "serialization/experiment_config.h"
 
 ABSL_FLAG(std::optional<std::string>, config, std::nullopt, "Experiment configuration (textproto); flags override it.");
@@ -64,9 +72,70 @@ void ApplyDistributedFlags(ExperimentConfig& config) {
   if (!distributed.has_timeout_seconds()) distributed.set_timeout_seconds(1800);
 }
 
+// Sets `field` of `message` from a flag's text (a comma-separated list for a repeated string).
+absl::Status SetField(const std::string& text, const google::protobuf::FieldDescriptor& field,
+                      google::protobuf::Message& message) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection& reflection = *message.GetReflection();
+  int32_t int32_value = 0;
+  uint32_t uint32_value = 0;
+  double double_value = 0;
+  bool bool_value = false;
+  bool parsed = true;
+  if (field.is_repeated() && field.cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    reflection.ClearField(&message, &field);
+    for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+      reflection.AddString(&message, &field, std::string(item));
+    }
+  } else if (field.is_repeated()) {
+    parsed = false;
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    reflection.SetString(&message, &field, text);
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_INT32 && absl::SimpleAtoi(text, &int32_value)) {
+    reflection.SetInt32(&message, &field, int32_value);
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_UINT32 && absl::SimpleAtoi(text, &uint32_value)) {
+    reflection.SetUInt32(&message, &field, uint32_value);
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE && absl::SimpleAtod(text, &double_value)) {
+    reflection.SetDouble(&message, &field, double_value);
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_BOOL && absl::SimpleAtob(text, &bool_value)) {
+    reflection.SetBool(&message, &field, bool_value);
+  } else {
+    parsed = false;
+  }
+  if (!parsed) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" does not fit ", field.full_name(),
+                                                   " (", field.cpp_type_name(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyFlag(const FlagField& entry, ExperimentConfig& config) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(entry.flag);
+  if (flag == nullptr) return absl::InternalError(absl::StrCat("no flag --", entry.flag));
+  const std::string text = flag->CurrentValue();
+  if (text.empty()) return absl::OkStatus();
+  google::protobuf::Message* message = &config;
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  for (absl::string_view name : absl::StrSplit(entry.field, '.')) {
+    if (field != nullptr) message = message->GetReflection()->MutableMessage(message, field);
+    field = message->GetDescriptor()->FindFieldByName(std::string(name));
+    if (field == nullptr) {
+      return absl::InternalError(absl::StrCat("--", entry.flag, ": no field ", entry.field));
+    }
+  }
+  const absl::Status status = SetField(entry.path ? UserPath(text) : text, *field, *message);
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(absl::StrCat("--", entry.flag, ": ", status.message()));
+}
+
 }  // namespace
 
 bool ResumeRequested() { return absl::GetFlag(FLAGS_resume); }
+
+absl::Status ApplyFlags(std::initializer_list<FlagField> table, ExperimentConfig& config) {
+  for (const FlagField& entry : table) MC_RETURN_IF_ERROR(ApplyFlag(entry, config));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view experiment,
                                                          absl::string_view default_dataset,
@@ -119,6 +188,7 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   }
   config.mutable_output()->set_dir(UserPath(config.output().dir()));
   if (!data->data_dir().empty()) data->set_data_dir(UserPath(data->data_dir()));
+  MC_RETURN_IF_ERROR(serialization::CheckChoice("data.dataset", dataset, data::DatasetNames()));
   MC_RETURN_IF_ERROR(serialization::ValidateExperimentConfig(config));
   return config;
 }

@@ -15,6 +15,7 @@
 #define MC_EXPERIMENTS_CONFIG_FLAGS_H_
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,23 @@ using ConfigDefaults = std::function<serialization::ExperimentConfig(absl::strin
 absl::StatusOr<serialization::ExperimentConfig> ResolveExperimentConfig(
     absl::string_view experiment, absl::string_view default_dataset,
     const ConfigDefaults& defaults);
+
+/// An experiment's own flag and the configuration field it sets when it is given on the
+/// command line, e.g. {"bits", "metaquant.bits"}. The flag is an std::optional (empty when
+/// not given); its value is converted to the field's type, a repeated string field takes a
+/// comma-separated list, and `path` values are taken from the directory `bazel run` was
+/// started in.
+struct FlagField {
+  absl::string_view flag;
+  absl::string_view field;
+  bool path = false;
+};
+
+/// Copies every flag of `table` that was given into its field, in the table's order.
+/// \error kInvalidArgument when a value does not fit its field's type; kInternal when the
+/// table names a flag or a field that does not exist.
+absl::Status ApplyFlags(std::initializer_list<FlagField> table,
+                        serialization::ExperimentConfig& config);
 
 /// Value of --resume: continue from output_dir's checkpoint when one exists.
 bool ResumeRequested();

@@ -4,11 +4,22 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "common/status_matchers.h"
 #include "serialization/atomic_file.h"
+
+ABSL_FLAG(std::optional<int32_t>, test_bits, std::nullopt, "An int32 field.");
+ABSL_FLAG(std::optional<double>, test_penalty, std::nullopt, "A double field.");
+ABSL_FLAG(std::optional<bool>, test_float16, std::nullopt, "A bool field.");
+ABSL_FLAG(std::optional<std::string>, test_noise, std::nullopt, "A string field.");
+ABSL_FLAG(std::optional<std::string>, test_exclude, std::nullopt, "A repeated string field.");
+ABSL_FLAG(std::optional<std::string>, test_start_from, std::nullopt, "A path.");
 
 namespace mc::experiments {
 namespace {
@@ -108,6 +119,52 @@ TEST(ConfigFlagsTest, DistributedFlagsFillTheSection) {
                               .status()
                               .message()),
               HasSubstr("distributed.rank = 2 is out of range: allowed [0, 1]"));
+}
+
+// Tests that the data set is one of data/dataset_info.h's, named in the error otherwise.
+TEST(ConfigFlagsTest, RefusesAnUnknownDataSet) {
+  absl::FlagSaver restore_flags_after_test;
+  Parse({"--dataset=imagenet"});
+  EXPECT_THAT(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("data.dataset = \"imagenet\" is not one of cifar10, cifar100, "
+                                 "fashion_mnist, mnist, synthetic")));
+}
+
+// Tests that the flags of a table given on the command line set their fields, converted to
+// the fields' types, and that the others leave theirs as they were.
+TEST(ApplyFlagsTest, SetsTheFieldsOfTheFlagsGiven) {
+  Parse({"--test_bits=3", "--test_penalty=0.1", "--test_float16=true", "--test_noise=uniform",
+         "--test_exclude=bias,*.bn*"});
+  ExperimentConfig config;
+  config.mutable_quantization()->set_group_size(8);
+  config.mutable_quantization()->add_exclude("fc.weight");
+  ASSERT_THAT(ApplyFlags({{"test_bits", "quantization.bits"},
+                          {"test_penalty", "quantization.penalty"},
+                          {"test_float16", "quantization.float16"},
+                          {"test_noise", "quantization.noise"},
+                          {"test_exclude", "quantization.exclude"},
+                          {"test_start_from", "metaquant.start_from", /*path=*/true}},
+                         config),
+              IsOk());
+  const serialization::QuantizationConfig& q = config.quantization();
+  EXPECT_EQ(q.bits(), 3);
+  EXPECT_EQ(q.penalty(), 0.1);
+  EXPECT_TRUE(q.float16());
+  EXPECT_EQ(q.noise(), "uniform");
+  EXPECT_THAT(q.exclude(), ::testing::ElementsAre("bias", "*.bn*"));
+  EXPECT_EQ(q.group_size(), 8);
+  EXPECT_FALSE(config.has_metaquant());
+}
+
+TEST(ApplyFlagsTest, NamesTheFlagWhoseValueDoesNotFit) {
+  Parse({"--test_noise=3.5"});
+  ExperimentConfig config;
+  EXPECT_THAT(ApplyFlags({{"test_noise", "quantization.bits"}}, config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--test_noise: \"3.5\" does not fit mc.serialization.QuantizationConfig.bits")));
+  EXPECT_THAT(ApplyFlags({{"test_noise", "quantization.no_such_field"}}, config),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("no field quantization.no_such_field")));
 }
 
 }  // namespace

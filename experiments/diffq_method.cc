@@ -17,13 +17,17 @@
 #include "quant/diffq.h"
 #include "quant/lsq.h"
 #include "quant/uniform_quantizer.h"
+#include "serialization/experiment_config.h"
 #include "serialization/json.h"
 
 namespace mc::experiments {
 
+using serialization::CheckChoice;
+using serialization::CheckRange;
 using serialization::ExperimentConfig;
 using serialization::ExperimentSummary;
 using serialization::QuantizationConfig;
+using serialization::Range;
 
 ExperimentConfig DiffqDefaults(absl::string_view dataset) {
   ExperimentConfig config = BaselineRecipe(dataset);
@@ -45,42 +49,21 @@ ExperimentConfig DiffqDefaults(absl::string_view dataset) {
 
 absl::Status ValidateQuantizationConfig(const ExperimentConfig& config) {
   const QuantizationConfig& q = config.quantization();
-  if (q.has_method() && q.method() != "diffq" && q.method() != "qat" && q.method() != "lsq" &&
-      q.method() != "float") {
-    return absl::InvalidArgumentError(absl::StrCat("quantization.method = \"", q.method(),
-                                                   "\" is not one of diffq, qat, lsq, float"));
+  if (q.has_method()) {
+    MC_RETURN_IF_ERROR(CheckChoice("quantization.method", q.method(), {"diffq", "qat", "lsq", "float"}));
   }
-  if (q.bits() < 1 || q.bits() > 15) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantization.bits = ", q.bits(), " is out of range: allowed [1, 15]"));
-  }
-  if (!(q.penalty() >= 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantization.penalty = ", q.penalty(), " is out of range: allowed >= 0"));
-  }
-  if (q.group_size() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("quantization.group_size = ", q.group_size(),
-                                                   " is out of range: allowed >= 0"));
-  }
-  if (!(q.min_size() >= 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantization.min_size = ", q.min_size(), " is out of range: allowed >= 0"));
-  }
+  MC_RETURN_IF_ERROR(CheckRange("quantization.bits", q.bits(), Range::Closed(1, 15)));
+  MC_RETURN_IF_ERROR(CheckRange("quantization.penalty", q.penalty(), Range::AtLeast(0)));
+  MC_RETURN_IF_ERROR(CheckRange("quantization.group_size", q.group_size(), Range::AtLeast(0)));
+  MC_RETURN_IF_ERROR(CheckRange("quantization.min_size", q.min_size(), Range::AtLeast(0)));
   if (!(q.min_bits() >= 1 && q.min_bits() < q.init_bits() && q.init_bits() < q.max_bits() &&
         q.max_bits() <= 15)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "quantization bits need 1 <= min_bits < init_bits < max_bits <= 15, got min_bits = ",
         q.min_bits(), ", init_bits = ", q.init_bits(), ", max_bits = ", q.max_bits()));
   }
-  if (q.noise() != "gaussian" && q.noise() != "uniform") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantization.noise = \"", q.noise(), "\" is not one of gaussian, uniform"));
-  }
-  if (!(q.bits_lr() > 0 && q.bits_lr() <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantization.bits_lr = ", q.bits_lr(), " is out of range: allowed (0, 1]"));
-  }
-  return absl::OkStatus();
+  MC_RETURN_IF_ERROR(CheckChoice("quantization.noise", q.noise(), {"gaussian", "uniform"}));
+  return CheckRange("quantization.bits_lr", q.bits_lr(), Range::LeftOpen(0, 1));
 }
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeQuantizationTraining(const MethodContext& context) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "common/units.h"
 #include "common/user_path.h"
 #include "distill/coded_size.h"
 #include "distill/differentiable_quantization.h"
@@ -26,26 +27,18 @@
 #include "model_io/decoder.h"
 #include "model_io/model_loading.h"
 #include "serialization/atomic_file.h"
+#include "serialization/experiment_config.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
 
+using serialization::CheckChoice;
+using serialization::CheckRange;
 using serialization::CompressedModel;
 using serialization::DistillationConfig;
 using serialization::ExperimentConfig;
 using serialization::ExperimentSummary;
-
-namespace {
-
-// Calibration batches for the redistribution of points, as the reference: the first five.
-constexpr int kCalibrationBatches = 5;
-
-absl::Status OutOfRange(absl::string_view field, double value, absl::string_view allowed) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("distillation.", field, " = ", value, " is out of range: allowed ", allowed));
-}
-
-}  // namespace
+using serialization::Range;
 
 ExperimentConfig DistillationDefaults(absl::string_view dataset) {
   ExperimentConfig config = BaselineRecipe(dataset);
@@ -72,34 +65,31 @@ ExperimentConfig DistillationDefaults(absl::string_view dataset) {
   return config;
 }
 
-absl::Status FinishDistillationConfig(ExperimentConfig& config) {
-  DistillationConfig& d = *config.mutable_distillation();
-  if (d.method() != "quantized_distillation" && d.method() != "differentiable_quantization" &&
-      d.method() != "quantized") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "distillation.method = \"", d.method(),
-        "\" is not one of quantized_distillation, differentiable_quantization, quantized"));
-  }
-  if (d.bits() < 1 || d.bits() > 15) return OutOfRange("bits", d.bits(), "[1, 15]");
-  if (d.bucket_size() < 0) return OutOfRange("bucket_size", d.bucket_size(), ">= 0");
-  if (!(d.temperature() > 0)) return OutOfRange("temperature", d.temperature(), "> 0");
-  if (!(d.distill_weight() >= 0 && d.distill_weight() <= 1)) {
-    return OutOfRange("distill_weight", d.distill_weight(), "[0, 1]");
-  }
-  if (d.kl_reduction() != "mean" && d.kl_reduction() != "batchmean") {
-    return absl::InvalidArgumentError(absl::StrCat("distillation.kl_reduction = \"", d.kl_reduction(),
-                                                   "\" is not one of mean, batchmean"));
-  }
-  if (!(d.points_lr() > 0 && d.points_lr() <= 1)) return OutOfRange("points_lr", d.points_lr(), "(0, 1]");
-  if (d.points_init() != "quantiles" && d.points_init() != "uniform") {
-    return absl::InvalidArgumentError(absl::StrCat("distillation.points_init = \"", d.points_init(),
-                                                   "\" is not one of quantiles, uniform"));
-  }
+namespace {
+
+absl::Status ValidateDistillationConfig(const DistillationConfig& d) {
+  MC_RETURN_IF_ERROR(CheckChoice("distillation.method", d.method(),
+                                 {"quantized_distillation", "differentiable_quantization", "quantized"}));
+  MC_RETURN_IF_ERROR(CheckRange("distillation.bits", d.bits(), Range::Closed(1, 15)));
+  MC_RETURN_IF_ERROR(CheckRange("distillation.bucket_size", d.bucket_size(), Range::AtLeast(0)));
+  MC_RETURN_IF_ERROR(CheckRange("distillation.temperature", d.temperature(), Range::Above(0)));
+  MC_RETURN_IF_ERROR(CheckRange("distillation.distill_weight", d.distill_weight(), Range::Closed(0, 1)));
+  MC_RETURN_IF_ERROR(CheckChoice("distillation.kl_reduction", d.kl_reduction(), {"mean", "batchmean"}));
+  MC_RETURN_IF_ERROR(CheckRange("distillation.points_lr", d.points_lr(), Range::LeftOpen(0, 1)));
+  MC_RETURN_IF_ERROR(CheckChoice("distillation.points_init", d.points_init(), {"quantiles", "uniform"}));
   if (d.method() == "differentiable_quantization" && d.init_from().empty()) {
     return absl::InvalidArgumentError(
         "differentiable_quantization learns the points of a trained float model: give "
         "--init_from=<float model file>");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status FinishDistillationConfig(ExperimentConfig& config) {
+  DistillationConfig& d = *config.mutable_distillation();
+  MC_RETURN_IF_ERROR(ValidateDistillationConfig(d));
   if (d.registry().empty()) {
     const std::string& dir = config.output().dir();
     const size_t slash = dir.find_last_of('/');
@@ -115,13 +105,16 @@ absl::Status FinishDistillationConfig(ExperimentConfig& config) {
 
 namespace {
 
+// Calibration batches for the redistribution of points, as the reference: the first five.
+constexpr int kCalibrationBatches = 5;
+
 // Replaces the fixed-width size of a quantized model by its Huffman-coded size.
 absl::Status ApplyCodedSize(const nn_models::Classifier& model, CompressedResult& result,
                             distill::CodedSize& coded) {
   std::set<std::string> parameters;
   for (const auto& item : model.named_parameters()) parameters.insert(item.key());
   MC_ASSIGN_OR_RETURN(coded, distill::HuffmanCodedSize(result.model, parameters));
-  result.model_size_mb = static_cast<double>(coded.bytes) / (1 << 20);
+  result.model_size_mb = static_cast<double>(coded.bytes) / kBytesPerMb;
   result.layers.clear();
   for (const serialization::CompressedTensor& tensor : result.model.tensors()) {
     if (parameters.count(tensor.name()) == 0) continue;
@@ -145,7 +138,7 @@ void FillCodedSummary(const distill::CodedSize& coded, const nn_models::Classifi
                       ExperimentSummary& summary) {
   auto& metrics = *summary.mutable_metrics();
   metrics["huffman_mean_bits"] = coded.mean_bits;
-  metrics["reference_size_mb"] = coded.reference_bytes / (1 << 20);
+  metrics["reference_size_mb"] = coded.reference_bytes / kBytesPerMb;
   if (teacher != nullptr && summary.model_size_mb() > 0) {
     metrics["teacher_model_size_mb"] = model_io::FloatModelSizeMb(*teacher);
     metrics["compression_ratio_vs_teacher"] = model_io::FloatModelSizeMb(*teacher) / summary.model_size_mb();

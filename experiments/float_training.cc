@@ -9,6 +9,7 @@
 #include <torch/utils.h>
 
 #include "common/status_macros.h"
+#include "common/units.h"
 #include "nn_models/state_dict.h"
 #include "serialization/module_encoding.h"
 #include "serialization/tensor_codec.h"
@@ -63,7 +64,7 @@ CompressedResult EncodeFloatModel(const torch::nn::Module& module) {
     layer.set_bytes(4.0 * numel);
     result.layers.push_back(layer);
   }
-  result.model_size_mb = 4.0 * static_cast<double>(parameter_values) / (1 << 20);
+  result.model_size_mb = 4.0 * static_cast<double>(parameter_values) / kBytesPerMb;
   return result;
 }
 

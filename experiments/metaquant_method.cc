@@ -11,18 +11,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/units.h"
 #include "experiments/float_training.h"
 #include "experiments/quantized_training.h"
 #include "metaquant/trainer.h"
 #include "model_io/decoder.h"
 #include "model_io/model_loading.h"
+#include "serialization/experiment_config.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
 
+using serialization::CheckChoice;
+using serialization::CheckRange;
 using serialization::ExperimentConfig;
 using serialization::ExperimentSummary;
 using serialization::MetaQuantConfig;
+using serialization::Range;
 
 ExperimentConfig MetaQuantDefaults(absl::string_view dataset) {
   ExperimentConfig config = BaselineRecipe(dataset);
@@ -53,23 +58,12 @@ absl::Status ValidateMetaQuantConfig(const ExperimentConfig& config) {
   if (m.meta() != "ste") MC_RETURN_IF_ERROR(metaquant::ParseMetaNetType(m.meta()).status());
   MC_RETURN_IF_ERROR(metaquant::ParseBaseOptimizer(m.optimizer()).status());
   const int max_bits = forward == metaquant::ForwardQuantizer::kBwn ? 1 : 16;
-  if (m.bits() < 1 || m.bits() > max_bits) {
-    return absl::InvalidArgumentError(absl::StrCat("metaquant.bits = ", m.bits(), " is out of range for ",
-                                                   m.forward(), ": allowed [1, ", max_bits, "]"));
-  }
-  if (!(m.meta_lr() > 0 && m.meta_lr() <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metaquant.meta_lr = ", m.meta_lr(), " is out of range: allowed (0, 1]"));
-  }
-  if (m.meta_hidden() < 1 || m.meta_layers() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("metaquant needs meta_hidden >= 1 and meta_layers >= 2, got ",
-                                                   m.meta_hidden(), " and ", m.meta_layers()));
-  }
-  if (m.look_ahead() != "released" && m.look_ahead() != "paper") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metaquant.look_ahead = \"", m.look_ahead(), "\" is not one of released, paper"));
-  }
-  return absl::OkStatus();
+  const absl::Status bits = CheckRange("metaquant.bits", m.bits(), Range::Closed(1, max_bits));
+  if (!bits.ok()) return absl::InvalidArgumentError(absl::StrCat(bits.message(), " for ", m.forward()));
+  MC_RETURN_IF_ERROR(CheckRange("metaquant.meta_lr", m.meta_lr(), Range::LeftOpen(0, 1)));
+  MC_RETURN_IF_ERROR(CheckRange("metaquant.meta_hidden", m.meta_hidden(), Range::AtLeast(1)));
+  MC_RETURN_IF_ERROR(CheckRange("metaquant.meta_layers", m.meta_layers(), Range::AtLeast(2)));
+  return CheckChoice("metaquant.look_ahead", m.look_ahead(), {"paper", "released"});
 }
 
 namespace {
@@ -146,7 +140,7 @@ class MetaQuantTraining : public TrainingMethod {
     });
     double bytes = 0;
     for (const serialization::LayerSummary& layer : result.layers) bytes += layer.bytes();
-    result.model_size_mb = bytes / (1 << 20);
+    result.model_size_mb = bytes / kBytesPerMb;
     return result;
   }
 

@@ -42,7 +42,7 @@ TEST(MetaQuantConfigTest, NamesTheFieldOutOfRange) {
   config.mutable_metaquant()->set_forward("bwn");
   config.mutable_metaquant()->set_bits(2);
   EXPECT_THAT(ValidateMetaQuantConfig(config),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metaquant.bits = 2")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metaquant.bits = 2 is out of range: allowed [1, 1] for bwn")));
 }
 
 TEST(MetaQuantMethodTest, StartsFromTheFloatModelFile) {

@@ -8,15 +8,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/units.h"
 #include "experiments/float_training.h"
 #include "model_io/decoder.h"
 #include "model_io/model_loading.h"
 #include "nn_models/classifier.h"
+#include "serialization/experiment_config.h"
 #include "vq/compressor.h"
 
 namespace mc::experiments {
 
+using serialization::CheckRange;
 using serialization::ExperimentConfig;
+using serialization::Range;
 using serialization::ExperimentSummary;
 using serialization::VqConfig;
 
@@ -140,9 +144,9 @@ class VqTraining : public TrainingMethod {
       metrics[absl::StrCat(stage, "_seconds")] = seconds;
     }
     const vq::VqSize& size = compressor_->size();
-    metrics["index_mb"] = size.index_bytes / (1 << 20);
-    metrics["centroids_mb"] = size.centroid_bytes / (1 << 20);
-    metrics["other_mb"] = size.other_bytes / (1 << 20);
+    metrics["index_mb"] = size.index_bytes / kBytesPerMb;
+    metrics["centroids_mb"] = size.centroid_bytes / kBytesPerMb;
+    metrics["other_mb"] = size.other_bytes / kBytesPerMb;
     if (!compressor_->layers().empty()) {
       metrics["probe_loss_after_layers"] = compressor_->layers().back().loss_after_finetune;
     }
@@ -168,10 +172,7 @@ class VqTraining : public TrainingMethod {
 
 absl::Status ValidateVqConfig(const ExperimentConfig& config) {
   const VqConfig& v = config.vq();
-  if (v.global_finetune_steps() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("vq.global_finetune_steps = ", v.global_finetune_steps(), " must be >= 0"));
-  }
+  MC_RETURN_IF_ERROR(CheckRange("vq.global_finetune_steps", v.global_finetune_steps(), Range::AtLeast(0)));
   const vq::CompressorOptions options = Options(config);
   MC_RETURN_IF_ERROR(vq::Validate(options));
   // The recipe's own checks (positive block sizes and centroids), on a model-free layer list.

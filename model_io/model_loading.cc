@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/units.h"
 #include "model_io/decoder.h"
 #include "nn_models/classifier.h"
 #include "nn_models/model_config.h"
@@ -40,7 +41,7 @@ absl::StatusOr<std::shared_ptr<nn_models::Classifier>> LoadModelFile(
 double FloatModelSizeMb(const nn_models::Classifier& model) {
   int64_t count = 0;
   for (const at::Tensor& parameter : model.parameters()) count += parameter.numel();
-  return static_cast<double>(count) * 4 / (1 << 20);
+  return static_cast<double>(count) * 4 / kBytesPerMb;
 }
 
 }  // namespace mc::model_io

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/units.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::quant {
@@ -125,7 +126,7 @@ BaseQuantizer::BaseQuantizer(std::shared_ptr<torch::nn::Module> model,
     TORCH_CHECK(AttachedModels().insert(model_.get()).second,
                 "a quantizer is already attached to this model; detach() it first");
   }
-  const int64_t min_params = static_cast<int64_t>(selection_.min_size * (1 << 20) / 4);
+  const int64_t min_params = static_cast<int64_t>(selection_.min_size * kBytesPerMb / 4);
   std::unordered_set<const void*> seen;
   for (const auto& module : model_->named_modules()) {
     for (const auto& item : module.value()->named_parameters(/*recurse=*/false)) {
@@ -242,7 +243,7 @@ at::Tensor BaseQuantizer::model_size() const {
 double BaseQuantizer::true_model_size() const {
   double bits = unquantized_bits();
   for (const double param_bits : quantized_param_bits()) bits += param_bits;
-  return bits / 8 / (1 << 20);
+  return bits / 8 / kBytesPerMb;
 }
 
 serialization::CompressedModel BaseQuantizer::get_quantized_state() const {
@@ -332,7 +333,7 @@ double BaseQuantizer::compressed_model_size(int level) const {
       compress2(reinterpret_cast<Bytef*>(compressed.data()), &compressed_size,
                 reinterpret_cast<const Bytef*>(bytes.data()), bytes.size(), level);
   TORCH_CHECK(result == Z_OK, "zlib compress2 failed with code ", result);
-  return static_cast<double>(compressed_size) / (1 << 20);
+  return static_cast<double>(compressed_size) / kBytesPerMb;
 }
 
 }  // namespace mc::quant

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "quant/group_noise.h"
 #include "quant/uniform_codec.h"
 
@@ -220,7 +221,7 @@ at::Tensor DiffQuantizer::ParamBits(size_t index, bool exact) const {
 
 at::Tensor DiffQuantizer::model_size() const {
   double constant_bits = unquantized_bits();
-  if (logits_.empty()) return at::scalar_tensor(constant_bits / (8.0 * (1 << 20)), at::kFloat);
+  if (logits_.empty()) return at::scalar_tensor(constant_bits / (8.0 * kBytesPerMb), at::kFloat);
   // Every parameter's widths in one pass, in float64 (see ParamBits).
   const at::Tensor widths = BitsFromLogits(at::cat(logits_)).to(at::kDouble) +
                             static_cast<double>(options_.extra_bits());
@@ -230,7 +231,7 @@ at::Tensor DiffQuantizer::model_size() const {
     constant_bits += OverheadBits(i, *std::max_element(width, width + group_counts_[i]));
     width += group_counts_[i];
   }
-  return ((at::dot(group_elements_, widths) + constant_bits) / (8.0 * (1 << 20))).to(at::kFloat);
+  return ((at::dot(group_elements_, widths) + constant_bits) / (8.0 * kBytesPerMb)).to(at::kFloat);
 }
 
 std::vector<double> DiffQuantizer::quantized_param_bits() const {

@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "common/units.h"
+
 namespace mc::quant::testing {
 
 std::shared_ptr<torch::nn::Module> SmallModel() {
@@ -128,7 +130,7 @@ void ExpectConsistentSizes(const QuantizerFactory& factory, double min_size, boo
     const double estimate = quantizer->model_size().item<double>();
     const double true_size = quantizer->true_model_size();
     const double packed =
-        static_cast<double>(quantizer->get_quantized_state().ByteSizeLong()) / (1 << 20);
+        static_cast<double>(quantizer->get_quantized_state().ByteSizeLong()) / kBytesPerMb;
     const double compressed = quantizer->compressed_model_size(/*level=*/2);
     EXPECT_LE(compressed, 1.5 * true_size);
     EXPECT_LE(compressed, 1.5 * estimate);

@@ -29,40 +29,19 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   std::vector<std::string> errors_;
 };
 
-absl::Status OutOfRange(absl::string_view field, double value, absl::string_view range) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " = ", value, " is out of range: allowed ", range));
-}
-
-absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t low, int64_t high) {
-  if (value < low || value > high) {
-    return OutOfRange(field, static_cast<double>(value), absl::StrCat("[", low, ", ", high, "]"));
-  }
-  return absl::OkStatus();
-}
-
-// A known data set and the loader's worker count.
+// A data set name and the loader's worker count.
 absl::Status ValidateDataConfig(const DataConfig& data) {
-  static const char* const kDatasets[] = {"cifar10", "cifar100", "fashion_mnist", "mnist",
-                                          "synthetic"};
-  bool known_dataset = false;
-  for (const char* name : kDatasets) known_dataset = known_dataset || data.dataset() == name;
-  if (!known_dataset) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("data.dataset = \"", data.dataset(), "\" is not one of ",
-                     absl::StrJoin(kDatasets, ", ")));
-  }
-  return CheckIntRange("data.workers", data.workers(), 0, 64);
+  // The names are data/dataset_info.h's, checked where a data set is opened.
+  if (data.dataset().empty()) return absl::InvalidArgumentError("data.dataset is empty");
+  return CheckRange("data.workers", data.workers(), Range::Closed(0, 64));
 }
 
 // A model name, the channel and class counts, and the dropout probability.
 absl::Status ValidateModelConfig(const ModelConfig& model) {
   if (model.name().empty()) return absl::InvalidArgumentError("model.name is empty");
-  MC_RETURN_IF_ERROR(CheckIntRange("model.in_channels", model.in_channels(), 0, 4096));
-  MC_RETURN_IF_ERROR(CheckIntRange("model.num_classes", model.num_classes(), 0, 1000000));
-  if (!(model.dropout() >= 0 && model.dropout() < 1)) {
-    return OutOfRange("model.dropout", model.dropout(), "[0, 1)");
-  }
+  MC_RETURN_IF_ERROR(CheckRange("model.in_channels", model.in_channels(), Range::Closed(0, 4096)));
+  MC_RETURN_IF_ERROR(CheckRange("model.num_classes", model.num_classes(), Range::Closed(0, 1000000)));
+  MC_RETURN_IF_ERROR(CheckRange("model.dropout", model.dropout(), Range::RightOpen(0, 1)));
   return absl::OkStatus();
 }
 
@@ -71,20 +50,14 @@ absl::Status ValidateOptimizer(const TrainingConfig& training) {
   if (training.optimizer() == TrainingConfig::OPTIMIZER_UNSPECIFIED) {
     return absl::InvalidArgumentError("training.optimizer is not set: allowed SGD, ADAM");
   }
-  if (!(training.lr() > 0 && training.lr() <= 10)) {
-    return OutOfRange("training.lr", training.lr(), "(0, 10]");
-  }
-  if (!(training.momentum() >= 0 && training.momentum() < 1)) {
-    return OutOfRange("training.momentum", training.momentum(), "[0, 1)");
-  }
+  MC_RETURN_IF_ERROR(CheckRange("training.lr", training.lr(), Range::LeftOpen(0, 10)));
+  MC_RETURN_IF_ERROR(CheckRange("training.momentum", training.momentum(), Range::RightOpen(0, 1)));
   if (training.nesterov() &&
       (training.optimizer() != TrainingConfig::SGD || training.momentum() == 0)) {
     return absl::InvalidArgumentError(
         "training.nesterov needs optimizer SGD with a momentum above 0");
   }
-  if (!(training.weight_decay() >= 0 && training.weight_decay() < 1)) {
-    return OutOfRange("training.weight_decay", training.weight_decay(), "[0, 1)");
-  }
+  MC_RETURN_IF_ERROR(CheckRange("training.weight_decay", training.weight_decay(), Range::RightOpen(0, 1)));
   return absl::OkStatus();
 }
 
@@ -96,46 +69,42 @@ absl::Status ValidateLrSchedule(const TrainingConfig& training) {
   }
   if (training.lr_schedule() == TrainingConfig::STEP) {
     MC_RETURN_IF_ERROR(
-        CheckIntRange("training.lr_step_epochs", training.lr_step_epochs(), 1, 10000));
-    if (!(training.lr_gamma() > 0 && training.lr_gamma() <= 1)) {
-      return OutOfRange("training.lr_gamma", training.lr_gamma(), "(0, 1]");
-    }
+        CheckRange("training.lr_step_epochs", training.lr_step_epochs(), Range::Closed(1, 10000)));
+    MC_RETURN_IF_ERROR(CheckRange("training.lr_gamma", training.lr_gamma(), Range::LeftOpen(0, 1)));
   }
-  if (!(training.warmup_epochs() >= 0 && training.warmup_epochs() <= 1000)) {
-    return OutOfRange("training.warmup_epochs", training.warmup_epochs(), "[0, 1000]");
-  }
+  MC_RETURN_IF_ERROR(CheckRange("training.warmup_epochs", training.warmup_epochs(), Range::Closed(0, 1000)));
   return absl::OkStatus();
 }
 
 // Every field of the training section, in the order the checks report them.
 absl::Status ValidateTrainingConfig(const TrainingConfig& training) {
-  MC_RETURN_IF_ERROR(CheckIntRange("training.epochs", training.epochs(), 0, 10000));
-  MC_RETURN_IF_ERROR(CheckIntRange("training.batch_size", training.batch_size(), 1, 65536));
+  MC_RETURN_IF_ERROR(CheckRange("training.epochs", training.epochs(), Range::Closed(0, 10000)));
+  MC_RETURN_IF_ERROR(CheckRange("training.batch_size", training.batch_size(), Range::Closed(1, 65536)));
   MC_RETURN_IF_ERROR(
-      CheckIntRange("training.eval_batch_size", training.eval_batch_size(), 1, 65536));
+      CheckRange("training.eval_batch_size", training.eval_batch_size(), Range::Closed(1, 65536)));
   MC_RETURN_IF_ERROR(ValidateOptimizer(training));
   MC_RETURN_IF_ERROR(ValidateLrSchedule(training));
-  MC_RETURN_IF_ERROR(CheckIntRange("training.threads", training.threads(), 0, 256));
+  MC_RETURN_IF_ERROR(CheckRange("training.threads", training.threads(), Range::Closed(0, 256)));
   if (!TrainingConfig::MemoryFormat_IsValid(training.memory_format())) {
     return absl::InvalidArgumentError(absl::StrCat("training.memory_format = ",
                                                    training.memory_format(),
                                                    " is unknown: allowed CHANNELS_LAST, CONTIGUOUS"));
   }
-  return CheckIntRange("training.max_train_batches", training.max_train_batches(), 0, 1 << 30);
+  return CheckRange("training.max_train_batches", training.max_train_batches(), Range::Closed(0, 1 << 30));
 }
 
 // The data-parallel section, and that training.batch_size splits evenly between the ranks.
 absl::Status ValidateDistributedConfig(const DistributedConfig& distributed,
                                        const TrainingConfig& training) {
-  MC_RETURN_IF_ERROR(CheckIntRange("distributed.world_size", distributed.world_size(), 1, 1024));
+  MC_RETURN_IF_ERROR(CheckRange("distributed.world_size", distributed.world_size(), Range::Closed(1, 1024)));
   MC_RETURN_IF_ERROR(
-      CheckIntRange("distributed.rank", distributed.rank(), 0, distributed.world_size() - 1));
+      CheckRange("distributed.rank", distributed.rank(), Range::Closed(0, distributed.world_size() - 1)));
   if (distributed.master_addr().empty()) {
     return absl::InvalidArgumentError("distributed.master_addr is empty");
   }
-  MC_RETURN_IF_ERROR(CheckIntRange("distributed.master_port", distributed.master_port(), 1, 65535));
+  MC_RETURN_IF_ERROR(CheckRange("distributed.master_port", distributed.master_port(), Range::Closed(1, 65535)));
   MC_RETURN_IF_ERROR(
-      CheckIntRange("distributed.timeout_seconds", distributed.timeout_seconds(), 1, 86400));
+      CheckRange("distributed.timeout_seconds", distributed.timeout_seconds(), Range::Closed(1, 86400)));
   if (training.batch_size() % distributed.world_size() != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "training.batch_size = ", training.batch_size(),
@@ -146,6 +115,45 @@ absl::Status ValidateDistributedConfig(const DistributedConfig& distributed,
 }
 
 }  // namespace
+
+namespace {
+
+// Integers as integers (1073741824, not 1.07374e+09); other values as StrCat writes them.
+std::string FormatNumber(double value) {
+  if (std::abs(value) < 1e15 && value == std::floor(value)) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  return absl::StrCat(value);
+}
+
+}  // namespace
+
+bool Range::Contains(double value) const {
+  const bool above_low = low_open ? value > low : value >= low;
+  const bool below_high = high_open ? value < high : value <= high;
+  return above_low && below_high;
+}
+
+std::string Range::ToString() const {
+  if (high == kUnbounded) return absl::StrCat(low_open ? "> " : ">= ", FormatNumber(low));
+  return absl::StrCat(low_open ? "(" : "[", FormatNumber(low), ", ", FormatNumber(high),
+                      high_open ? ")" : "]");
+}
+
+absl::Status CheckRange(absl::string_view field, double value, const Range& range) {
+  if (range.Contains(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " = ", FormatNumber(value),
+                                                 " is out of range: allowed ", range.ToString()));
+}
+
+absl::Status CheckChoice(absl::string_view field, absl::string_view value,
+                         const std::vector<std::string>& choices) {
+  for (const std::string& choice : choices) {
+    if (value == choice) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " = \"", value, "\" is not one of ", absl::StrJoin(choices, ", ")));
+}
 
 absl::Status MergeExperimentConfigText(absl::string_view text, absl::string_view source,
                                        ExperimentConfig& config) {

@@ -9,7 +9,9 @@
 #ifndef MC_SERIALIZATION_EXPERIMENT_CONFIG_H_
 #define MC_SERIALIZATION_EXPERIMENT_CONFIG_H_
 
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,6 +34,33 @@ absl::Status MergeExperimentConfigFile(const std::string& path, ExperimentConfig
 /// \error kInvalidArgument naming the first bad field (e.g. "training.lr"), its value and
 /// the allowed range.
 absl::Status ValidateExperimentConfig(const ExperimentConfig& config);
+
+/// The values a numeric field allows: an interval whose ends may be open, or unbounded above.
+struct Range {
+  static Range Closed(double low, double high) { return {low, high, false, false}; }     ///< [low, high]
+  static Range LeftOpen(double low, double high) { return {low, high, true, false}; }    ///< (low, high]
+  static Range RightOpen(double low, double high) { return {low, high, false, true}; }   ///< [low, high)
+  static Range AtLeast(double low) { return {low, kUnbounded, false, false}; }           ///< >= low
+  static Range Above(double low) { return {low, kUnbounded, true, false}; }              ///< > low
+
+  bool Contains(double value) const;  ///< false for NaN
+  std::string ToString() const;       ///< "[1, 15]", "(0, 1]", ">= 0", ...
+
+  static constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+  double low;
+  double high;
+  bool low_open;
+  bool high_open;
+};
+
+/// The one range check of configuration values, in every section.
+/// \error kInvalidArgument "<field> = <value> is out of range: allowed <range>".
+absl::Status CheckRange(absl::string_view field, double value, const Range& range);
+
+/// The one check of a choice among names.
+/// \error kInvalidArgument "<field> = \"<value>\" is not one of <choices>".
+absl::Status CheckChoice(absl::string_view field, absl::string_view value,
+                         const std::vector<std::string>& choices);
 
 /// The configuration as textproto, e.g. to record it next to results.
 std::string ExperimentConfigToText(const ExperimentConfig& config);

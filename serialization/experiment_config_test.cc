@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+
+#include "common/status_matchers.h"
 
 namespace mc::serialization {
 namespace {
@@ -79,8 +82,8 @@ TEST(ExperimentConfigTest, RejectsOutOfRangeValues) {
   EXPECT_THAT(ValidationMessage(config), HasSubstr("training.warmup_epochs = -1 is out of range: allowed [0, 1000]"));
 
   config = Valid();
-  config.mutable_data()->set_dataset("imagenet");
-  EXPECT_THAT(ValidationMessage(config), HasSubstr("\"imagenet\" is not one of"));
+  config.mutable_data()->clear_dataset();
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("data.dataset is empty"));
 
   config = Valid();
   config.mutable_training()->set_lr_schedule(TrainingConfig::STEP);
@@ -134,6 +137,30 @@ TEST(ExperimentConfigTest, MergesFilesOverDefaults) {
   ExperimentConfig reparsed;
   ASSERT_TRUE(MergeExperimentConfigText(text, "printed", reparsed).ok());
   EXPECT_EQ(reparsed.SerializeAsString(), config.SerializeAsString());
+}
+
+// Tests the one range check: open and closed ends, unbounded ranges, integers printed whole,
+// NaN refused.
+TEST(CheckRangeTest, NamesTheFieldTheValueAndTheAllowedRange) {
+  EXPECT_THAT(CheckRange("x", 0, Range::RightOpen(0, 1)), IsOk());
+  EXPECT_THAT(CheckRange("x", 1, Range::RightOpen(0, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "x = 1 is out of range: allowed [0, 1)"));
+  EXPECT_THAT(CheckRange("x", 0, Range::Above(0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "x = 0 is out of range: allowed > 0"));
+  EXPECT_THAT(CheckRange("x", -0.5, Range::AtLeast(0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "x = -0.5 is out of range: allowed >= 0"));
+  EXPECT_THAT(CheckRange("x", 2e9, Range::Closed(0, 1 << 30)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "x = 2000000000 is out of range: allowed [0, 1073741824]"));
+  EXPECT_THAT(CheckRange("x", std::nan(""), Range::AtLeast(0)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(CheckChoiceTest, ListsTheChoices) {
+  EXPECT_THAT(CheckChoice("q.noise", "uniform", {"gaussian", "uniform"}), IsOk());
+  EXPECT_THAT(CheckChoice("q.noise", "laplace", {"gaussian", "uniform"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "q.noise = \"laplace\" is not one of gaussian, uniform"));
 }
 
 }  // namespace

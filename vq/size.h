@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/units.h"
 
 namespace torch::nn {
 class Module;  // torch/nn/module.h
@@ -79,7 +80,7 @@ struct VqSize {
   double uncompressed_bytes = 0;  ///< every parameter in float32
   double total_bytes() const { return index_bytes + centroid_bytes + other_bytes; }
   /// total_bytes() in MB of 2^20 bytes, the unit of the reference's tables.
-  double total_megabytes() const { return total_bytes() / (1 << 20); }
+  double total_megabytes() const { return total_bytes() / kBytesPerMb; }
   /// uncompressed_bytes / total_bytes().
   double compression_ratio() const { return uncompressed_bytes / total_bytes(); }
 };
