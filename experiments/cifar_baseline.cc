@@ -35,8 +35,12 @@ absl::Status SaveLibTorchModel(const mc::serialization::ExperimentSummary& summa
 }  // namespace
 
 int main(int argc, char** argv) {
-  return mc::experiments::ExperimentMain(
-      argc, argv,
-      {"cifar_baseline", "Trains a float model (the baseline and teacher of every method).",
-       "cifar10", &mc::experiments::BaselineRecipe, &MakeMethod, &SaveLibTorchModel});
+  mc::experiments::ExperimentSpec spec;
+  spec.name = "cifar_baseline";
+  spec.description = "Trains a float model (the baseline and teacher of every method).";
+  spec.default_dataset = "cifar10";
+  spec.defaults = &mc::experiments::BaselineRecipe;
+  spec.factory = &MakeMethod;
+  spec.on_success = &SaveLibTorchModel;
+  return mc::experiments::ExperimentMain(argc, argv, spec);
 }

@@ -75,8 +75,12 @@ absl::Status Configure(ExperimentConfig& config) {
 }
 
 int Main(int argc, char** argv) {
-  ExperimentSpec spec{"cifar_diffq", "DiffQ and its QAT and LSQ baselines on image classification.",
-                      "cifar10", &DiffqDefaults, &MakeQuantizationTraining};
+  ExperimentSpec spec;
+  spec.name = "cifar_diffq";
+  spec.description = "DiffQ and its QAT and LSQ baselines on image classification.";
+  spec.default_dataset = "cifar10";
+  spec.defaults = &DiffqDefaults;
+  spec.factory = &MakeQuantizationTraining;
   spec.configure = &Configure;
   spec.run = [](const ExperimentConfig& config) -> absl::Status {
     MC_ASSIGN_OR_RETURN(const std::vector<double> penalties, SweepPenalties());

@@ -76,8 +76,12 @@ absl::Status Configure(ExperimentConfig& config) {
 }
 
 int Main(int argc, char** argv) {
-  ExperimentSpec spec{"cifar_distill", "Quantized distillation and differentiable quantization.",
-                      "cifar10", &DistillationDefaults, &MakeDistillationTraining};
+  ExperimentSpec spec;
+  spec.name = "cifar_distill";
+  spec.description = "Quantized distillation and differentiable quantization.";
+  spec.default_dataset = "cifar10";
+  spec.defaults = &DistillationDefaults;
+  spec.factory = &MakeDistillationTraining;
   spec.configure = &Configure;
   spec.run = &RunDistillationExperiment;
   return ExperimentMain(argc, argv, spec);

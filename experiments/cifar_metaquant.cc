@@ -55,8 +55,12 @@ absl::Status Configure(ExperimentConfig& config) {
 }
 
 int Main(int argc, char** argv) {
-  ExperimentSpec spec{"cifar_metaquant", "MetaQuant and its straight-through baseline.", "cifar10",
-                      &MetaQuantDefaults, &MakeMetaQuantTraining};
+  ExperimentSpec spec;
+  spec.name = "cifar_metaquant";
+  spec.description = "MetaQuant and its straight-through baseline.";
+  spec.default_dataset = "cifar10";
+  spec.defaults = &MetaQuantDefaults;
+  spec.factory = &MakeMetaQuantTraining;
   spec.configure = &Configure;
   spec.float_start = MetaQuantStartingPoint();
   return ExperimentMain(argc, argv, spec);

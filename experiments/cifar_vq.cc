@@ -69,8 +69,12 @@ absl::Status Configure(ExperimentConfig& config) {
 }
 
 int Main(int argc, char** argv) {
-  ExperimentSpec spec{"cifar_vq", "Activation-aware product quantization (And the bit goes down).",
-                      "cifar10", &VqDefaults, &MakeVqTraining};
+  ExperimentSpec spec;
+  spec.name = "cifar_vq";
+  spec.description = "Activation-aware product quantization (And the bit goes down).";
+  spec.default_dataset = "cifar10";
+  spec.defaults = &VqDefaults;
+  spec.factory = &MakeVqTraining;
   spec.configure = &Configure;
   spec.float_start = VqStartingPoint();
   return ExperimentMain(argc, argv, spec);

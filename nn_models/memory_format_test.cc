@@ -54,7 +54,9 @@ TEST(MemoryFormatTest, ConvertsFourDimensionalParametersInPlace) {
   EXPECT_TRUE(at::equal(conv_weight, before));
   EXPECT_TRUE(conv_weight.requires_grad());
   for (const at::Tensor& parameter : net->parameters()) {
-    if (parameter.dim() != 4) EXPECT_TRUE(parameter.is_contiguous());
+    if (parameter.dim() != 4) {
+      EXPECT_TRUE(parameter.is_contiguous());
+    }
   }
   at::Tensor output;
   {
