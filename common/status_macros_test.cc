@@ -6,7 +6,13 @@
 #include <memory>
 #include <string>
 
+#include "common/status_matchers.h"
+
 namespace {
+
+using ::mc::IsOkAndHolds;
+using ::mc::StatusIs;
+using ::testing::HasSubstr;
 
 absl::StatusOr<int> ParsePositive(int value) {
   if (value <= 0) return absl::InvalidArgumentError("value must be positive");
@@ -34,21 +40,16 @@ absl::StatusOr<size_t> NameLength(bool ok) {
 
 // Tests that values flow through when every step succeeds.
 TEST(StatusMacrosTest, PassesValuesThrough) {
-  absl::StatusOr<int> result = DoubledPlusOne(4, true);
-  ASSERT_TRUE(result.ok());
-  EXPECT_EQ(*result, 9);
-  absl::StatusOr<size_t> length = NameLength(true);
-  ASSERT_TRUE(length.ok());
-  EXPECT_EQ(*length, 8u);
+  EXPECT_THAT(DoubledPlusOne(4, true), IsOkAndHolds(9));
+  EXPECT_THAT(NameLength(true), IsOkAndHolds(8u));
 }
 
 // Tests that the first failing step's status is returned unchanged.
 TEST(StatusMacrosTest, ReturnsFirstError) {
-  EXPECT_EQ(DoubledPlusOne(4, false).status().code(), absl::StatusCode::kDataLoss);
-  absl::Status parse_error = DoubledPlusOne(-1, true).status();
-  EXPECT_EQ(parse_error.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(parse_error.message()), testing::HasSubstr("positive"));
-  EXPECT_EQ(NameLength(false).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(DoubledPlusOne(4, false), StatusIs(absl::StatusCode::kDataLoss, "bad"));
+  EXPECT_THAT(DoubledPlusOne(-1, true),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("positive")));
+  EXPECT_THAT(NameLength(false), StatusIs(absl::StatusCode::kNotFound, "no name"));
 }
 
 }  // namespace

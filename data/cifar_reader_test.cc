@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 #include "data/dataset_info.h"
 #include "data/labeled_images.h"
 #include "data/testutil.h"
@@ -26,11 +27,6 @@ LabeledImages Slice(const LabeledImages& images, int64_t first, int64_t count) {
   slice.pixels.assign(images.pixels.begin() + first * images.image_size(),
                       images.pixels.begin() + (first + count) * images.image_size());
   return slice;
-}
-
-void ExpectError(const absl::Status& status, absl::StatusCode code, const std::string& text) {
-  EXPECT_EQ(status.code(), code) << status;
-  EXPECT_THAT(std::string(status.message()), HasSubstr(text));
 }
 
 // Tests the record sizes and file names of the published archives.
@@ -56,14 +52,14 @@ TEST(CifarReaderTest, DecodesRecordLayout) {
   std::vector<uint8_t> record = {7};
   for (int i = 0; i < 3072; ++i) record.push_back(static_cast<uint8_t>(i / 1024 * 100 + i % 7));
   WriteFile(path, record);
-  absl::StatusOr<LabeledImages> images = ReadCifarFiles({path}, CifarVariant::kCifar10);
-  ASSERT_TRUE(images.ok()) << images.status();
-  EXPECT_EQ(images->channels, 3);
-  EXPECT_EQ(images->height, 32);
-  EXPECT_EQ(images->width, 32);
-  EXPECT_THAT(images->labels, ElementsAre(7));
+  MC_ASSERT_OK_AND_ASSIGN(const LabeledImages images,
+                          ReadCifarFiles({path}, CifarVariant::kCifar10));
+  EXPECT_EQ(images.channels, 3);
+  EXPECT_EQ(images.height, 32);
+  EXPECT_EQ(images.width, 32);
+  EXPECT_THAT(images.labels, ElementsAre(7));
   // Channel 2 (blue), row 1, column 3 is byte 2 * 1024 + 1 * 32 + 3 after the label.
-  EXPECT_EQ(images->pixels[2 * 1024 + 32 + 3], 200 + (2 * 1024 + 32 + 3) % 7);
+  EXPECT_EQ(images.pixels[2 * 1024 + 32 + 3], 200 + (2 * 1024 + 32 + 3) % 7);
 }
 
 // Tests that CIFAR-10 splits generated in the official layout read back exactly, the
@@ -78,15 +74,15 @@ TEST(CifarReaderTest, ReadsCifar10Splits) {
   WriteFile(dir + "/cifar-10-batches-bin/test_batch.bin",
             CifarFileBytes(Slice(images, 10, 3), CifarVariant::kCifar10));
 
-  absl::StatusOr<LabeledImages> train = ReadCifar(dir, CifarVariant::kCifar10, Split::kTrain);
-  ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_EQ(train->labels, Slice(images, 0, 10).labels);
-  EXPECT_EQ(train->pixels, Slice(images, 0, 10).pixels);
+  MC_ASSERT_OK_AND_ASSIGN(const LabeledImages train,
+                          ReadCifar(dir, CifarVariant::kCifar10, Split::kTrain));
+  EXPECT_EQ(train.labels, Slice(images, 0, 10).labels);
+  EXPECT_EQ(train.pixels, Slice(images, 0, 10).pixels);
 
-  absl::StatusOr<LabeledImages> test = ReadCifar(dir, CifarVariant::kCifar10, Split::kTest);
-  ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_EQ(test->labels, Slice(images, 10, 3).labels);
-  EXPECT_EQ(test->pixels, Slice(images, 10, 3).pixels);
+  MC_ASSERT_OK_AND_ASSIGN(const LabeledImages test,
+                          ReadCifar(dir, CifarVariant::kCifar10, Split::kTest));
+  EXPECT_EQ(test.labels, Slice(images, 10, 3).labels);
+  EXPECT_EQ(test.pixels, Slice(images, 10, 3).pixels);
 }
 
 // Tests that CIFAR-100 files read back exactly, with the fine label as the class.
@@ -97,10 +93,10 @@ TEST(CifarReaderTest, ReadsCifar100FineLabels) {
   WriteFile(dir + "/cifar-100-binary/train.bin", CifarFileBytes(train, CifarVariant::kCifar100));
   WriteFile(dir + "/cifar-100-binary/test.bin", CifarFileBytes(test, CifarVariant::kCifar100));
   for (const auto& [split, expected] : {std::pair{Split::kTrain, train}, {Split::kTest, test}}) {
-    absl::StatusOr<LabeledImages> read = ReadCifar(dir, CifarVariant::kCifar100, split);
-    ASSERT_TRUE(read.ok()) << read.status();
-    EXPECT_EQ(read->labels, expected.labels);
-    EXPECT_EQ(read->pixels, expected.pixels);
+    MC_ASSERT_OK_AND_ASSIGN(const LabeledImages read,
+                            ReadCifar(dir, CifarVariant::kCifar100, split));
+    EXPECT_EQ(read.labels, expected.labels);
+    EXPECT_EQ(read.pixels, expected.pixels);
   }
   EXPECT_THAT(train.labels, ElementsAre(3, 10, 17, 24, 31, 38));
 }
@@ -110,16 +106,18 @@ TEST(CifarReaderTest, MissingFilesAreNamed) {
   const std::string dir = MakeTestDir("cifar_missing");
   WriteFile(dir + "/cifar-10-batches-bin/data_batch_2.bin",
             CifarFileBytes(PatternedImages(1, 3, 32, 32, 10), CifarVariant::kCifar10));
-  const absl::Status status = ReadCifar(dir, CifarVariant::kCifar10, Split::kTrain).status();
   const std::string batches = dir + "/cifar-10-batches-bin/data_batch_";
-  ExpectError(status, absl::StatusCode::kNotFound,
-              "CIFAR-10 train files not found: " + batches + "1.bin, " + batches + "3.bin, " +
-                  batches + "4.bin, " + batches +
-                  "5.bin. Download the binary version "
-                  "(cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html");
-  ExpectError(ReadCifar(dir, CifarVariant::kCifar100, Split::kTest).status(),
-              absl::StatusCode::kNotFound,
-              "CIFAR-100 test files not found: " + dir + "/cifar-100-binary/test.bin");
+  EXPECT_THAT(ReadCifar(dir, CifarVariant::kCifar10, Split::kTrain),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("CIFAR-10 train files not found: " + batches + "1.bin, " +
+                                 batches + "3.bin, " + batches + "4.bin, " + batches +
+                                 "5.bin. Download the binary version "
+                                 "(cifar-10-binary.tar.gz) from "
+                                 "https://www.cs.toronto.edu/~kriz/cifar.html")));
+  EXPECT_THAT(
+      ReadCifar(dir, CifarVariant::kCifar100, Split::kTest),
+      StatusIs(absl::StatusCode::kNotFound,
+               HasSubstr("CIFAR-100 test files not found: " + dir + "/cifar-100-binary/test.bin")));
 }
 
 // Tests that a file ending inside a record is a data-loss error naming the file.
@@ -129,18 +127,20 @@ TEST(CifarReaderTest, RejectsTruncatedRecord) {
       CifarFileBytes(PatternedImages(2, 3, 32, 32, 100), CifarVariant::kCifar100);
   bytes.resize(bytes.size() - 10);
   WriteFile(path, bytes);
-  ExpectError(ReadCifarFiles({path}, CifarVariant::kCifar100).status(), absl::StatusCode::kDataLoss,
-              path +
-                  ": truncated CIFAR-100 file: 6138 bytes hold 1 whole records of 3074 "
-                  "bytes and 3064 bytes of a partial one");
+  EXPECT_THAT(
+      ReadCifarFiles({path}, CifarVariant::kCifar100),
+      StatusIs(
+          absl::StatusCode::kDataLoss,
+          HasSubstr(path + ": truncated CIFAR-100 file: 6138 bytes hold 1 whole records of 3074 "
+                           "bytes and 3064 bytes of a partial one")));
 }
 
 // Tests that an empty file is an error rather than zero images.
 TEST(CifarReaderTest, RejectsEmptyFile) {
   const std::string path = MakeTestDir("cifar_empty") + "/data_batch_1.bin";
   WriteFile(path, {});
-  ExpectError(ReadCifarFiles({path}, CifarVariant::kCifar10).status(), absl::StatusCode::kDataLoss,
-              path + ": empty file");
+  EXPECT_THAT(ReadCifarFiles({path}, CifarVariant::kCifar10),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(path + ": empty file")));
 }
 
 // Tests that labels out of range are rejected with the record number.
@@ -150,23 +150,25 @@ TEST(CifarReaderTest, RejectsLabelsOutOfRange) {
       CifarFileBytes(PatternedImages(2, 3, 32, 32, 10), CifarVariant::kCifar10);
   cifar10[3073] = 10;
   WriteFile(dir + "/ten.bin", cifar10);
-  ExpectError(ReadCifarFiles({dir + "/ten.bin"}, CifarVariant::kCifar10).status(),
-              absl::StatusCode::kInvalidArgument,
-              dir + "/ten.bin: record 1 has label 10, out of range [0, 10)");
+  EXPECT_THAT(ReadCifarFiles({dir + "/ten.bin"}, CifarVariant::kCifar10),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(dir + "/ten.bin: record 1 has label 10, out of range [0, 10)")));
 
   std::vector<uint8_t> cifar100 =
       CifarFileBytes(PatternedImages(2, 3, 32, 32, 100), CifarVariant::kCifar100);
   cifar100[1] = 100;
   WriteFile(dir + "/fine.bin", cifar100);
-  ExpectError(ReadCifarFiles({dir + "/fine.bin"}, CifarVariant::kCifar100).status(),
-              absl::StatusCode::kInvalidArgument,
-              dir + "/fine.bin: record 0 has fine label 100, out of range [0, 100)");
+  EXPECT_THAT(
+      ReadCifarFiles({dir + "/fine.bin"}, CifarVariant::kCifar100),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(dir + "/fine.bin: record 0 has fine label 100, out of range [0, 100)")));
   cifar100[1] = 5;
   cifar100[3074] = 20;
   WriteFile(dir + "/coarse.bin", cifar100);
-  ExpectError(ReadCifarFiles({dir + "/coarse.bin"}, CifarVariant::kCifar100).status(),
-              absl::StatusCode::kInvalidArgument,
-              dir + "/coarse.bin: record 1 has coarse label 20, out of range [0, 20)");
+  EXPECT_THAT(
+      ReadCifarFiles({dir + "/coarse.bin"}, CifarVariant::kCifar100),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(dir + "/coarse.bin: record 1 has coarse label 20, out of range [0, 20)")));
 }
 
 }  // namespace

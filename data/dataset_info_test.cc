@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 
 namespace mc::data {
 namespace {
@@ -19,12 +20,11 @@ TEST(DatasetInfoTest, EveryDataSetIsConsistent) {
   EXPECT_THAT(DatasetNames(),
               ElementsAre("cifar10", "cifar100", "fashion_mnist", "mnist", "synthetic"));
   for (const std::string& name : DatasetNames()) {
-    absl::StatusOr<DatasetInfo> info = GetDatasetInfo(name);
-    ASSERT_TRUE(info.ok()) << info.status();
-    EXPECT_EQ(info->name, name);
-    EXPECT_EQ(info->mean.size(), info->channels) << name;
-    EXPECT_EQ(info->std.size(), info->channels) << name;
-    EXPECT_GT(info->num_classes, 1) << name;
+    MC_ASSERT_OK_AND_ASSIGN(const DatasetInfo info, GetDatasetInfo(name));
+    EXPECT_EQ(info.name, name);
+    EXPECT_EQ(info.mean.size(), info.channels) << name;
+    EXPECT_EQ(info.std.size(), info.channels) << name;
+    EXPECT_GT(info.num_classes, 1) << name;
   }
 }
 
@@ -57,11 +57,10 @@ TEST(DatasetInfoTest, PublishedShapesAndStatistics) {
 
 // Tests that an unknown name is a not-found error listing the valid names.
 TEST(DatasetInfoTest, UnknownNameListsValidNames) {
-  const absl::Status status = GetDatasetInfo("imagenet").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(status.message()),
-              HasSubstr("\"imagenet\"; valid names: cifar10, cifar100, fashion_mnist, mnist, "
-                        "synthetic"));
+  EXPECT_THAT(GetDatasetInfo("imagenet"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("\"imagenet\"; valid names: cifar10, cifar100, fashion_mnist, "
+                                 "mnist, synthetic")));
 }
 
 // Tests the default directories, including Debian's Fashion-MNIST location.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 #include "data/testutil.h"
 
 namespace mc::data {
@@ -36,12 +37,8 @@ TEST(ReadFileContentsTest, ReadsPlainAndGzipFiles) {
   const std::vector<uint8_t> bytes = SampleBytes(200000);
   WriteFile(dir + "/plain", bytes);
   WriteFile(dir + "/compressed.gz", bytes, Compression::kGzip);
-  absl::StatusOr<std::vector<uint8_t>> plain = ReadFileContents(dir + "/plain");
-  absl::StatusOr<std::vector<uint8_t>> gunzipped = ReadFileContents(dir + "/compressed.gz");
-  ASSERT_TRUE(plain.ok()) << plain.status();
-  ASSERT_TRUE(gunzipped.ok()) << gunzipped.status();
-  EXPECT_EQ(*plain, bytes);
-  EXPECT_EQ(*gunzipped, bytes);
+  EXPECT_THAT(ReadFileContents(dir + "/plain"), IsOkAndHolds(bytes));
+  EXPECT_THAT(ReadFileContents(dir + "/compressed.gz"), IsOkAndHolds(bytes));
 }
 
 // Tests that a file of two concatenated gzip members reads as their concatenation.
@@ -53,9 +50,8 @@ TEST(ReadFileContentsTest, ConcatenatesGzipMembers) {
   const std::vector<uint8_t> second = RawBytes(dir + "/second.gz");
   members.insert(members.end(), second.begin(), second.end());
   WriteFile(dir + "/both.gz", members);
-  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileContents(dir + "/both.gz");
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  EXPECT_THAT(*bytes, ElementsAreArray({1, 2, 3, 4, 5}));
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<uint8_t> bytes, ReadFileContents(dir + "/both.gz"));
+  EXPECT_THAT(bytes, ElementsAreArray({1, 2, 3, 4, 5}));
 }
 
 // Tests that a gzip file cut short is a data-loss error naming the file.
@@ -65,9 +61,8 @@ TEST(ReadFileContentsTest, RejectsTruncatedGzip) {
   std::vector<uint8_t> compressed = RawBytes(dir + "/full.gz");
   compressed.resize(compressed.size() / 2);
   WriteFile(dir + "/half.gz", compressed);
-  const absl::Status status = ReadFileContents(dir + "/half.gz").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(status.message()), HasSubstr(dir + "/half.gz: truncated gzip"));
+  EXPECT_THAT(ReadFileContents(dir + "/half.gz"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(dir + "/half.gz: truncated gzip")));
 }
 
 // Tests that a gzip file with damaged compressed data is a data-loss error.
@@ -77,17 +72,14 @@ TEST(ReadFileContentsTest, RejectsCorruptGzip) {
   std::vector<uint8_t> compressed = RawBytes(dir + "/full.gz");
   for (size_t i = 20; i < 60; ++i) compressed[i] ^= 0xff;
   WriteFile(dir + "/corrupt.gz", compressed);
-  const absl::Status status = ReadFileContents(dir + "/corrupt.gz").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(status.message()), HasSubstr(dir + "/corrupt.gz: "));
+  EXPECT_THAT(ReadFileContents(dir + "/corrupt.gz"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(dir + "/corrupt.gz: ")));
 }
 
 // Tests that a missing file is a not-found error naming it.
 TEST(ReadFileContentsTest, ReportsMissingFile) {
   const std::string path = MakeTestDir("file_contents_missing") + "/absent";
-  const absl::Status status = ReadFileContents(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(status.message()), HasSubstr(path));
+  EXPECT_THAT(ReadFileContents(path), StatusIs(absl::StatusCode::kNotFound, HasSubstr(path)));
 }
 
 }  // namespace

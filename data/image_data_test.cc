@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 #include "data/cifar_reader.h"
 #include "data/labeled_images.h"
 #include "data/testutil.h"
@@ -19,11 +20,6 @@ namespace mc::data {
 namespace {
 
 using ::testing::HasSubstr;
-
-void ExpectError(const absl::Status& status, absl::StatusCode code, const std::string& text) {
-  EXPECT_EQ(status.code(), code) << status;
-  EXPECT_THAT(std::string(status.message()), HasSubstr(text));
-}
 
 // Writes `images` as the MNIST-style files of the test split in `dir`, uncompressed.
 void WriteTestSplit(const std::string& dir, const LabeledImages& images) {
@@ -41,15 +37,14 @@ TEST(LoadImageDataTest, LoadsInstalledFashionMnist) {
   for (const auto& [split, count, pixel_sum] :
        {std::tuple{Split::kTrain, int64_t{60000}, int64_t{3431114169}},
         std::tuple{Split::kTest, int64_t{10000}, int64_t{573469082}}}) {
-    absl::StatusOr<ImageData> data = LoadImageData("fashion_mnist", "", split);
-    ASSERT_TRUE(data.ok()) << data.status();
-    EXPECT_EQ(data->images.sizes(), at::IntArrayRef({count, 1, 28, 28}));
-    EXPECT_EQ(data->images.scalar_type(), at::kByte);
-    EXPECT_EQ(data->labels.sizes(), at::IntArrayRef({count}));
-    EXPECT_EQ(data->labels.scalar_type(), at::kLong);
-    EXPECT_EQ(data->labels[0].item<int64_t>(), 9);
-    EXPECT_EQ(data->images.sum().item<int64_t>(), pixel_sum);
-    const at::Tensor class_counts = at::bincount(data->labels);
+    MC_ASSERT_OK_AND_ASSIGN(const ImageData data, LoadImageData("fashion_mnist", "", split));
+    EXPECT_EQ(data.images.sizes(), at::IntArrayRef({count, 1, 28, 28}));
+    EXPECT_EQ(data.images.scalar_type(), at::kByte);
+    EXPECT_EQ(data.labels.sizes(), at::IntArrayRef({count}));
+    EXPECT_EQ(data.labels.scalar_type(), at::kLong);
+    EXPECT_EQ(data.labels[0].item<int64_t>(), 9);
+    EXPECT_EQ(data.images.sum().item<int64_t>(), pixel_sum);
+    const at::Tensor class_counts = at::bincount(data.labels);
     EXPECT_TRUE(at::equal(class_counts, at::full({10}, count / 10, at::kLong)));
   }
 }
@@ -59,14 +54,13 @@ TEST(LoadImageDataTest, ReadsPlainIdxFilesFromGivenDirectory) {
   const std::string dir = MakeTestDir("image_data_plain_idx");
   const LabeledImages images = PatternedImages(4, 1, 28, 28, 10);
   WriteTestSplit(dir, images);
-  absl::StatusOr<ImageData> data = LoadImageData("mnist", dir, Split::kTest);
-  ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(data->images.sizes(), at::IntArrayRef({4, 1, 28, 28}));
-  EXPECT_EQ(std::vector<uint8_t>(data->images.data_ptr<uint8_t>(),
-                                 data->images.data_ptr<uint8_t>() + images.pixels.size()),
+  MC_ASSERT_OK_AND_ASSIGN(const ImageData data, LoadImageData("mnist", dir, Split::kTest));
+  EXPECT_EQ(data.images.sizes(), at::IntArrayRef({4, 1, 28, 28}));
+  EXPECT_EQ(std::vector<uint8_t>(data.images.data_ptr<uint8_t>(),
+                                 data.images.data_ptr<uint8_t>() + images.pixels.size()),
             images.pixels);
   EXPECT_EQ(
-      std::vector<int64_t>(data->labels.data_ptr<int64_t>(), data->labels.data_ptr<int64_t>() + 4),
+      std::vector<int64_t>(data.labels.data_ptr<int64_t>(), data.labels.data_ptr<int64_t>() + 4),
       images.labels);
 }
 
@@ -74,20 +68,27 @@ TEST(LoadImageDataTest, ReadsPlainIdxFilesFromGivenDirectory) {
 TEST(LoadImageDataTest, RejectsWrongImageSize) {
   const std::string dir = MakeTestDir("image_data_wrong_size");
   WriteTestSplit(dir, PatternedImages(2, 1, 32, 32, 10));
-  ExpectError(LoadImageData("fashion_mnist", dir, Split::kTest).status(),
-              absl::StatusCode::kInvalidArgument,
-              dir + "/t10k-images-idx3-ubyte holds 32x32 images; fashion_mnist images are 28x28");
+  EXPECT_THAT(
+      LoadImageData("fashion_mnist", dir, Split::kTest),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(dir +
+                    "/t10k-images-idx3-ubyte holds 32x32 images; fashion_mnist images are 28x28")));
 }
 
 // Tests that missing MNIST files are named with where to get them.
 TEST(LoadImageDataTest, NamesMissingIdxFiles) {
   const std::string dir = MakeTestDir("image_data_missing");
-  ExpectError(LoadImageData("mnist", dir, Split::kTrain).status(), absl::StatusCode::kNotFound,
-              "mnist train files not found: " + dir + "/train-images-idx3-ubyte.gz, " + dir +
-                  "/train-labels-idx1-ubyte.gz (or the same without .gz); download them from "
-                  "https://yann.lecun.com/exdb/mnist/");
-  ExpectError(LoadImageData("cifar100", dir, Split::kTrain).status(), absl::StatusCode::kNotFound,
-              dir + "/cifar-100-binary/train.bin");
+  EXPECT_THAT(
+      LoadImageData("mnist", dir, Split::kTrain),
+      StatusIs(
+          absl::StatusCode::kNotFound,
+          HasSubstr("mnist train files not found: " + dir + "/train-images-idx3-ubyte.gz, " + dir +
+                    "/train-labels-idx1-ubyte.gz (or the same without .gz); download them from "
+                    "https://yann.lecun.com/exdb/mnist/")));
+  EXPECT_THAT(
+      LoadImageData("cifar100", dir, Split::kTrain),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir + "/cifar-100-binary/train.bin")));
 }
 
 // Tests that CIFAR-10 loads into (N, 3, 32, 32) tensors with the file's pixels.
@@ -96,28 +97,28 @@ TEST(LoadImageDataTest, LoadsCifar10) {
   const LabeledImages images = PatternedImages(3, 3, 32, 32, 10);
   WriteFile(dir + "/cifar-10-batches-bin/test_batch.bin",
             CifarFileBytes(images, CifarVariant::kCifar10));
-  absl::StatusOr<ImageData> data = LoadImageData("cifar10", dir, Split::kTest);
-  ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(data->images.sizes(), at::IntArrayRef({3, 3, 32, 32}));
-  EXPECT_EQ(data->images[2][1][5][7].item<int64_t>(),
+  MC_ASSERT_OK_AND_ASSIGN(const ImageData data, LoadImageData("cifar10", dir, Split::kTest));
+  EXPECT_EQ(data.images.sizes(), at::IntArrayRef({3, 3, 32, 32}));
+  EXPECT_EQ(data.images[2][1][5][7].item<int64_t>(),
             images.pixels[2 * 3072 + 1 * 1024 + 5 * 32 + 7]);
-  EXPECT_EQ(data->labels[2].item<int64_t>(), images.labels[2]);
+  EXPECT_EQ(data.labels[2].item<int64_t>(), images.labels[2]);
 }
 
 // Tests that the synthetic data set needs no files and has its default sizes.
 TEST(LoadImageDataTest, LoadsSynthetic) {
-  absl::StatusOr<ImageData> train = LoadImageData("synthetic", "", Split::kTrain);
-  absl::StatusOr<ImageData> test = LoadImageData("synthetic", "/nonexistent", Split::kTest);
-  ASSERT_TRUE(train.ok()) << train.status();
-  ASSERT_TRUE(test.ok()) << test.status();
-  EXPECT_EQ(train->images.sizes(), at::IntArrayRef({2000, 3, 32, 32}));
-  EXPECT_EQ(test->images.sizes(), at::IntArrayRef({500, 3, 32, 32}));
+  MC_ASSERT_OK_AND_ASSIGN(const ImageData train, LoadImageData("synthetic", "", Split::kTrain));
+  MC_ASSERT_OK_AND_ASSIGN(const ImageData test,
+                          LoadImageData("synthetic", "/nonexistent", Split::kTest));
+  EXPECT_EQ(train.images.sizes(), at::IntArrayRef({2000, 3, 32, 32}));
+  EXPECT_EQ(test.images.sizes(), at::IntArrayRef({500, 3, 32, 32}));
 }
 
 // Tests that an unknown data set name is a not-found error listing the valid names.
 TEST(LoadImageDataTest, RejectsUnknownName) {
-  ExpectError(LoadImageData("svhn", "", Split::kTrain).status(), absl::StatusCode::kNotFound,
-              "valid names: cifar10, cifar100, fashion_mnist, mnist, synthetic");
+  EXPECT_THAT(
+      LoadImageData("svhn", "", Split::kTrain),
+      StatusIs(absl::StatusCode::kNotFound,
+               HasSubstr("valid names: cifar10, cifar100, fashion_mnist, mnist, synthetic")));
 }
 
 // Tests that ToImageData hands the pixel buffer to the tensor without copying it.
@@ -133,17 +134,19 @@ TEST(ToImageDataTest, MovesPixelsWithoutCopy) {
 TEST(ValidateImageDataTest, ReportsMismatches) {
   const DatasetInfo info = *GetDatasetInfo("mnist");
   const ImageData valid{at::zeros({3, 1, 28, 28}, at::kByte), at::tensor({0, 9, 2}, at::kLong)};
-  EXPECT_TRUE(ValidateImageData(valid, info).ok());
-  ExpectError(ValidateImageData({valid.images.to(at::kFloat), valid.labels}, info),
-              absl::StatusCode::kInvalidArgument,
-              "images must be contiguous uint8 of shape (N, 1, 28, 28) for mnist");
-  ExpectError(ValidateImageData({valid.images.view({3, 28, 28}), valid.labels}, info),
-              absl::StatusCode::kInvalidArgument, "of shape (3, 28, 28)");
-  ExpectError(ValidateImageData({valid.images, valid.labels.slice(0, 0, 2)}, info),
-              absl::StatusCode::kInvalidArgument, "labels must be contiguous int64 of shape (3)");
-  ExpectError(ValidateImageData({valid.images, at::tensor({0, 10, 2}, at::kLong)}, info),
-              absl::StatusCode::kInvalidArgument,
-              "label 10 of example 1 is out of range [0, 10) of mnist");
+  EXPECT_THAT(ValidateImageData(valid, info), IsOk());
+  EXPECT_THAT(
+      ValidateImageData({valid.images.to(at::kFloat), valid.labels}, info),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("images must be contiguous uint8 of shape (N, 1, 28, 28) for mnist")));
+  EXPECT_THAT(ValidateImageData({valid.images.view({3, 28, 28}), valid.labels}, info),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("of shape (3, 28, 28)")));
+  EXPECT_THAT(ValidateImageData({valid.images, valid.labels.slice(0, 0, 2)}, info),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("labels must be contiguous int64 of shape (3)")));
+  EXPECT_THAT(ValidateImageData({valid.images, at::tensor({0, 10, 2}, at::kLong)}, info),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("label 10 of example 1 is out of range [0, 10) of mnist")));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 #include "data/dataset_info.h"
 #include "data/image_data.h"
 #include "data/synthetic.h"
@@ -162,11 +163,10 @@ TEST(ImageLoaderTest, StopsWhenCallbackReturnsFalse) {
 
 // Tests that Fashion-MNIST batches are normalized to mean 0 and std 1 over an epoch.
 TEST(ImageLoaderTest, NormalizedFashionMnistHasUnitStatistics) {
-  absl::StatusOr<ImageData> train = LoadImageData("fashion_mnist", "", Split::kTrain);
-  ASSERT_TRUE(train.ok()) << train.status();
+  MC_ASSERT_OK_AND_ASSIGN(const ImageData train, LoadImageData("fashion_mnist", "", Split::kTrain));
   LoaderOptions options;
   options.shuffle = true;
-  const ImageLoader loader(*train, *GetDatasetInfo("fashion_mnist"), options);
+  const ImageLoader loader(train, *GetDatasetInfo("fashion_mnist"), options);
   double sum = 0;
   double sum_of_squares = 0;
   int64_t count = 0;
@@ -187,7 +187,7 @@ TEST(ImageLoaderTest, NormalizedFashionMnistHasUnitStatistics) {
 // Tests that invalid options are reported by Validate and rejected by the constructor.
 TEST(ImageLoaderTest, RejectsInvalidOptions) {
   LoaderOptions options;
-  EXPECT_TRUE(Validate(options).ok());
+  EXPECT_THAT(Validate(options), IsOk());
   options.rank = 1;
   EXPECT_EQ(Validate(options), absl::InvalidArgumentError("rank must be in [0, 1), got 1"));
   EXPECT_THAT([&] { ImageLoader(IndexedData(), IndexedInfo(), options); },

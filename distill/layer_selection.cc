@@ -1,25 +1,17 @@
 #include "distill/layer_selection.h"
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
+
+#include "nn_models/layers.h"
 
 namespace mc::distill {
-namespace {
-
-bool IsLayer(const torch::nn::Module& module) {
-  return module.as<torch::nn::Conv1dImpl>() != nullptr ||
-         module.as<torch::nn::Conv2dImpl>() != nullptr ||
-         module.as<torch::nn::Conv3dImpl>() != nullptr ||
-         module.as<torch::nn::LinearImpl>() != nullptr;
-}
-
-}  // namespace
 
 std::vector<std::string> FirstAndLastLayerParameters(const torch::nn::Module& model) {
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> layers;
   for (const auto& item : model.named_modules("", /*include_self=*/true)) {
-    if (IsLayer(*item.value())) layers.emplace_back(item.key(), item.value());
+    if (nn_models::IsConvolutionOrLinear(*item.value())) {
+      layers.emplace_back(item.key(), item.value());
+    }
   }
   std::vector<std::string> names;
   if (layers.empty()) return names;

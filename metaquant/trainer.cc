@@ -6,8 +6,6 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
@@ -15,6 +13,7 @@
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
+#include "nn_models/layers.h"
 #include "quant/uniform_codec.h"
 #include "serialization/module_encoding.h"
 
@@ -44,13 +43,6 @@ struct MetaQuantTrainer::WrittenWeights {
 };
 
 namespace {
-
-bool IsQuantizedLayer(const torch::nn::Module& module) {
-  return module.as<torch::nn::Conv1dImpl>() != nullptr ||
-         module.as<torch::nn::Conv2dImpl>() != nullptr ||
-         module.as<torch::nn::Conv3dImpl>() != nullptr ||
-         module.as<torch::nn::LinearImpl>() != nullptr;
-}
 
 std::unique_ptr<torch::optim::Optimizer> MakeBaseOptimizer(const MetaQuantOptions& options,
                                                            const std::vector<at::Tensor>& params) {
@@ -134,7 +126,7 @@ absl::StatusOr<BaseOptimizer> ParseBaseOptimizer(absl::string_view name) {
 std::vector<std::string> QuantizedWeightNames(const torch::nn::Module& model) {
   std::vector<std::string> names;
   for (const auto& item : model.named_modules("", /*include_self=*/true)) {
-    if (!IsQuantizedLayer(*item.value())) continue;
+    if (!nn_models::IsConvolutionOrLinear(*item.value())) continue;
     names.push_back(item.key().empty() ? "weight" : item.key() + ".weight");
   }
   return names;

@@ -13,18 +13,14 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
 #include <ostream>
-#include <vector>
 
 #include "nn_models/classifier.h"
 #include "nn_models/model_options.h"
+#include "nn_models/resnet.h"
 
 namespace mc::nn_models {
 
@@ -52,10 +48,7 @@ class CifarResNetImpl : public torch::nn::Cloneable<CifarResNetImpl>, public Cla
  private:
   int64_t depth_;
   ModelOptions options_;
-  torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
-  std::vector<torch::nn::Sequential> layers_;  // layer1..layer3
-  torch::nn::Linear fc_{nullptr};
+  internal::ResNetTrunk trunk_;  // layer1..layer3
 };
 TORCH_MODULE(CifarResNet);
 

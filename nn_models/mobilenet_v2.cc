@@ -3,12 +3,12 @@
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include <memory>
 
+#include "nn_models/layers.h"
 #include "nn_models/weight_init.h"
 
 namespace mc::nn_models {
@@ -44,12 +44,8 @@ ConvNormReLU6Impl::ConvNormReLU6Impl(int64_t in_channels, int64_t out_channels, 
 }
 
 void ConvNormReLU6Impl::reset() {
-  conv_ = register_module(
-      "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels_, out_channels_, kernel_size_)
-                                 .stride(stride_)
-                                 .padding(kernel_size_ / 2)
-                                 .groups(groups_)
-                                 .bias(false)));
+  conv_ =
+      register_module("0", SameConv2d(in_channels_, out_channels_, kernel_size_, stride_, groups_));
   norm_ = register_module("1", torch::nn::BatchNorm2d(out_channels_));
 }
 
@@ -78,8 +74,7 @@ void InvertedResidualImpl::reset() {
   if (expand_ratio_ != 1) conv->push_back(ConvNormReLU6(in_channels_, hidden_channels, 1));
   conv->push_back(
       ConvNormReLU6(hidden_channels, hidden_channels, 3, stride_, /*groups=*/hidden_channels));
-  conv->push_back(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden_channels, out_channels_, 1).bias(false)));
+  conv->push_back(SameConv2d(hidden_channels, out_channels_, 1));
   conv->push_back(torch::nn::BatchNorm2d(out_channels_));
   conv_ = register_module("conv", conv);
 }

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include "common/status_matchers.h"
+
 namespace mc::nn_models {
 namespace {
 
@@ -25,7 +27,7 @@ TEST(ModelOptionsTest, DefaultsAndChaining) {
   printed << options;
   EXPECT_EQ(printed.str(),
             "in_channels=1, num_classes=100, image_size=28, cifar_stem=false, dropout=0.3");
-  EXPECT_TRUE(Validate(options).ok());
+  EXPECT_THAT(Validate(options), IsOk());
 }
 
 // Tests that each out-of-range field is kInvalidArgument naming the field and value.
@@ -41,11 +43,10 @@ TEST(ModelOptionsTest, ValidateNamesBadField) {
       {ModelOptions().dropout(-0.1), "dropout must be in [0, 1), got -0.1"},
   };
   for (const auto& test_case : kCases) {
-    const absl::Status status = Validate(test_case.options);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(status.message()), HasSubstr(test_case.message));
+    EXPECT_THAT(Validate(test_case.options),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(test_case.message)));
   }
-  EXPECT_TRUE(Validate(ModelOptions().dropout(0.0)).ok());
+  EXPECT_THAT(Validate(ModelOptions().dropout(0.0)), IsOk());
 }
 
 // Tests that CheckValid throws with Validate's message.

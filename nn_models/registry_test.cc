@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/status_matchers.h"
 #include "nn_models/classifier.h"
 #include "nn_models/testutil.h"
 
@@ -32,11 +33,10 @@ ModelOptions GrayscaleOptions() {
 
 // Tests the registry's central use: a CIFAR ResNet for 1-channel images.
 TEST(RegistryTest, CreatesResNet20ForGrayscaleImages) {
-  absl::StatusOr<std::shared_ptr<Classifier>> model =
-      CreateModel("resnet20", ModelOptions().in_channels(1));
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(CountParameters(**model), 272'474 - 2 * 16 * 9);
-  EXPECT_EQ(LogitsShape(**model, {2, 1, 28, 28}), (std::vector<int64_t>{2, 10}));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> model,
+                          CreateModel("resnet20", ModelOptions().in_channels(1)));
+  EXPECT_EQ(CountParameters(*model), 272'474 - 2 * 16 * 9);
+  EXPECT_EQ(LogitsShape(*model, {2, 1, 28, 28}), (std::vector<int64_t>{2, 10}));
 }
 
 // Tests that every required name is registered and that the list is sorted.
@@ -55,22 +55,22 @@ TEST(RegistryTest, ListsRegisteredNames) {
 TEST(RegistryTest, UnknownNameIsNotFound) {
   for (const char* name :
        {"resnet21", "", "ResNet20", "wrn28", "wrn28_x", "wrn_28_10", "wrn28_10_1", "wrn+28_10"}) {
-    const absl::Status status = CreateModel(name, ModelOptions()).status();
-    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << name;
-    EXPECT_THAT(std::string(status.message()),
-                AllOf(HasSubstr("\"" + std::string(name) + "\""), HasSubstr("lenet, mobilenetv2"),
-                      HasSubstr("resnet20"), HasSubstr("wrn<depth>_<k>")));
+    EXPECT_THAT(
+        CreateModel(name, ModelOptions()),
+        StatusIs(absl::StatusCode::kNotFound,
+                 AllOf(HasSubstr("\"" + std::string(name) + "\""), HasSubstr("lenet, mobilenetv2"),
+                       HasSubstr("resnet20"), HasSubstr("wrn<depth>_<k>"))))
+        << name;
   }
 }
 
 // Tests that any wrn<depth>_<k> builds a wide ResNet and that bad depths are kInvalidArgument.
 TEST(RegistryTest, CreatesAnyWideResNet) {
-  absl::StatusOr<std::shared_ptr<Classifier>> model = CreateModel("wrn40_4");
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(CountParameters(**model), 8'949'210);
-  const absl::Status bad_depth = CreateModel("wrn27_10", ModelOptions()).status();
-  EXPECT_EQ(bad_depth.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad_depth.message()), AllOf(HasSubstr("wrn27_10"), HasSubstr("6n + 4")));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> model, CreateModel("wrn40_4"));
+  EXPECT_EQ(CountParameters(*model), 8'949'210);
+  EXPECT_THAT(CreateModel("wrn27_10", ModelOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("wrn27_10"), HasSubstr("6n + 4"))));
 }
 
 // Tests that invalid options are kInvalidArgument naming the problem.
@@ -88,9 +88,9 @@ TEST(RegistryTest, RejectsInvalidOptions) {
       {"qd_teacher", ModelOptions().image_size(4), "image_size 4 is too small"},
   };
   for (const auto& test_case : kCases) {
-    const absl::Status status = CreateModel(test_case.model, test_case.options).status();
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << test_case.model;
-    EXPECT_THAT(std::string(status.message()), HasSubstr(test_case.message)) << test_case.model;
+    EXPECT_THAT(CreateModel(test_case.model, test_case.options),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(test_case.message)))
+        << test_case.model;
   }
 }
 
@@ -98,14 +98,12 @@ TEST(RegistryTest, RejectsInvalidOptions) {
 TEST(RegistryTest, PassesDropoutToModel) {
   torch::NoGradGuard no_grad;
   const at::Tensor images = at::randn({2, 3, 32, 32});
-  absl::StatusOr<std::shared_ptr<Classifier>> dropped =
-      CreateModel("wrn10_1", ModelOptions().dropout(0.5));
-  ASSERT_TRUE(dropped.ok()) << dropped.status();
-  EXPECT_FALSE(at::equal((*dropped)->forward(images), (*dropped)->forward(images)));
-  absl::StatusOr<std::shared_ptr<Classifier>> kept =
-      CreateModel("mobilenetv2", ModelOptions().dropout(0.0));
-  ASSERT_TRUE(kept.ok()) << kept.status();
-  EXPECT_TRUE(at::equal((*kept)->forward(images), (*kept)->forward(images)));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> dropped,
+                          CreateModel("wrn10_1", ModelOptions().dropout(0.5)));
+  EXPECT_FALSE(at::equal(dropped->forward(images), dropped->forward(images)));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> kept,
+                          CreateModel("mobilenetv2", ModelOptions().dropout(0.0)));
+  EXPECT_TRUE(at::equal(kept->forward(images), kept->forward(images)));
 }
 
 class RegisteredModelTest : public ::testing::TestWithParam<std::string> {};
@@ -113,13 +111,13 @@ class RegisteredModelTest : public ::testing::TestWithParam<std::string> {};
 // Tests that each registered model builds deterministically for 1x28x28 images and 7 classes.
 TEST_P(RegisteredModelTest, CreatesDeterministicGrayscaleModel) {
   torch::manual_seed(0);
-  absl::StatusOr<std::shared_ptr<Classifier>> model = CreateModel(GetParam(), GrayscaleOptions());
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(LogitsShape(**model, {1, 1, 28, 28}), (std::vector<int64_t>{1, 7}));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> model,
+                          CreateModel(GetParam(), GrayscaleOptions()));
+  EXPECT_EQ(LogitsShape(*model, {1, 1, 28, 28}), (std::vector<int64_t>{1, 7}));
   torch::manual_seed(0);
-  absl::StatusOr<std::shared_ptr<Classifier>> again = CreateModel(GetParam(), GrayscaleOptions());
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(HaveSameState(**model, **again));
+  MC_ASSERT_OK_AND_ASSIGN(const std::shared_ptr<Classifier> again,
+                          CreateModel(GetParam(), GrayscaleOptions()));
+  EXPECT_TRUE(HaveSameState(*model, *again));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, RegisteredModelTest,

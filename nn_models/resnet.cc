@@ -3,29 +3,20 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include <array>
 #include <memory>
 #include <string>
 
+#include "nn_models/layers.h"
 #include "nn_models/weight_init.h"
 
 namespace mc::nn_models {
 namespace {
 
-// A bias-free convolution with "same" padding, as every ResNet convolution.
-torch::nn::Conv2d Convolution(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
-                              int64_t stride) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, kernel_size)
-                               .stride(stride)
-                               .padding(kernel_size / 2)
-                               .bias(false));
-}
-
 // The projection shortcut (1x1 convolution + BatchNorm), or an empty holder when the shortcut
 // is the identity.
 torch::nn::Sequential MakeDownsample(int64_t in_channels, int64_t out_channels, int64_t stride) {
   if (stride == 1 && in_channels == out_channels) return torch::nn::Sequential(nullptr);
-  return torch::nn::Sequential(Convolution(in_channels, out_channels, 1, stride),
+  return torch::nn::Sequential(SameConv2d(in_channels, out_channels, 1, stride),
                                torch::nn::BatchNorm2d(out_channels));
 }
 
@@ -54,26 +45,32 @@ torch::nn::Sequential MakeStage(int64_t in_channels, int64_t channels, int64_t n
   return stage;
 }
 
-// Block type and blocks per stage of torchvision's ResNets (He et al. 2016, Table 1).
-struct ResNetLayout {
-  bool bottleneck;
-  std::array<int64_t, 4> blocks_per_stage;
-};
-
-ResNetLayout LayoutOfDepth(int64_t depth) {
+// Block type, stage widths and blocks per stage of torchvision's ResNets (He et al. 2016,
+// Table 1); the stem is left to the options.
+internal::ResNetTrunkLayout LayoutOfDepth(int64_t depth) {
+  internal::ResNetTrunkLayout layout;
+  layout.stage_channels = {64, 128, 256, 512};
   switch (depth) {
     case 18:
-      return {false, {2, 2, 2, 2}};
+      layout.blocks_per_stage = {2, 2, 2, 2};
+      break;
     case 34:
-      return {false, {3, 4, 6, 3}};
+      layout.blocks_per_stage = {3, 4, 6, 3};
+      break;
     case 50:
-      return {true, {3, 4, 6, 3}};
+      layout.bottleneck = true;
+      layout.blocks_per_stage = {3, 4, 6, 3};
+      break;
     case 101:
-      return {true, {3, 4, 23, 3}};
+      layout.bottleneck = true;
+      layout.blocks_per_stage = {3, 4, 23, 3};
+      break;
     default:
       TORCH_CHECK(depth == 152, "ResNet depth must be 18, 34, 50, 101 or 152, got ", depth);
-      return {true, {3, 8, 36, 3}};
+      layout.bottleneck = true;
+      layout.blocks_per_stage = {3, 8, 36, 3};
   }
+  return layout;
 }
 
 }  // namespace
@@ -84,9 +81,9 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_channels, int64_t channels, int64_t st
 }
 
 void BasicBlockImpl::reset() {
-  conv1_ = register_module("conv1", Convolution(in_channels_, channels_, 3, stride_));
+  conv1_ = register_module("conv1", SameConv2d(in_channels_, channels_, 3, stride_));
   bn1_ = register_module("bn1", torch::nn::BatchNorm2d(channels_));
-  conv2_ = register_module("conv2", Convolution(channels_, channels_, 3, 1));
+  conv2_ = register_module("conv2", SameConv2d(channels_, channels_, 3, 1));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(channels_));
   downsample_ = MakeDownsample(in_channels_, channels_ * kExpansion, stride_);
   if (!downsample_.is_empty()) register_module("downsample", downsample_);
@@ -110,11 +107,11 @@ BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t channels, int64_t st
 }
 
 void BottleneckImpl::reset() {
-  conv1_ = register_module("conv1", Convolution(in_channels_, channels_, 1, 1));
+  conv1_ = register_module("conv1", SameConv2d(in_channels_, channels_, 1, 1));
   bn1_ = register_module("bn1", torch::nn::BatchNorm2d(channels_));
-  conv2_ = register_module("conv2", Convolution(channels_, channels_, 3, stride_));
+  conv2_ = register_module("conv2", SameConv2d(channels_, channels_, 3, stride_));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(channels_));
-  conv3_ = register_module("conv3", Convolution(channels_, channels_ * kExpansion, 1, 1));
+  conv3_ = register_module("conv3", SameConv2d(channels_, channels_ * kExpansion, 1, 1));
   bn3_ = register_module("bn3", torch::nn::BatchNorm2d(channels_ * kExpansion));
   downsample_ = MakeDownsample(in_channels_, channels_ * kExpansion, stride_);
   if (!downsample_.is_empty()) register_module("downsample", downsample_);
@@ -142,6 +139,46 @@ torch::nn::Sequential MakeBottleneckStage(int64_t in_channels, int64_t channels,
   return MakeStage<BottleneckImpl>(in_channels, channels, num_blocks, stride);
 }
 
+namespace internal {
+
+ResNetTrunk RegisterResNetTrunk(torch::nn::Module& model, const ResNetTrunkLayout& layout,
+                                int64_t in_channels, int64_t num_classes) {
+  TORCH_CHECK(!layout.stage_channels.empty() &&
+                  layout.stage_channels.size() == layout.blocks_per_stage.size(),
+              "a ResNet needs as many block counts as stages");
+  const int64_t expansion =
+      layout.bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
+  const auto make_stage = layout.bottleneck ? MakeBottleneckStage : MakeBasicBlockStage;
+
+  ResNetTrunk trunk;
+  const int64_t stem_channels = layout.stage_channels.front();
+  trunk.conv1 = model.register_module(
+      "conv1", SameConv2d(in_channels, stem_channels, layout.stem_kernel_size, layout.stem_stride));
+  trunk.bn1 = model.register_module("bn1", torch::nn::BatchNorm2d(stem_channels));
+  int64_t channels = stem_channels;
+  for (size_t stage = 0; stage < layout.stage_channels.size(); ++stage) {
+    trunk.layers.push_back(model.register_module(
+        "layer" + std::to_string(stage + 1),
+        make_stage(channels, layout.stage_channels[stage], layout.blocks_per_stage[stage],
+                   /*stride=*/stage == 0 ? 1 : 2)));
+    channels = layout.stage_channels[stage] * expansion;
+  }
+  trunk.fc = model.register_module("fc", torch::nn::Linear(channels, num_classes));
+  InitConvolutionsKaimingNormal(model);
+  return trunk;
+}
+
+at::Tensor ResNetTrunkForward(ResNetTrunk& trunk, const at::Tensor& images, bool max_pool) {
+  // The ReLU writes over the BatchNorm output, as in ResidualOutput.
+  at::Tensor x = trunk.bn1->forward(trunk.conv1->forward(images)).relu_();
+  if (max_pool) x = at::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+  for (torch::nn::Sequential& layer : trunk.layers) x = layer->forward(x);
+  x = at::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return trunk.fc->forward(x);
+}
+
+}  // namespace internal
+
 ResNetImpl::ResNetImpl(int64_t depth, const ModelOptions& options)
     : depth_(depth), options_(options) {
   reset();
@@ -149,27 +186,11 @@ ResNetImpl::ResNetImpl(int64_t depth, const ModelOptions& options)
 
 void ResNetImpl::reset() {
   CheckValid(options_);
-  const ResNetLayout layout = LayoutOfDepth(depth_);
-  const int64_t expansion =
-      layout.bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
-  const auto make_stage = layout.bottleneck ? MakeBottleneckStage : MakeBasicBlockStage;
-
-  conv1_ = register_module("conv1", options_.cifar_stem()
-                                        ? Convolution(options_.in_channels(), 64, 3, 1)
-                                        : Convolution(options_.in_channels(), 64, 7, 2));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(64));
-  const std::array<int64_t, 4> stage_channels = {64, 128, 256, 512};
-  layers_.clear();
-  int64_t in_channels = 64;
-  for (size_t stage = 0; stage < stage_channels.size(); ++stage) {
-    layers_.push_back(register_module(
-        "layer" + std::to_string(stage + 1),
-        make_stage(in_channels, stage_channels[stage], layout.blocks_per_stage[stage],
-                   /*stride=*/stage == 0 ? 1 : 2)));
-    in_channels = stage_channels[stage] * expansion;
-  }
-  fc_ = register_module("fc", torch::nn::Linear(in_channels, options_.num_classes()));
-  internal::InitConvolutionsKaimingNormal(*this);
+  internal::ResNetTrunkLayout layout = LayoutOfDepth(depth_);
+  layout.stem_kernel_size = options_.cifar_stem() ? 3 : 7;
+  layout.stem_stride = options_.cifar_stem() ? 1 : 2;
+  trunk_ =
+      internal::RegisterResNetTrunk(*this, layout, options_.in_channels(), options_.num_classes());
 }
 
 void ResNetImpl::pretty_print(std::ostream& stream) const {
@@ -177,11 +198,7 @@ void ResNetImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ResNetImpl::forward(const at::Tensor& images) {
-  at::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();
-  if (!options_.cifar_stem()) x = at::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
-  for (torch::nn::Sequential& layer : layers_) x = layer->forward(x);
-  x = at::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-  return fc_->forward(x);
+  return internal::ResNetTrunkForward(trunk_, images, /*max_pool=*/!options_.cifar_stem());
 }
 
 }  // namespace mc::nn_models

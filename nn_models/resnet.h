@@ -2,8 +2,8 @@
 // ResNet-18/34/50/101/152 (He et al. 2016, "Deep Residual Learning for Image Recognition")
 // with torchvision's module layout, so that parameter and buffer names (conv1.weight,
 // layer1.0.bn1.running_mean, layer2.0.downsample.0.weight, fc.bias, ...) match torchvision's
-// and its state dicts load by name. Also exposes the residual blocks, which the CIFAR ResNets
-// of cifar_resnet.h reuse.
+// and its state dicts load by name. Also exposes the residual blocks and the trunk (stem,
+// stages, classifier), which the CIFAR ResNets of cifar_resnet.h reuse.
 //
 // Example:
 //   ResNet model(18, ModelOptions().num_classes(1000).cifar_stem(false));   // torchvision's
@@ -100,6 +100,41 @@ torch::nn::Sequential MakeBasicBlockStage(int64_t in_channels, int64_t channels,
 torch::nn::Sequential MakeBottleneckStage(int64_t in_channels, int64_t channels, int64_t num_blocks,
                                           int64_t stride);
 
+namespace internal {
+
+/// The layers ResNetImpl and CifarResNetImpl are made of, registered in this order: conv1 (the
+/// stem), bn1, layer1..layerN (the residual stages), fc.
+struct ResNetTrunk {
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  std::vector<torch::nn::Sequential> layers;
+  torch::nn::Linear fc{nullptr};
+};
+
+/// The shape of a ResNetTrunk.
+struct ResNetTrunkLayout {
+  /// conv1's kernel size and stride; it maps the input to stage_channels[0] channels.
+  int64_t stem_kernel_size = 3;
+  int64_t stem_stride = 1;
+  /// Bottleneck blocks (4 * channels out) rather than BasicBlocks.
+  bool bottleneck = false;
+  /// Per stage: the blocks' `channels` and their number. Stage 1 has stride 1, the others 2.
+  std::vector<int64_t> stage_channels;
+  std::vector<int64_t> blocks_per_stage;
+};
+
+/// Builds the trunk for `in_channels` input channels and `num_classes` logits, registers it on
+/// `model` under ResNetTrunk's names, then initialises every convolution of `model` as
+/// InitConvolutionsKaimingNormal.
+ResNetTrunk RegisterResNetTrunk(torch::nn::Module& model, const ResNetTrunkLayout& layout,
+                                int64_t in_channels, int64_t num_classes);
+
+/// relu(bn1(conv1(images))), a 3x3 max-pool of stride 2 when `max_pool`, the stages, global
+/// average pooling and fc: (B, C, H, W) images -> (B, num_classes) logits.
+at::Tensor ResNetTrunkForward(ResNetTrunk& trunk, const at::Tensor& images, bool max_pool);
+
+}  // namespace internal
+
 /// ImageNet ResNet of depth 18, 34 (BasicBlocks: 2-2-2-2, 3-4-6-3) or 50, 101, 152
 /// (Bottlenecks: 3-4-6-3, 3-4-23-3, 3-8-36-3), laid out as torchvision's: conv1 (7x7, stride
 /// 2), bn1, ReLU, 3x3 max-pool (stride 2), layer1..layer4 (64, 128, 256, 512 channels times the
@@ -124,10 +159,7 @@ class ResNetImpl : public torch::nn::Cloneable<ResNetImpl>, public Classifier {
  private:
   int64_t depth_;
   ModelOptions options_;
-  torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
-  std::vector<torch::nn::Sequential> layers_;  // layer1..layer4
-  torch::nn::Linear fc_{nullptr};
+  internal::ResNetTrunk trunk_;  // layer1..layer4
 };
 TORCH_MODULE(ResNet);
 

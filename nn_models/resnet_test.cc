@@ -3,7 +3,6 @@
 #include <c10/util/Exception.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/utils.h>
 
 #include <cstdint>
 #include <memory>
@@ -99,14 +98,8 @@ TEST(ResNetTest, OutputShapes) {
 
 // Tests that construction is deterministic given the seed, and that clones compute the same.
 TEST(ResNetTest, DeterministicAndCloneable) {
-  torch::manual_seed(0);
-  ResNet first(18, ModelOptions());
-  torch::manual_seed(0);
-  ResNet second(18, ModelOptions());
-  EXPECT_TRUE(HaveSameState(*first, *second));
-  std::shared_ptr<Classifier> copy = Clone(*first);
-  EXPECT_TRUE(HaveSameState(*first, *copy));
-  EXPECT_TRUE(ComputeSameLogits(*first, *copy, {2, 3, 32, 32}));
+  EXPECT_TRUE(BuildsDeterministicallyAndClones([] { return ResNet(18, ModelOptions()).ptr(); },
+                                               {2, 3, 32, 32}));
 }
 
 // Tests that unsupported depths are rejected.

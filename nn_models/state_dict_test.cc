@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/equal.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "common/status_matchers.h"
 #include "serialization/pytorch_state_dict.h"
 
 namespace mc::nn_models {
@@ -50,7 +52,7 @@ struct MismatchedNet : torch::nn::Module {
 serialization::StateDict ReadTestData(const std::string& name) {
   absl::StatusOr<serialization::StateDict> state_dict =
       serialization::ReadPyTorchStateDict("nn_models/testdata/" + name);
-  EXPECT_TRUE(state_dict.ok()) << state_dict.status();
+  EXPECT_THAT(state_dict, IsOk());
   return state_dict.ok() ? *state_dict : serialization::StateDict();
 }
 
@@ -69,7 +71,7 @@ TEST(LoadStateDictTest, ReproducesPythonOutput) {
   ASSERT_EQ(state_dict.size(), 9u);
   ASSERT_EQ(forward.size(), 2u);
   TinyNet net;
-  ASSERT_TRUE(LoadStateDict(net, state_dict).ok());
+  ASSERT_THAT(LoadStateDict(net, state_dict), IsOk());
 
   std::map<std::string, at::Tensor> loaded = Snapshot(net);
   for (const auto& [name, tensor] : state_dict) {
@@ -91,7 +93,7 @@ TEST(LoadStateDictTest, ConvertsDtype) {
   for (const auto& [name, tensor] : state_dict)
     as_double.emplace_back(name, tensor.to(at::kDouble));
   TinyNet net;
-  ASSERT_TRUE(LoadStateDict(net, as_double).ok());
+  ASSERT_THAT(LoadStateDict(net, as_double), IsOk());
   std::map<std::string, at::Tensor> loaded = Snapshot(net);
   for (const auto& [name, tensor] : state_dict) {
     EXPECT_EQ(loaded.at(name).scalar_type(), tensor.scalar_type()) << name;
@@ -107,15 +109,14 @@ TEST(LoadStateDictTest, ReportsAllMismatchesAndLeavesModuleUnchanged) {
   MismatchedNet net;
   const std::map<std::string, at::Tensor> before = Snapshot(net);
 
-  absl::Status status = LoadStateDict(net, state_dict);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(std::string(status.message()),
-            "state dict does not match the module: "
-            "missing: head.weight, head.bias; "
-            "unexpected: bn.weight, bn.bias, bn.running_mean, bn.running_var, "
-            "bn.num_batches_tracked; "
-            "duplicated: conv.bias; "
-            "wrong shape: fc.weight (module [3, 4], state dict [3, 8])");
+  EXPECT_THAT(LoadStateDict(net, state_dict),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "state dict does not match the module: "
+                       "missing: head.weight, head.bias; "
+                       "unexpected: bn.weight, bn.bias, bn.running_mean, bn.running_var, "
+                       "bn.num_batches_tracked; "
+                       "duplicated: conv.bias; "
+                       "wrong shape: fc.weight (module [3, 4], state dict [3, 8])"));
 
   const std::map<std::string, at::Tensor> after = Snapshot(net);
   ASSERT_EQ(after.size(), before.size());

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/types.h>
+#include <torch/utils.h>
 
 #include <string>
 #include <utility>
@@ -54,6 +55,23 @@ std::vector<int64_t> LogitsShape(Classifier& model, const std::vector<int64_t>& 
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult BuildsDeterministicallyAndClones(
+    const std::function<std::shared_ptr<Classifier>()>& make_model,
+    const std::vector<int64_t>& image_batch_shape) {
+  torch::manual_seed(0);
+  const std::shared_ptr<Classifier> first = make_model();
+  torch::manual_seed(0);
+  const std::shared_ptr<Classifier> second = make_model();
+  if (::testing::AssertionResult same = HaveSameState(*first, *second); !same) {
+    return ::testing::AssertionFailure() << "two builds with seed 0 differ: " << same.message();
+  }
+  const std::shared_ptr<Classifier> copy = Clone(*first);
+  if (::testing::AssertionResult same = HaveSameState(*first, *copy); !same) {
+    return ::testing::AssertionFailure() << "the clone differs: " << same.message();
+  }
+  return ComputeSameLogits(*first, *copy, image_batch_shape);
 }
 
 }  // namespace mc::nn_models

@@ -1,16 +1,21 @@
 // File: testutil.h
-// Helpers for tests of models built on the zoo: run models on a small random batch, and
-// compare two modules' full state (parameters and buffers).
+// Helpers for tests of models built on the zoo: run models on a small random batch, compare
+// two modules' full state (parameters and buffers), and check that a model builds
+// deterministically and clones.
 //
 // Example:
 //   EXPECT_EQ(LogitsShape(*model, {2, 1, 28, 28}), (std::vector<int64_t>{2, 10}));
 //   EXPECT_TRUE(HaveSameState(*model, *Clone(*model)));
+//   EXPECT_TRUE(BuildsDeterministicallyAndClones([] { return LeNet(ModelOptions()).ptr(); },
+//                                                {2, 3, 32, 32}));
 #ifndef MC_NN_MODELS_TESTUTIL_H_
 #define MC_NN_MODELS_TESTUTIL_H_
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "nn_models/classifier.h"
@@ -30,6 +35,13 @@ std::vector<int64_t> LogitsShape(Classifier& model, const std::vector<int64_t>& 
 /// Succeeds if `a` and `b` have the same parameter and buffer names, in the same order, with
 /// equal shapes, dtypes and values; otherwise the failure names the first difference.
 ::testing::AssertionResult HaveSameState(const torch::nn::Module& a, const torch::nn::Module& b);
+
+/// Succeeds if two models built by `make_model` after torch::manual_seed(0) have the same
+/// state, and if a Clone() of the first has its state and computes its logits for images of
+/// shape `image_batch_shape`. Leaves the global seed as the builds left it.
+::testing::AssertionResult BuildsDeterministicallyAndClones(
+    const std::function<std::shared_ptr<Classifier>()>& make_model,
+    const std::vector<int64_t>& image_batch_shape);
 
 }  // namespace mc::nn_models
 

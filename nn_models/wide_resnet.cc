@@ -7,20 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "nn_models/layers.h"
 #include "nn_models/weight_init.h"
 
 namespace mc::nn_models {
-namespace {
-
-torch::nn::Conv2d Convolution(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
-                              int64_t stride) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, kernel_size)
-                               .stride(stride)
-                               .padding(kernel_size / 2)
-                               .bias(false));
-}
-
-}  // namespace
 
 WideBasicBlockImpl::WideBasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
                                        double dropout)
@@ -30,12 +20,12 @@ WideBasicBlockImpl::WideBasicBlockImpl(int64_t in_channels, int64_t out_channels
 
 void WideBasicBlockImpl::reset() {
   bn1_ = register_module("bn1", torch::nn::BatchNorm2d(in_channels_));
-  conv1_ = register_module("conv1", Convolution(in_channels_, out_channels_, 3, stride_));
+  conv1_ = register_module("conv1", SameConv2d(in_channels_, out_channels_, 3, stride_));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(out_channels_));
-  conv2_ = register_module("conv2", Convolution(out_channels_, out_channels_, 3, 1));
+  conv2_ = register_module("conv2", SameConv2d(out_channels_, out_channels_, 3, 1));
   shortcut_ = nullptr;
   if (stride_ != 1 || in_channels_ != out_channels_) {
-    shortcut_ = register_module("shortcut", Convolution(in_channels_, out_channels_, 1, stride_));
+    shortcut_ = register_module("shortcut", SameConv2d(in_channels_, out_channels_, 1, stride_));
   }
 }
 
@@ -68,7 +58,7 @@ void WideResNetImpl::reset() {
   const std::array<int64_t, 3> stage_channels = {16 * widen_factor_, 32 * widen_factor_,
                                                  64 * widen_factor_};
 
-  conv1_ = register_module("conv1", Convolution(options_.in_channels(), 16, 3, 1));
+  conv1_ = register_module("conv1", SameConv2d(options_.in_channels(), 16, 3, 1));
   layers_.clear();
   int64_t in_channels = 16;
   for (size_t stage = 0; stage < stage_channels.size(); ++stage) {

@@ -37,19 +37,14 @@ using testing::ParameterCopies;
 using testing::ParametersEqual;
 using testing::SmallModelForward;
 
-class DiffQTest : public ::testing::Test {
- protected:
-  void SetUp() override { at::manual_seed(1234); }
-};
+using DiffQTest = testing::SeededQuantizerTest;
 
 // Tests the state round trip (packed) with min_size 0 and 0.1, and 0.1 with float16.
 TEST_F(DiffQTest, SaveRestoreState) {
-  const auto factory = [](std::shared_ptr<torch::nn::Module> model, double min_size, bool float16) {
-    return MakeDiffQ(std::move(model), min_size, float16);
-  };
-  testing::ExpectSaveRestore(factory, 0, false);
-  testing::ExpectSaveRestore(factory, 0.1, false);
-  testing::ExpectSaveRestore(factory, 0.1, true);
+  testing::ExpectSaveRestoreReferenceCases(
+      [](std::shared_ptr<torch::nn::Module> model, double min_size, bool float16) {
+        return MakeDiffQ(std::move(model), min_size, float16);
+      });
 }
 
 // Tests that with nothing quantized and float16 set, quantize() rounds every parameter to

@@ -40,20 +40,14 @@ std::shared_ptr<torch::nn::Module> WeightOnly(const at::Tensor& values) {
   return model;
 }
 
-class LsqTest : public ::testing::Test {
- protected:
-  void SetUp() override { at::manual_seed(1234); }
-};
+using LsqTest = testing::SeededQuantizerTest;
 
 // Tests the state round trip (packed) with min_size 0 and 0.1, and 0.1 with float16.
 TEST_F(LsqTest, SaveRestoreState) {
-  const testing::QuantizerFactory factory = [](std::shared_ptr<torch::nn::Module> model,
-                                               double min_size, bool float16) {
-    return MakeLsq(std::move(model), min_size, float16);
-  };
-  testing::ExpectSaveRestore(factory, 0, false);
-  testing::ExpectSaveRestore(factory, 0.1, false);
-  testing::ExpectSaveRestore(factory, 0.1, true);
+  testing::ExpectSaveRestoreReferenceCases(
+      [](std::shared_ptr<torch::nn::Module> model, double min_size, bool float16) {
+        return MakeLsq(std::move(model), min_size, float16);
+      });
 }
 
 // Tests that with nothing quantized and float16 set, quantize() rounds every parameter to
@@ -68,19 +62,10 @@ TEST_F(LsqTest, Float16) {
 // Tests that estimate, true, packed and compressed sizes agree, for the reference's widths,
 // with min_size 0 and 0.5, with and without float16.
 TEST_F(LsqTest, TrueModelSize) {
-  for (const double bits : {15, 8, 5}) {
-    for (const double min_size : {0.0, 0.5}) {
-      for (const bool float16 : {false, true}) {
-        SCOPED_TRACE(::testing::Message()
-                     << "bits " << bits << ", min_size " << min_size << ", float16 " << float16);
-        testing::ExpectConsistentSizes(
-            [&](std::shared_ptr<torch::nn::Module> model, double min_size, bool float16) {
-              return MakeLsq(std::move(model), min_size, float16, LSQOptions().bits(bits));
-            },
-            min_size, float16);
-      }
-    }
-  }
+  testing::ExpectConsistentSizesAtReferenceWidths(
+      [](std::shared_ptr<torch::nn::Module> model, double bits, double min_size, bool float16) {
+        return MakeLsq(std::move(model), min_size, float16, LSQOptions().bits(bits));
+      });
 }
 
 // Tests exclusion by glob on full and local names.

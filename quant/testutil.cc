@@ -1,6 +1,7 @@
 #include "quant/testutil.h"
 
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -11,10 +12,16 @@
 #include <torch/utils.h>
 
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status_matchers.h"
 
 #include "common/units.h"
 
 namespace mc::quant::testing {
+
+void SeededQuantizerTest::SetUp() { at::manual_seed(1234); }
 
 std::shared_ptr<torch::nn::Module> SmallModel() {
   torch::nn::Sequential model(
@@ -114,13 +121,20 @@ void ExpectSaveRestore(const QuantizerFactory& factory, double min_size, bool fl
       ASSERT_FALSE(at::equal(param, at::zeros_like(param)));
     }
     std::unique_ptr<BaseQuantizer> restorer = factory(zeroed, min_size, float16);
-    const absl::Status status = restorer->restore_quantized_state(state);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(restorer->restore_quantized_state(state), IsOk());
     const std::vector<at::Tensor> restored = zeroed->parameters();
     ASSERT_EQ(restored.size(), expected.size());
     for (size_t i = 0; i < expected.size(); ++i) {
       EXPECT_TRUE(at::equal(restored[i], expected[i])) << "parameter " << i;
     }
+  }
+}
+
+void ExpectSaveRestoreReferenceCases(const QuantizerFactory& factory) {
+  for (const auto& [min_size, float16] :
+       std::vector<std::pair<double, bool>>{{0, false}, {0.1, false}, {0.1, true}}) {
+    SCOPED_TRACE(::testing::Message() << "min_size " << min_size << ", float16 " << float16);
+    ExpectSaveRestore(factory, min_size, float16);
   }
 }
 
@@ -138,6 +152,22 @@ void ExpectConsistentSizes(const QuantizerFactory& factory, double min_size, boo
     EXPECT_LE(true_size, 1.5 * estimate);
     EXPECT_LE(true_size, 1.1 * packed);
     EXPECT_LE(packed, 1.1 * true_size);
+  }
+}
+
+void ExpectConsistentSizesAtReferenceWidths(const FixedWidthQuantizerFactory& factory) {
+  for (const double bits : {15, 8, 5}) {
+    for (const double min_size : {0.0, 0.5}) {
+      for (const bool float16 : {false, true}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "bits " << bits << ", min_size " << min_size << ", float16 " << float16);
+        ExpectConsistentSizes(
+            [&](std::shared_ptr<torch::nn::Module> model, double min_size, bool float16) {
+              return factory(std::move(model), bits, min_size, float16);
+            },
+            min_size, float16);
+      }
+    }
   }
 }
 

@@ -1,10 +1,11 @@
 // File: testutil.h
 // Fixtures and contract checks every weight quantizer's tests share: the small, big and
-// mixed models, and the save/restore, size and exclusion checks, run against any
-// quantizer through a factory.
+// mixed models, a seeded test fixture, and the save/restore, size and exclusion checks, run
+// against any quantizer through a factory.
 #ifndef MC_QUANT_TESTUTIL_H_
 #define MC_QUANT_TESTUTIL_H_
 
+#include <gtest/gtest.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
@@ -19,6 +20,17 @@ namespace mc::quant::testing {
 
 using QuantizerFactory = std::function<std::unique_ptr<BaseQuantizer>(
     std::shared_ptr<torch::nn::Module> model, double min_size, bool float16)>;
+
+/// A QuantizerFactory that also takes the bits per weight of a fixed-width quantizer.
+using FixedWidthQuantizerFactory = std::function<std::unique_ptr<BaseQuantizer>(
+    std::shared_ptr<torch::nn::Module> model, double bits, double min_size, bool float16)>;
+
+/// A fixture that seeds LibTorch's generator with 1234 before each test, as the reference's
+/// tests do: `using MyQuantizerTest = testing::SeededQuantizerTest;`.
+class SeededQuantizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+};
 
 /// Sequential(Conv1d(4, 4, 8, bias=false), ReLU, Conv1d(4, 4, 1, bias=false)).
 std::shared_ptr<torch::nn::Module> SmallModel();
@@ -50,10 +62,17 @@ bool ParametersEqual(const std::shared_ptr<torch::nn::Module>& model,
 /// a new quantizer, and expects the copy to hold exactly the quantized weights.
 void ExpectSaveRestore(const QuantizerFactory& factory, double min_size, bool float16);
 
+/// ExpectSaveRestore in the reference's cases: min_size 0 and 0.1, and 0.1 with float16.
+void ExpectSaveRestoreReferenceCases(const QuantizerFactory& factory);
+
 /// Expects estimate, true, packed and zlib-compressed sizes to agree as in the reference:
 /// compressed <= 1.5 true and <= 1.5 estimate; estimate and true within 1.5x of each other;
 /// true and the serialized state within 10%.
 void ExpectConsistentSizes(const QuantizerFactory& factory, double min_size, bool float16);
+
+/// ExpectConsistentSizes at the reference's widths (15, 8 and 5 bits), each with min_size 0
+/// and 0.5, with and without float16.
+void ExpectConsistentSizesAtReferenceWidths(const FixedWidthQuantizerFactory& factory);
 
 /// With min_size 100000 (nothing quantized) and float16, expects quantize() to round every
 /// parameter of SmallBigModel to float16.

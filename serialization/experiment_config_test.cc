@@ -11,6 +11,7 @@
 namespace mc::serialization {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr char kValid[] = R"pb(
@@ -26,7 +27,7 @@ constexpr char kValid[] = R"pb(
 
 ExperimentConfig Valid() {
   ExperimentConfig config;
-  EXPECT_TRUE(MergeExperimentConfigText(kValid, "valid", config).ok());
+  EXPECT_THAT(MergeExperimentConfigText(kValid, "valid", config), IsOk());
   return config;
 }
 
@@ -40,27 +41,26 @@ std::string ValidationMessage(const ExperimentConfig& config) {
 TEST(ExperimentConfigTest, AcceptsValidConfig) {
   const ExperimentConfig config = Valid();
   EXPECT_EQ(config.training().lr_schedule(), TrainingConfig::COSINE);
-  EXPECT_TRUE(ValidateExperimentConfig(config).ok()) << ValidateExperimentConfig(config);
+  EXPECT_THAT(ValidateExperimentConfig(config), IsOk());
 }
 
 // Tests that an unknown field is rejected with its name, the source and the line.
 TEST(ExperimentConfigTest, RejectsUnknownField) {
   ExperimentConfig config;
-  const absl::Status status =
-      MergeExperimentConfigText("training {\n  learning_rate: 0.1\n}\n", "my.textproto", config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("learning_rate"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("my.textproto"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("line 2"));
+  EXPECT_THAT(
+      MergeExperimentConfigText("training {\n  learning_rate: 0.1\n}\n", "my.textproto", config),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("learning_rate"), HasSubstr("my.textproto"), HasSubstr("line 2"))));
 }
 
 // Tests that a malformed value (a string for a number, an unknown enum) is rejected.
 TEST(ExperimentConfigTest, RejectsMalformedValues) {
   ExperimentConfig config;
-  EXPECT_FALSE(MergeExperimentConfigText("training { epochs: \"ten\" }", "x", config).ok());
-  EXPECT_THAT(std::string(MergeExperimentConfigText("training { optimizer: RMSPROP }", "x", config)
-                              .message()),
-              HasSubstr("RMSPROP"));
+  EXPECT_THAT(
+      MergeExperimentConfigText("training { epochs: \"ten\" }", "x", config),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid experiment config x")));
+  EXPECT_THAT(MergeExperimentConfigText("training { optimizer: RMSPROP }", "x", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RMSPROP")));
 }
 
 // Tests that out-of-range values name the field and the allowed range.
@@ -108,7 +108,7 @@ TEST(ExperimentConfigTest, ValidatesDistributedSection) {
   distributed.set_master_addr("10.0.0.1");
   distributed.set_master_port(29500);
   distributed.set_timeout_seconds(600);
-  EXPECT_TRUE(ValidateExperimentConfig(config).ok());
+  EXPECT_THAT(ValidateExperimentConfig(config), IsOk());
 
   ExperimentConfig bad = config;
   bad.mutable_distributed()->set_rank(2);
@@ -131,11 +131,11 @@ TEST(ExperimentConfigTest, ValidatesDistributedSection) {
 // Tests that a file merges over existing values and a missing file is kNotFound.
 TEST(ExperimentConfigTest, MergesFilesOverDefaults) {
   ExperimentConfig config = Valid();
-  EXPECT_EQ(MergeExperimentConfigFile("/no/such/config.textproto", config).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(MergeExperimentConfigFile("/no/such/config.textproto", config),
+              StatusIs(absl::StatusCode::kNotFound));
   const std::string text = ExperimentConfigToText(config);
   ExperimentConfig reparsed;
-  ASSERT_TRUE(MergeExperimentConfigText(text, "printed", reparsed).ok());
+  ASSERT_THAT(MergeExperimentConfigText(text, "printed", reparsed), IsOk());
   EXPECT_EQ(reparsed.SerializeAsString(), config.SerializeAsString());
 }
 

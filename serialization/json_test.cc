@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
 #include "serialization/summary.pb.h"
 
 namespace mc::serialization {
@@ -29,11 +30,10 @@ TEST(JsonTest, ParsesBack) {
   metrics.set_train_loss(0.25);
   (*metrics.mutable_extra())["mean_bits"] = 3.5;
   EpochMetrics parsed;
-  ASSERT_TRUE(ParseJson(ToJsonLine(metrics), "line", parsed).ok());
+  ASSERT_THAT(ParseJson(ToJsonLine(metrics), "line", parsed), IsOk());
   EXPECT_EQ(parsed.SerializeAsString(), metrics.SerializeAsString());
-  const absl::Status bad = ParseJson("{\"epoch\": \"x\"", "metrics.jsonl:4", parsed);
-  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.message()), HasSubstr("metrics.jsonl:4"));
+  EXPECT_THAT(ParseJson("{\"epoch\": \"x\"", "metrics.jsonl:4", parsed),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics.jsonl:4")));
 }
 
 }  // namespace

@@ -23,50 +23,43 @@ at::Tensor Arange(at::IntArrayRef shape) {
   return at::arange(numel, at::kFloat).reshape(shape);
 }
 
+// Expects the subvectors of convolution weight (O, I, kH, kW) at `block_size` (a multiple c of
+// kH * kW) to be, block-major, the kernels of c consecutive input channels of each output
+// channel: row b * O + o holds weight[o][c * b .. c * b + c - 1]. Expects them to come back
+// exactly.
+void ExpectInputChannelBlocks(const at::Tensor& weight, int64_t block_size) {
+  const int64_t out_channels = weight.size(0);
+  const int64_t channels_per_block = block_size / (weight.size(2) * weight.size(3));
+  const int64_t blocks = weight.size(1) / channels_per_block;
+  MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, block_size));
+  ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{blocks * out_channels, block_size}));
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t o = 0; o < out_channels; ++o) {
+      EXPECT_TRUE(
+          at::equal(subvectors[b * out_channels + o],
+                    weight[o].narrow(0, channels_per_block * b, channels_per_block).flatten()))
+          << b << " " << o;
+    }
+  }
+  MC_ASSERT_OK_AND_ASSIGN(at::Tensor back, SubvectorsToWeight(subvectors, weight.sizes()));
+  EXPECT_TRUE(at::equal(back, weight));
+}
+
 // Tests that a 3x3 convolution with block size 9 gives one subvector per (input channel,
 // output channel) kernel, block-major, and comes back exactly.
 TEST_F(LayoutTest, Conv3x3SmallBlocks) {
   const at::Tensor weight = Arange({4, 3, 3, 3});
+  ExpectInputChannelBlocks(weight, 9);
   MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 9));
-  ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{12, 9}));
-  for (int64_t b = 0; b < 3; ++b) {
-    for (int64_t o = 0; o < 4; ++o) {
-      EXPECT_TRUE(at::equal(subvectors[b * 4 + o], weight[o][b].flatten())) << b << " " << o;
-    }
-  }
   // Row 1 * 4 + 2 is input channel 1 of output channel 2: values 2 * 27 + 9 .. + 17.
   EXPECT_EQ(subvectors[6][0].item<float>(), 63);
-  MC_ASSERT_OK_AND_ASSIGN(at::Tensor back, SubvectorsToWeight(subvectors, weight.sizes()));
-  EXPECT_TRUE(at::equal(back, weight));
 }
 
 // Tests that block size 18 covers the kernels of two consecutive input channels.
-TEST_F(LayoutTest, Conv3x3LargeBlocks) {
-  const at::Tensor weight = at::randn({8, 6, 3, 3});
-  MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 18));
-  ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{24, 18}));
-  for (int64_t b = 0; b < 3; ++b) {
-    for (int64_t o = 0; o < 8; ++o) {
-      EXPECT_TRUE(at::equal(subvectors[b * 8 + o], weight[o].narrow(0, 2 * b, 2).flatten()));
-    }
-  }
-  MC_ASSERT_OK_AND_ASSIGN(at::Tensor back, SubvectorsToWeight(subvectors, weight.sizes()));
-  EXPECT_TRUE(at::equal(back, weight));
-}
+TEST_F(LayoutTest, Conv3x3LargeBlocks) { ExpectInputChannelBlocks(at::randn({8, 6, 3, 3}), 18); }
 
 // Tests that a 1x1 convolution with block size 4 groups 4 consecutive input channels.
-TEST_F(LayoutTest, Conv1x1) {
-  const at::Tensor weight = at::randn({6, 16, 1, 1});
-  MC_ASSERT_OK_AND_ASSIGN(at::Tensor subvectors, WeightToSubvectors(weight, 4));
-  ASSERT_EQ(subvectors.sizes(), (at::IntArrayRef{24, 4}));
-  for (int64_t b = 0; b < 4; ++b) {
-    for (int64_t o = 0; o < 6; ++o) {
-      EXPECT_TRUE(at::equal(subvectors[b * 6 + o], weight[o].narrow(0, 4 * b, 4).flatten()));
-    }
-  }
-  MC_ASSERT_OK_AND_ASSIGN(at::Tensor back, SubvectorsToWeight(subvectors, weight.sizes()));
-  EXPECT_TRUE(at::equal(back, weight));
-}
+TEST_F(LayoutTest, Conv1x1) { ExpectInputChannelBlocks(at::randn({6, 16, 1, 1}), 4); }
 
 // Tests the linear layout against fairseq iPQ's expression of the same order,
 // W.reshape(out, -1, bs).permute(2, 1, 0).flatten(1, 2), whose columns are our rows.

@@ -1,9 +1,14 @@
 // Uses model_compression's public targets as an outside project does.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/status_macros.h"
+#include "common/status_matchers.h"
 
 namespace {
+
+using ::mc::IsOkAndHolds;
+using ::mc::StatusIs;
 
 absl::StatusOr<int> Half(int value) {
   if (value % 2 != 0) return absl::InvalidArgumentError("odd");
@@ -17,9 +22,8 @@ absl::StatusOr<int> Quarter(int value) {
 
 // Tests that @model_compression//common:status_macros propagates values and errors.
 TEST(ConsumerTest, StatusMacros) {
-  ASSERT_TRUE(Quarter(12).ok());
-  EXPECT_EQ(*Quarter(12), 3);
-  EXPECT_EQ(Quarter(6).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Quarter(12), IsOkAndHolds(3));
+  EXPECT_THAT(Quarter(6), StatusIs(absl::StatusCode::kInvalidArgument, "odd"));
 }
 
 }  // namespace

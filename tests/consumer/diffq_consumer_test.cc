@@ -1,11 +1,15 @@
 // Quantizes a model with @model_compression//quant:diffq and restores its state elsewhere.
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/linear.h>
 
+#include "common/status_matchers.h"
 #include "quant/diffq.h"
 
 namespace {
+
+using ::mc::IsOk;
 
 // Tests that a DiffQ state restores into another model to exactly the quantized weights.
 TEST(DiffqConsumerTest, StateRoundTrip) {
@@ -21,7 +25,7 @@ TEST(DiffqConsumerTest, StateRoundTrip) {
   torch::nn::Linear other(64, 32);
   mc::quant::DiffQuantizer restorer(
       other.ptr(), mc::quant::DiffQuantizerOptions().group_size(8).min_size(0).exclude({"bias"}));
-  ASSERT_TRUE(restorer.restore_quantized_state(state).ok());
+  ASSERT_THAT(restorer.restore_quantized_state(state), IsOk());
   EXPECT_TRUE(at::equal(other->weight, model->weight));
   EXPECT_TRUE(at::equal(other->bias, model->bias));
 }
