@@ -66,63 +66,69 @@ absl::Status ValidateQuantizationConfig(const ExperimentConfig& config) {
   return CheckRange("quantization.bits_lr", q.bits_lr(), Range::LeftOpen(0, 1));
 }
 
-absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeQuantizationTraining(const MethodContext& context) {
+namespace {
+
+std::vector<std::string> ExcludedLayers(const QuantizationConfig& q) {
+  return {q.exclude().begin(), q.exclude().end()};
+}
+
+std::unique_ptr<TrainingMethod> MakeDiffqTraining(const MethodContext& context) {
   const QuantizationConfig& q = context.config.quantization();
-  const serialization::TrainingConfig& training = context.config.training();
-  const std::vector<std::string> exclude(q.exclude().begin(), q.exclude().end());
-  const std::string method = q.method().empty() ? "diffq" : q.method();
-  if (method == "float") return std::make_unique<FloatTraining>(context.model, training);
-  if (method == "diffq") {
-    const quant::DiffQuantizerOptions options = quant::DiffQuantizerOptions()
-                                                    .group_size(q.group_size())
-                                                    .min_size(q.min_size())
-                                                    .min_bits(q.min_bits())
-                                                    .max_bits(q.max_bits())
-                                                    .init_bits(q.init_bits())
-                                                    .noise(q.noise())
-                                                    .float16(q.float16())
-                                                    .exclude(exclude);
-    const double bits_lr = q.bits_lr();
-    return std::make_unique<QuantizedTraining>(
-        "diffq", context.model, training, q.penalty(),
-        [options, bits_lr](std::shared_ptr<torch::nn::Module> model,
-                           torch::optim::Optimizer* model_optimizer) {
-          auto quantizer = std::make_unique<quant::DiffQuantizer>(std::move(model), options);
-          QuantizerSetup setup;
-          if (model_optimizer != nullptr) {
-            // A separate Adam for the bits, as the reference's CIFAR recipe.
-            setup.quantizer_optimizer = std::make_unique<torch::optim::Adam>(
-                std::vector<torch::optim::OptimizerParamGroup>{}, torch::optim::AdamOptions(bits_lr));
-            quantizer->setup_optimizer(*setup.quantizer_optimizer, bits_lr);
-          } else {
-            quantizer->no_optimizer();
-          }
-          setup.quantizer = std::move(quantizer);
-          return setup;
-        });
-  }
-  if (method == "qat") {
-    const quant::UniformQuantizerOptions options = quant::UniformQuantizerOptions()
-                                                       .bits(q.bits())
-                                                       .qat(true)
-                                                       .min_size(q.min_size())
-                                                       .float16(q.float16())
-                                                       .exclude(exclude);
-    return std::make_unique<QuantizedTraining>(
-        "qat", context.model, training, /*penalty=*/0,
-        [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer*) {
-          QuantizerSetup setup;
-          setup.quantizer = std::make_unique<quant::UniformQuantizer>(std::move(model), options);
-          return setup;
-        });
-  }
+  const quant::DiffQuantizerOptions options = quant::DiffQuantizerOptions()
+                                                  .group_size(q.group_size())
+                                                  .min_size(q.min_size())
+                                                  .min_bits(q.min_bits())
+                                                  .max_bits(q.max_bits())
+                                                  .init_bits(q.init_bits())
+                                                  .noise(q.noise())
+                                                  .float16(q.float16())
+                                                  .exclude(ExcludedLayers(q));
+  const double bits_lr = q.bits_lr();
+  return std::make_unique<QuantizedTraining>(
+      "diffq", context.model, context.config.training(), q.penalty(),
+      [options, bits_lr](std::shared_ptr<torch::nn::Module> model,
+                         torch::optim::Optimizer* model_optimizer) {
+        auto quantizer = std::make_unique<quant::DiffQuantizer>(std::move(model), options);
+        QuantizerSetup setup;
+        if (model_optimizer != nullptr) {
+          // A separate Adam for the bits, as the reference's CIFAR recipe.
+          setup.quantizer_optimizer = std::make_unique<torch::optim::Adam>(
+              std::vector<torch::optim::OptimizerParamGroup>{}, torch::optim::AdamOptions(bits_lr));
+          quantizer->setup_optimizer(*setup.quantizer_optimizer, bits_lr);
+        } else {
+          quantizer->no_optimizer();
+        }
+        setup.quantizer = std::move(quantizer);
+        return setup;
+      });
+}
+
+std::unique_ptr<TrainingMethod> MakeQatTraining(const MethodContext& context) {
+  const QuantizationConfig& q = context.config.quantization();
+  const quant::UniformQuantizerOptions options = quant::UniformQuantizerOptions()
+                                                     .bits(q.bits())
+                                                     .qat(true)
+                                                     .min_size(q.min_size())
+                                                     .float16(q.float16())
+                                                     .exclude(ExcludedLayers(q));
+  return std::make_unique<QuantizedTraining>(
+      "qat", context.model, context.config.training(), /*penalty=*/0,
+      [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer*) {
+        QuantizerSetup setup;
+        setup.quantizer = std::make_unique<quant::UniformQuantizer>(std::move(model), options);
+        return setup;
+      });
+}
+
+std::unique_ptr<TrainingMethod> MakeLsqTraining(const MethodContext& context) {
+  const QuantizationConfig& q = context.config.quantization();
   const quant::LSQOptions options = quant::LSQOptions()
                                         .bits(q.bits())
                                         .min_size(q.min_size())
                                         .float16(q.float16())
-                                        .exclude(exclude);
+                                        .exclude(ExcludedLayers(q));
   return std::make_unique<QuantizedTraining>(
-      "lsq", context.model, training, /*penalty=*/0,
+      "lsq", context.model, context.config.training(), /*penalty=*/0,
       [options](std::shared_ptr<torch::nn::Module> model, torch::optim::Optimizer* model_optimizer) {
         auto quantizer = std::make_unique<quant::LSQ>(std::move(model), options);
         // The step sizes train with the model's optimizer, as in the reference.
@@ -135,6 +141,18 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeQuantizationTraining(const M
         setup.quantizer = std::move(quantizer);
         return setup;
       });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeQuantizationTraining(const MethodContext& context) {
+  const std::string& method = context.config.quantization().method();
+  if (method == "float") {
+    return std::make_unique<FloatTraining>(context.model, context.config.training());
+  }
+  if (method == "qat") return MakeQatTraining(context);
+  if (method == "lsq") return MakeLsqTraining(context);
+  return MakeDiffqTraining(context);  // also when the method is left empty
 }
 
 namespace {

@@ -105,7 +105,7 @@ class VqTraining : public TrainingMethod {
 
   absl::StatusOr<CompressedResult> Compress() override {
     CompressedResult result;
-    MC_ASSIGN_OR_RETURN(result.model, compressor_->Compressed());
+    MC_ASSIGN_OR_RETURN(result.model, compressor_->ToCompressedModel());
     result.model_size_mb = compressor_->size().total_megabytes();
     std::map<std::string, const vq::LayerReport*> reports;
     for (const vq::LayerReport& layer : compressor_->layers()) reports[layer.name] = &layer;

@@ -101,7 +101,7 @@ absl::Status Validate(const CompressorOptions& options) {
   return absl::OkStatus();
 }
 
-at::Tensor DistillationLoss(const at::Tensor& student_logits, const at::Tensor& teacher_logits) {
+at::Tensor KlToTeacher(const at::Tensor& student_logits, const at::Tensor& teacher_logits) {
   const at::Tensor log_student = at::log_softmax(student_logits, 1);
   const at::Tensor log_teacher = at::log_softmax(teacher_logits, 1);
   return (log_teacher.exp() * (log_teacher - log_student)).sum() / student_logits.size(0);
@@ -166,7 +166,7 @@ struct VqCompressor::State {
     const at::Tensor target = TeacherLogits(images);
     optimizer.zero_grad();
     const at::Tensor logits = student->forward(images);
-    const at::Tensor loss = DistillationLoss(logits, target);
+    const at::Tensor loss = KlToTeacher(logits, target);
     loss.backward();
     PullGradients(trained);
     if (sync_gradients) {
@@ -182,7 +182,7 @@ struct VqCompressor::State {
   double ProbeLoss() const {
     torch::NoGradGuard no_grad;
     student->eval();
-    return DistillationLoss(student->forward(probe_images), probe_teacher_logits).item<double>();
+    return KlToTeacher(student->forward(probe_images), probe_teacher_logits).item<double>();
   }
 
   absl::StatusOr<at::Tensor> CollectInputs(size_t index, const TrainBatches& batches) {
@@ -387,7 +387,7 @@ torch::optim::Optimizer& VqCompressor::global_optimizer() {
   return *state_->global_optimizer;
 }
 
-absl::StatusOr<serialization::CompressedModel> VqCompressor::Compressed() const {
+absl::StatusOr<serialization::CompressedModel> VqCompressor::ToCompressedModel() const {
   const State& s = *state_;
   if (s.global_optimizer == nullptr) {
     return absl::FailedPreconditionError("the model is not compressed yet (call CompressLayers)");
@@ -468,7 +468,7 @@ absl::StatusOr<CompressionResult> CompressModel(std::shared_ptr<nn_models::Class
   MC_RETURN_IF_ERROR(compressor->CompressLayers(batches));
   MC_RETURN_IF_ERROR(compressor->GlobalFinetune(batches));
   CompressionResult result;
-  MC_ASSIGN_OR_RETURN(result.model, compressor->Compressed());
+  MC_ASSIGN_OR_RETURN(result.model, compressor->ToCompressedModel());
   result.layers = compressor->layers();
   result.size = compressor->size();
   result.seconds = compressor->seconds();

@@ -158,7 +158,7 @@ struct DistillationStep {
 
 /// KL(softmax(teacher) || softmax(student)) summed over classes and averaged over the batch.
 /// student_logits, teacher_logits: (B, num_classes). Differentiable in student_logits.
-at::Tensor DistillationLoss(const at::Tensor& student_logits, const at::Tensor& teacher_logits);
+at::Tensor KlToTeacher(const at::Tensor& student_logits, const at::Tensor& teacher_logits);
 
 /// The compressor's state over its two stages: CompressLayers, then GlobalFinetune (or
 /// GlobalStep, for a caller that runs its own loop, e.g. the experiment runner).
@@ -197,7 +197,7 @@ class VqCompressor {
   /// passthrough, in the student's named_parameters() then named_buffers() order. The
   /// caller fills in the architecture (`model`) and data set.
   /// \error kFailedPrecondition before CompressLayers.
-  absl::StatusOr<serialization::CompressedModel> Compressed() const;
+  absl::StatusOr<serialization::CompressedModel> ToCompressedModel() const;
 
   /// Per-layer results, in compression order.
   const std::vector<LayerReport>& layers() const;
