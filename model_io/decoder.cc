@@ -11,7 +11,6 @@
 #include "vq/codebook_codec.h"
 
 namespace mc::model_io {
-namespace {
 
 absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& tensor) {
   switch (tensor.encoding_case()) {
@@ -28,8 +27,6 @@ absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& t
   }
   return absl::DataLossError(absl::StrCat("tensor ", tensor.name(), " has no encoding"));
 }
-
-}  // namespace
 
 absl::StatusOr<serialization::StateDict> DecodeCompressedModel(
     const serialization::CompressedModel& stored) {

@@ -10,6 +10,8 @@
 #ifndef MC_MODEL_IO_DECODER_H_
 #define MC_MODEL_IO_DECODER_H_
 
+#include <ATen/core/Tensor.h>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "serialization/compressed_model.pb.h"
@@ -20,6 +22,10 @@ class Module;
 }
 
 namespace mc::model_io {
+
+/// One stored tensor's values: float32 (int64 for int64 passthrough tensors), in its shape.
+/// \error kDataLoss naming the tensor when it is corrupt or has no encoding this decoder knows.
+absl::StatusOr<at::Tensor> DecodeTensor(const serialization::CompressedTensor& tensor);
 
 /// Every stored tensor as (name, float32 or int64 values), in the stored order.
 /// \error kDataLoss naming the tensor when one is corrupt or has no encoding this decoder

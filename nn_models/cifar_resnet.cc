@@ -32,4 +32,8 @@ at::Tensor CifarResNetImpl::forward(const at::Tensor& images) {
   return internal::ResNetTrunkForward(trunk_, images, /*max_pool=*/false);
 }
 
+ForwardGraphBuilder::Value CifarResNetImpl::DescribeForward(ForwardGraphBuilder& builder) const {
+  return internal::DescribeResNetTrunk(trunk_, builder, /*max_pool=*/false);
+}
+
 }  // namespace mc::nn_models

@@ -45,6 +45,8 @@ class CifarResNetImpl : public torch::nn::Cloneable<CifarResNetImpl>, public Cla
   /// images: (B, in_channels, H, W), float32, any H and W. Returns logits (B, num_classes).
   at::Tensor forward(const at::Tensor& images) override;
 
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
+
  private:
   int64_t depth_;
   ModelOptions options_;

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "nn_models/forward_graph.h"
+
 namespace mc::nn_models {
 
 /// Base of every model in the zoo. Module is a virtual base, as in torch::nn::Cloneable, so a
@@ -24,6 +26,10 @@ class Classifier : public virtual torch::nn::Module {
  public:
   /// images: (B, in_channels, H, W), float32. Returns logits (B, num_classes), float32.
   virtual at::Tensor forward(const at::Tensor& images) = 0;
+
+  /// forward() in eval mode spelled out on `builder` (nn_models/forward_graph.h), for engines
+  /// that run the model from other weights; returns the logits' value.
+  virtual ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const = 0;
 };
 
 /// Deep copy of `model`: same architecture, parameters and buffers (BatchNorm statistics),

@@ -26,6 +26,9 @@ class TinyClassifierImpl : public torch::nn::Cloneable<TinyClassifierImpl>, publ
   at::Tensor forward(const at::Tensor& images) override {
     return norm_->forward(linear_->forward(images.flatten(1)));
   }
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override {
+    return builder.Layer("norm", builder.Layer("linear", builder.Flatten(builder.Input())));
+  }
 
  private:
   torch::nn::Linear linear_{nullptr};
@@ -36,6 +39,9 @@ class TinyClassifierImpl : public torch::nn::Cloneable<TinyClassifierImpl>, publ
 class UncloneableClassifier : public Classifier {
  public:
   at::Tensor forward(const at::Tensor& images) override { return images; }
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override {
+    return builder.Input();
+  }
 };
 
 // A cloneable module holding a classifier as a child, as wrappers around zoo models do.

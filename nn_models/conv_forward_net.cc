@@ -166,4 +166,19 @@ at::Tensor ConvForwardNetImpl::forward(const at::Tensor& images) {
   return at::relu(output_->forward(x));
 }
 
+ForwardGraphBuilder::Value ConvForwardNetImpl::DescribeForward(ForwardGraphBuilder& builder) const {
+  ForwardGraphBuilder::Value x = builder.Input();
+  for (size_t i = 0; i < convs_->size(); ++i) {
+    x = builder.Relu(builder.Layer("convs." + std::to_string(i), x));
+    x = builder.Layer("conv_norms." + std::to_string(i), x);
+    if (Contains(spec_.max_pool_after, static_cast<int64_t>(i))) x = builder.MaxPool2d(x, 2, 2, 0);
+  }
+  x = builder.Flatten(x);
+  for (size_t i = 0; i < linears_->size(); ++i) {
+    x = builder.Relu(builder.Layer("linears." + std::to_string(i), x));
+    x = builder.Layer("linear_norms." + std::to_string(i), x);
+  }
+  return builder.Relu(builder.Layer("output", x));
+}
+
 }  // namespace mc::nn_models

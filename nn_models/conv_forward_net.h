@@ -85,6 +85,8 @@ class ConvForwardNetImpl : public torch::nn::Cloneable<ConvForwardNetImpl>, publ
   /// (B, num_classes), all >= 0. Throws c10::Error for another image size.
   at::Tensor forward(const at::Tensor& images) override;
 
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
+
  private:
   ConvForwardNetSpec spec_;
   ModelOptions options_;

@@ -47,4 +47,12 @@ at::Tensor LeNetImpl::forward(const at::Tensor& images) {
   return fc3_->forward(x);
 }
 
+ForwardGraphBuilder::Value LeNetImpl::DescribeForward(ForwardGraphBuilder& builder) const {
+  ForwardGraphBuilder::Value x = builder.MaxPool2d(builder.Relu(builder.Layer("conv1", builder.Input())), 2, 2, 0);
+  x = builder.MaxPool2d(builder.Relu(builder.Layer("conv2", x)), 2, 2, 0);
+  x = builder.Relu(builder.Layer("fc1", builder.Flatten(x)));
+  x = builder.Relu(builder.Layer("fc2", x));
+  return builder.Layer("fc3", x);
+}
+
 }  // namespace mc::nn_models

@@ -40,6 +40,8 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Classifier {
   /// (B, num_classes). Throws c10::Error for another image size.
   at::Tensor forward(const at::Tensor& images) override;
 
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
+
  private:
   ModelOptions options_;
   torch::nn::Conv2d conv1_{nullptr};

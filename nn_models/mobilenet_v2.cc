@@ -129,4 +129,36 @@ at::Tensor MobileNetV2Impl::forward(const at::Tensor& images) {
   return classifier_->forward(x);
 }
 
+ForwardGraphBuilder::Value ConvNormReLU6Impl::DescribeForward(ForwardGraphBuilder& builder,
+                                      const std::string& prefix, ForwardGraphBuilder::Value x) const {
+  return builder.Relu6(builder.Layer(prefix + "1", builder.Layer(prefix + "0", x)));
+}
+
+ForwardGraphBuilder::Value InvertedResidualImpl::DescribeForward(ForwardGraphBuilder& builder,
+                                         const std::string& prefix, ForwardGraphBuilder::Value x) const {
+  ForwardGraphBuilder::Value out = x;
+  for (size_t i = 0; i < conv_->size(); ++i) {
+    const std::string path = prefix + "conv." + std::to_string(i);
+    if (const auto* block = conv_->ptr(i)->as<ConvNormReLU6Impl>()) {
+      out = block->DescribeForward(builder, path + ".", out);
+    } else {
+      out = builder.Layer(path, out);
+    }
+  }
+  return stride_ == 1 && in_channels_ == out_channels_ ? builder.Add(out, x) : out;
+}
+
+ForwardGraphBuilder::Value MobileNetV2Impl::DescribeForward(ForwardGraphBuilder& builder) const {
+  ForwardGraphBuilder::Value x = builder.Input();
+  for (size_t i = 0; i < features_->size(); ++i) {
+    const std::string prefix = "features." + std::to_string(i) + ".";
+    if (const auto* block = features_->ptr(i)->as<ConvNormReLU6Impl>()) {
+      x = block->DescribeForward(builder, prefix, x);
+    } else {
+      x = features_->ptr(i)->as<InvertedResidualImpl>()->DescribeForward(builder, prefix, x);
+    }
+  }
+  return builder.Layer("classifier.1", builder.GlobalAveragePool(x));
+}
+
 }  // namespace mc::nn_models

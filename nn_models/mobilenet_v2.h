@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 
 #include "nn_models/classifier.h"
 #include "nn_models/model_options.h"
@@ -38,6 +39,11 @@ class ConvNormReLU6Impl : public torch::nn::Cloneable<ConvNormReLU6Impl> {
 
   /// x: (B, in_channels, H, W) -> (B, out_channels, ceil(H / stride), ceil(W / stride)).
   at::Tensor forward(const at::Tensor& x);
+
+  /// forward() spelled out on `builder` (nn_models/forward_graph.h); `prefix` is the block's
+  /// path in the model followed by a dot.
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                             ForwardGraphBuilder::Value x) const;
 
  private:
   int64_t in_channels_;
@@ -65,6 +71,11 @@ class InvertedResidualImpl : public torch::nn::Cloneable<InvertedResidualImpl> {
 
   /// x: (B, in_channels, H, W) -> (B, out_channels, ceil(H / stride), ceil(W / stride)).
   at::Tensor forward(const at::Tensor& x);
+
+  /// forward() spelled out on `builder` (nn_models/forward_graph.h); `prefix` is the block's
+  /// path in the model followed by a dot.
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                             ForwardGraphBuilder::Value x) const;
 
  private:
   int64_t in_channels_;
@@ -95,6 +106,8 @@ class MobileNetV2Impl : public torch::nn::Cloneable<MobileNetV2Impl>, public Cla
 
   /// images: (B, in_channels, H, W), float32, any H and W. Returns logits (B, num_classes).
   at::Tensor forward(const at::Tensor& images) override;
+
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
 
  private:
   ModelOptions options_;

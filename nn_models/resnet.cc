@@ -24,6 +24,12 @@ at::Tensor Shortcut(torch::nn::Sequential& downsample, const at::Tensor& x) {
   return downsample.is_empty() ? x : downsample->forward(x);
 }
 
+ForwardGraphBuilder::Value DescribeShortcut(const torch::nn::Sequential& downsample, ForwardGraphBuilder& builder,
+                     const std::string& prefix, ForwardGraphBuilder::Value x) {
+  if (downsample.is_empty()) return x;
+  return builder.Layer(prefix + "downsample.1", builder.Layer(prefix + "downsample.0", x));
+}
+
 // relu(out + shortcut), written over `out`, a BatchNorm's output. Neither BatchNorm nor the
 // addition keeps its output for the backward pass (ReLU keeps its own), so working in place,
 // as torchvision's ReLU(inplace=True) does, saves an allocation and a pass over memory per
@@ -101,6 +107,13 @@ at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
   return ResidualOutput(out, Shortcut(downsample_, x));
 }
 
+ForwardGraphBuilder::Value BasicBlockImpl::DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                   ForwardGraphBuilder::Value x) const {
+  ForwardGraphBuilder::Value out = builder.Relu(builder.Layer(prefix + "bn1", builder.Layer(prefix + "conv1", x)));
+  out = builder.Layer(prefix + "bn2", builder.Layer(prefix + "conv2", out));
+  return builder.Relu(builder.Add(out, DescribeShortcut(downsample_, builder, prefix, x)));
+}
+
 BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t channels, int64_t stride)
     : in_channels_(in_channels), channels_(channels), stride_(stride) {
   reset();
@@ -127,6 +140,14 @@ at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
   out = bn2_->forward(conv2_->forward(out)).relu_();
   out = bn3_->forward(conv3_->forward(out));
   return ResidualOutput(out, Shortcut(downsample_, x));
+}
+
+ForwardGraphBuilder::Value BottleneckImpl::DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                   ForwardGraphBuilder::Value x) const {
+  ForwardGraphBuilder::Value out = builder.Relu(builder.Layer(prefix + "bn1", builder.Layer(prefix + "conv1", x)));
+  out = builder.Relu(builder.Layer(prefix + "bn2", builder.Layer(prefix + "conv2", out)));
+  out = builder.Layer(prefix + "bn3", builder.Layer(prefix + "conv3", out));
+  return builder.Relu(builder.Add(out, DescribeShortcut(downsample_, builder, prefix, x)));
 }
 
 torch::nn::Sequential MakeBasicBlockStage(int64_t in_channels, int64_t channels, int64_t num_blocks,
@@ -177,6 +198,23 @@ at::Tensor ResNetTrunkForward(ResNetTrunk& trunk, const at::Tensor& images, bool
   return trunk.fc->forward(x);
 }
 
+ForwardGraphBuilder::Value DescribeResNetTrunk(const ResNetTrunk& trunk, ForwardGraphBuilder& builder, bool max_pool) {
+  ForwardGraphBuilder::Value x = builder.Relu(builder.Layer("bn1", builder.Layer("conv1", builder.Input())));
+  if (max_pool) x = builder.MaxPool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
+  for (size_t stage = 0; stage < trunk.layers.size(); ++stage) {
+    const torch::nn::Sequential& layer = trunk.layers[stage];
+    for (size_t block = 0; block < layer->size(); ++block) {
+      const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(block) + ".";
+      if (const auto* basic = layer->ptr(block)->as<BasicBlockImpl>()) {
+        x = basic->DescribeForward(builder, prefix, x);
+      } else {
+        x = layer->ptr(block)->as<BottleneckImpl>()->DescribeForward(builder, prefix, x);
+      }
+    }
+  }
+  return builder.Layer("fc", builder.GlobalAveragePool(x));
+}
+
 }  // namespace internal
 
 ResNetImpl::ResNetImpl(int64_t depth, const ModelOptions& options)
@@ -199,6 +237,10 @@ void ResNetImpl::pretty_print(std::ostream& stream) const {
 
 at::Tensor ResNetImpl::forward(const at::Tensor& images) {
   return internal::ResNetTrunkForward(trunk_, images, /*max_pool=*/!options_.cifar_stem());
+}
+
+ForwardGraphBuilder::Value ResNetImpl::DescribeForward(ForwardGraphBuilder& builder) const {
+  return internal::DescribeResNetTrunk(trunk_, builder, /*max_pool=*/!options_.cifar_stem());
 }
 
 }  // namespace mc::nn_models

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "nn_models/classifier.h"
@@ -46,6 +47,11 @@ class BasicBlockImpl : public torch::nn::Cloneable<BasicBlockImpl> {
 
   /// x: (B, in_channels, H, W) -> (B, channels, ceil(H / stride), ceil(W / stride)).
   at::Tensor forward(const at::Tensor& x);
+
+  /// forward() spelled out on `builder` (nn_models/forward_graph.h); `prefix` is the block's
+  /// path in the model followed by a dot.
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                             ForwardGraphBuilder::Value x) const;
 
  private:
   int64_t in_channels_;
@@ -76,6 +82,11 @@ class BottleneckImpl : public torch::nn::Cloneable<BottleneckImpl> {
 
   /// x: (B, in_channels, H, W) -> (B, 4 * channels, ceil(H / stride), ceil(W / stride)).
   at::Tensor forward(const at::Tensor& x);
+
+  /// forward() spelled out on `builder` (nn_models/forward_graph.h); `prefix` is the block's
+  /// path in the model followed by a dot.
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                             ForwardGraphBuilder::Value x) const;
 
  private:
   int64_t in_channels_;
@@ -133,6 +144,10 @@ ResNetTrunk RegisterResNetTrunk(torch::nn::Module& model, const ResNetTrunkLayou
 /// average pooling and fc: (B, C, H, W) images -> (B, num_classes) logits.
 at::Tensor ResNetTrunkForward(ResNetTrunk& trunk, const at::Tensor& images, bool max_pool);
 
+/// ResNetTrunkForward spelled out on `builder`.
+ForwardGraphBuilder::Value DescribeResNetTrunk(const ResNetTrunk& trunk, ForwardGraphBuilder& builder,
+                                               bool max_pool);
+
 }  // namespace internal
 
 /// ImageNet ResNet of depth 18, 34 (BasicBlocks: 2-2-2-2, 3-4-6-3) or 50, 101, 152
@@ -155,6 +170,8 @@ class ResNetImpl : public torch::nn::Cloneable<ResNetImpl>, public Classifier {
 
   /// images: (B, in_channels, H, W), float32, any H and W. Returns logits (B, num_classes).
   at::Tensor forward(const at::Tensor& images) override;
+
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
 
  private:
   int64_t depth_;

@@ -89,4 +89,24 @@ at::Tensor WideResNetImpl::forward(const at::Tensor& images) {
   return fc_->forward(x);
 }
 
+ForwardGraphBuilder::Value WideBasicBlockImpl::DescribeForward(ForwardGraphBuilder& builder,
+                                       const std::string& prefix, ForwardGraphBuilder::Value x) const {
+  const ForwardGraphBuilder::Value activated = builder.Relu(builder.Layer(prefix + "bn1", x));
+  ForwardGraphBuilder::Value y = builder.Relu(builder.Layer(prefix + "bn2", builder.Layer(prefix + "conv1", activated)));
+  y = builder.Layer(prefix + "conv2", y);
+  return builder.Add(y, shortcut_.is_empty() ? x : builder.Layer(prefix + "shortcut", activated));
+}
+
+ForwardGraphBuilder::Value WideResNetImpl::DescribeForward(ForwardGraphBuilder& builder) const {
+  ForwardGraphBuilder::Value x = builder.Layer("conv1", builder.Input());
+  for (size_t stage = 0; stage < layers_.size(); ++stage) {
+    for (size_t block = 0; block < layers_[stage]->size(); ++block) {
+      const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(block) + ".";
+      x = layers_[stage]->ptr(block)->as<WideBasicBlockImpl>()->DescribeForward(builder, prefix, x);
+    }
+  }
+  x = builder.Relu(builder.Layer("bn", x));
+  return builder.Layer("fc", builder.GlobalAveragePool(x));
+}
+
 }  // namespace mc::nn_models

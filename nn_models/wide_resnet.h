@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "nn_models/classifier.h"
@@ -42,6 +43,11 @@ class WideBasicBlockImpl : public torch::nn::Cloneable<WideBasicBlockImpl> {
 
   /// x: (B, in_channels, H, W) -> (B, out_channels, ceil(H / stride), ceil(W / stride)).
   at::Tensor forward(const at::Tensor& x);
+
+  /// forward() spelled out on `builder` (nn_models/forward_graph.h); `prefix` is the block's
+  /// path in the model followed by a dot.
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
+                                             ForwardGraphBuilder::Value x) const;
 
  private:
   int64_t in_channels_;
@@ -76,6 +82,8 @@ class WideResNetImpl : public torch::nn::Cloneable<WideResNetImpl>, public Class
 
   /// images: (B, in_channels, H, W), float32, any H and W. Returns logits (B, num_classes).
   at::Tensor forward(const at::Tensor& images) override;
+
+  ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const override;
 
  private:
   int64_t depth_;
