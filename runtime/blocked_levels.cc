@@ -1,0 +1,211 @@
+// File: blocked_levels.cc
+// Building, checking and decoding BlockedLevels.
+#include "runtime/blocked_levels.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mc::runtime {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  throw std::invalid_argument("BlockedLevels: " + message);
+}
+
+int64_t BlockBytes(int block, int width) { return block * ContainerBits(width) / 8; }
+
+void CheckShape(int64_t rows, int64_t cols, int block) {
+  if (rows < 0 || cols < 0) {
+    Fail("rows and cols must not be negative, got " + std::to_string(rows) + " x " +
+         std::to_string(cols));
+  }
+  if (block != 8 && block != 16 && block != 32) {
+    Fail("block must be 8, 16 or 32, got " + std::to_string(block));
+  }
+}
+
+void CheckWidth(int width, int64_t block_index) {
+  if (width < 1 || width > 8) {
+    Fail("width of block " + std::to_string(block_index) + " is " + std::to_string(width) +
+         ", not in 1..8");
+  }
+}
+
+void CheckAffineTables(const std::vector<float>& affine_offset,
+                       const std::vector<float>& affine_scale) {
+  if (affine_offset.size() != affine_scale.size()) {
+    Fail("affine_offset has " + std::to_string(affine_offset.size()) +
+         " entries but affine_scale has " + std::to_string(affine_scale.size()));
+  }
+  if (affine_offset.empty() || affine_offset.size() % kAffineStride != 0) {
+    Fail("affine tables must hold a positive multiple of 9 entries, got " +
+         std::to_string(affine_offset.size()));
+  }
+}
+
+void CheckGroup(uint32_t group, size_t table_size, int64_t block_index) {
+  if (group >= table_size / kAffineStride) {
+    Fail("group " + std::to_string(group) + " of block " + std::to_string(block_index) +
+         " has no entry in the affine tables (" + std::to_string(table_size / kAffineStride) +
+         " groups)");
+  }
+}
+
+[[noreturn]] void FailLevel(int level, int64_t row, int64_t col, int width) {
+  Fail("level " + std::to_string(level) + " at row " + std::to_string(row) + ", column " +
+       std::to_string(col) + " does not fit its block's width " + std::to_string(width));
+}
+
+// Appends row `row` of `levels` packed block by block at the container of each block's width.
+void PackRow(const uint8_t* row_levels, const uint8_t* row_widths, int64_t row, int64_t cols,
+             int block, std::vector<uint8_t>* packed) {
+  const int64_t blocks = (cols + block - 1) / block;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int width = row_widths[b];
+    const int container = ContainerBits(width);
+    const size_t start = packed->size();
+    packed->resize(start + BlockBytes(block, width), 0);
+    const int64_t count = std::min<int64_t>(block, cols - b * block);
+    for (int64_t i = 0; i < count; ++i) {
+      const int level = row_levels[b * block + i];
+      if (level >> width != 0) FailLevel(level, row, b * block + i, width);
+      const int64_t bit = i * container;
+      (*packed)[start + bit / 8] |= static_cast<uint8_t>(level << (bit % 8));
+    }
+  }
+}
+
+bool AllEqual(const uint8_t* values, int64_t count) {
+  return std::all_of(values, values + count, [&](uint8_t v) { return v == values[0]; });
+}
+
+}  // namespace
+
+size_t BlockedLevels::ResidentBytes() const {
+  return block_bits.size() * sizeof(uint8_t) + block_group.size() * sizeof(uint32_t) +
+         (affine_offset.size() + affine_scale.size()) * sizeof(float) +
+         packed.size() * sizeof(uint8_t) + row_offsets.size() * sizeof(int64_t);
+}
+
+BlockedLevels BuildBlockedLevels(int64_t rows, int64_t cols, int block, const uint8_t* levels,
+                                 const uint8_t* widths, const uint32_t* groups,
+                                 std::vector<float> affine_offset,
+                                 std::vector<float> affine_scale) {
+  CheckShape(rows, cols, block);
+  CheckAffineTables(affine_offset, affine_scale);
+  BlockedLevels w;
+  w.rows = rows;
+  w.cols = cols;
+  w.block = block;
+  w.blocks_per_row = (cols + block - 1) / block;
+  const int64_t num_blocks = rows * w.blocks_per_row;
+  if (num_blocks > 0 && (levels == nullptr || widths == nullptr)) {
+    Fail("levels and widths must not be null");
+  }
+  for (int64_t i = 0; i < num_blocks; ++i) {
+    CheckWidth(widths[i], i);
+    if (groups != nullptr) CheckGroup(groups[i], affine_offset.size(), i);
+  }
+  w.row_offsets.reserve(rows + 1);
+  w.row_offsets.push_back(0);
+  for (int64_t r = 0; r < rows; ++r) {
+    PackRow(levels + r * cols, widths + r * w.blocks_per_row, r, cols, block, &w.packed);
+    w.row_offsets.push_back(static_cast<int64_t>(w.packed.size()));
+  }
+  if (num_blocks > 0 && AllEqual(widths, num_blocks)) {
+    w.bits = widths[0];
+  } else if (num_blocks == 0) {
+    w.bits = 8;
+  } else {
+    w.block_bits.assign(widths, widths + num_blocks);
+  }
+  if (groups != nullptr && std::any_of(groups, groups + num_blocks, [](uint32_t g) { return g; })) {
+    w.block_group.assign(groups, groups + num_blocks);
+  }
+  w.affine_offset = std::move(affine_offset);
+  w.affine_scale = std::move(affine_scale);
+  return w;
+}
+
+void ValidateBlockedLevels(const BlockedLevels& w) {
+  CheckShape(w.rows, w.cols, w.block);
+  if (w.blocks_per_row != (w.cols + w.block - 1) / w.block) {
+    Fail("blocks_per_row is " + std::to_string(w.blocks_per_row) + ", expected ceil(cols / " +
+         std::to_string(w.block) + ")");
+  }
+  const int64_t num_blocks = w.rows * w.blocks_per_row;
+  if (w.block_bits.empty()) CheckWidth(w.bits, 0);
+  if (!w.block_bits.empty() && static_cast<int64_t>(w.block_bits.size()) != num_blocks) {
+    Fail("block_bits has " + std::to_string(w.block_bits.size()) + " entries, expected " +
+         std::to_string(num_blocks));
+  }
+  if (!w.block_group.empty() && static_cast<int64_t>(w.block_group.size()) != num_blocks) {
+    Fail("block_group has " + std::to_string(w.block_group.size()) + " entries, expected " +
+         std::to_string(num_blocks));
+  }
+  CheckAffineTables(w.affine_offset, w.affine_scale);
+  if (static_cast<int64_t>(w.row_offsets.size()) != w.rows + 1 || w.row_offsets[0] != 0) {
+    Fail("row_offsets must hold rows + 1 entries starting at 0");
+  }
+  uint8_t levels[32];
+  for (int64_t r = 0; r < w.rows; ++r) {
+    int64_t offset = w.row_offsets[r];
+    for (int64_t b = 0; b < w.blocks_per_row; ++b) {
+      const int width = w.BlockWidth(r, b);
+      CheckWidth(width, r * w.blocks_per_row + b);
+      if (!w.block_group.empty()) {
+        CheckGroup(w.block_group[r * w.blocks_per_row + b], w.affine_offset.size(),
+                   r * w.blocks_per_row + b);
+      }
+      if (offset + BlockBytes(w.block, width) > static_cast<int64_t>(w.packed.size())) {
+        Fail("packed is too short for row " + std::to_string(r));
+      }
+      UnpackBlockLevels(w.packed.data() + offset, ContainerBits(width), w.block, levels);
+      for (int i = 0; i < w.block; ++i) {
+        if (levels[i] >> width != 0) FailLevel(levels[i], r, b * w.block + i, width);
+      }
+      offset += BlockBytes(w.block, width);
+    }
+    if (w.row_offsets[r + 1] != offset) {
+      Fail("row_offsets[" + std::to_string(r + 1) + "] is " + std::to_string(w.row_offsets[r + 1]) +
+           ", expected " + std::to_string(offset));
+    }
+  }
+  if (w.row_offsets.back() != static_cast<int64_t>(w.packed.size())) {
+    Fail("packed has " + std::to_string(w.packed.size()) + " bytes, expected " +
+         std::to_string(w.row_offsets.back()));
+  }
+}
+
+void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, float* out) {
+  uint8_t levels[32];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* bytes = w.packed.data() + w.row_offsets[r];
+    float* out_row = out + (r - row_begin) * w.cols;
+    for (int64_t b = 0; b < w.blocks_per_row; ++b) {
+      const int width = w.BlockWidth(r, b);
+      const int64_t affine = w.AffineIndex(r, b);
+      const float offset = w.affine_offset[affine];
+      const float scale = w.affine_scale[affine];
+      const int count = static_cast<int>(std::min<int64_t>(w.block, w.cols - b * w.block));
+      UnpackBlockLevels(bytes, ContainerBits(width), count, levels);
+      for (int i = 0; i < count; ++i) out_row[b * w.block + i] = offset + scale * levels[i];
+      bytes += BlockBytes(w.block, width);
+    }
+  }
+}
+
+void UnpackBlockLevels(const uint8_t* bytes, int container, int count, uint8_t* levels) {
+  const int mask = (1 << container) - 1;
+  for (int i = 0; i < count; ++i) {
+    const int bit = i * container;
+    levels[i] = static_cast<uint8_t>((bytes[bit / 8] >> (bit % 8)) & mask);
+  }
+}
+
+}  // namespace mc::runtime

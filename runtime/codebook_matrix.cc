@@ -1,0 +1,139 @@
+// File: codebook_matrix.cc
+// Validation and interleaving of a product-quantized matrix's indices, and its decoding.
+#include "runtime/codebook_matrix.h"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace mc::runtime {
+namespace {
+
+void CheckShape(int64_t rows, int64_t cols, int64_t block, size_t centroid_values,
+                size_t assignment_count) {
+  if (rows <= 0 || cols <= 0 || block <= 0) {
+    throw std::invalid_argument("codebook matrix: rows (" + std::to_string(rows) +
+                                "), cols (" + std::to_string(cols) + ") and block (" +
+                                std::to_string(block) + ") must be positive");
+  }
+  if (cols % block != 0) {
+    throw std::invalid_argument("codebook matrix: block " + std::to_string(block) +
+                                " does not divide cols " + std::to_string(cols));
+  }
+  if (centroid_values == 0 || centroid_values % block != 0 ||
+      centroid_values / block > static_cast<size_t>(kMaxCentroids)) {
+    throw std::invalid_argument(
+        "codebook matrix: " + std::to_string(centroid_values) +
+        " centroid values are not k x block floats with k in 1.." +
+        std::to_string(kMaxCentroids) + " (block " + std::to_string(block) + ")");
+  }
+  if (rows > std::numeric_limits<int64_t>::max() / cols ||
+      assignment_count != static_cast<size_t>(rows * (cols / block))) {
+    throw std::invalid_argument("codebook matrix: " + std::to_string(assignment_count) +
+                                " assignments, expected rows * cols / block = " +
+                                std::to_string(rows) + " * " + std::to_string(cols / block));
+  }
+}
+
+template <typename Index>
+void CheckIndices(const Index* assignments, size_t count, int64_t num_centroids) {
+  for (size_t i = 0; i < count; ++i) {
+    const int64_t index = static_cast<int64_t>(assignments[i]);
+    if (index < 0 || index >= num_centroids) {
+      throw std::invalid_argument("codebook matrix: assignment " + std::to_string(i) + " is " +
+                                  std::to_string(index) + ", outside [0, " +
+                                  std::to_string(num_centroids) + ")");
+    }
+  }
+}
+
+// Copies row-major (row, block) indices into the interleaved layout of `stored`.
+template <typename Stored, typename Index>
+void Interleave(const Index* assignments, int64_t rows, int64_t blocks, int64_t row_groups,
+                std::vector<Stored>* stored) {
+  stored->assign(static_cast<size_t>(row_groups * blocks * kRowGroup), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    Stored* group = stored->data() + (r / kRowGroup) * blocks * kRowGroup + r % kRowGroup;
+    for (int64_t b = 0; b < blocks; ++b) {
+      group[b * kRowGroup] = static_cast<Stored>(assignments[r * blocks + b]);
+    }
+  }
+}
+
+template <typename Index>
+CodebookMatrix Make(int64_t rows, int64_t cols, int64_t block, const float* centroids,
+                    size_t centroid_values, const Index* assignments,
+                    size_t assignment_count) {
+  CheckShape(rows, cols, block, centroid_values, assignment_count);
+  CodebookMatrix w;
+  w.rows = rows;
+  w.cols = cols;
+  w.block = block;
+  w.num_centroids = static_cast<int64_t>(centroid_values) / block;
+  CheckIndices(assignments, assignment_count, w.num_centroids);
+  w.centroids.assign(centroids, centroids + centroid_values);
+  w.centroids_transposed.resize(centroid_values);
+  for (int64_t c = 0; c < w.num_centroids; ++c) {
+    for (int64_t j = 0; j < block; ++j) {
+      w.centroids_transposed[j * w.num_centroids + c] = centroids[c * block + j];
+    }
+  }
+  if (w.num_centroids <= 256) {
+    Interleave(assignments, rows, w.blocks_per_row(), w.row_groups(), &w.assignments8);
+  } else {
+    Interleave(assignments, rows, w.blocks_per_row(), w.row_groups(), &w.assignments16);
+  }
+  return w;
+}
+
+// DecodeRows from the stored indices.
+template <typename Stored>
+void DecodeRowsOf(const CodebookMatrix& w, const Stored* indices, int64_t row_begin,
+                  int64_t row_end, float* out) {
+  const int64_t blocks = w.blocks_per_row();
+  const size_t block_bytes = static_cast<size_t>(w.block) * sizeof(float);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const Stored* row_indices = indices + (r / kRowGroup) * blocks * kRowGroup + r % kRowGroup;
+    float* row_out = out + (r - row_begin) * w.cols;
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::memcpy(row_out + b * w.block, w.centroids.data() + row_indices[b * kRowGroup] * w.block,
+                  block_bytes);
+    }
+  }
+}
+
+}  // namespace
+
+uint32_t CodebookMatrix::Assignment(int64_t row, int64_t block_index) const {
+  const size_t at = static_cast<size_t>(
+      ((row / kRowGroup) * blocks_per_row() + block_index) * kRowGroup + row % kRowGroup);
+  return assignments16.empty() ? assignments8[at] : assignments16[at];
+}
+
+size_t CodebookMatrix::ResidentBytes() const {
+  return sizeof(*this) + (centroids.size() + centroids_transposed.size()) * sizeof(float) +
+         assignments8.size() * sizeof(uint8_t) + assignments16.size() * sizeof(uint16_t);
+}
+
+CodebookMatrix MakeCodebookMatrix(int64_t rows, int64_t cols, int64_t block,
+                                  const float* centroids, size_t centroid_values,
+                                  const int64_t* assignments, size_t assignment_count) {
+  return Make(rows, cols, block, centroids, centroid_values, assignments, assignment_count);
+}
+
+CodebookMatrix MakeCodebookMatrix(int64_t rows, int64_t cols, int64_t block,
+                                  const float* centroids, size_t centroid_values,
+                                  const uint32_t* assignments, size_t assignment_count) {
+  return Make(rows, cols, block, centroids, centroid_values, assignments, assignment_count);
+}
+
+void DecodeRows(const CodebookMatrix& w, int64_t row_begin, int64_t row_end, float* out) {
+  if (w.assignments16.empty()) {
+    DecodeRowsOf(w, w.assignments8.data(), row_begin, row_end, out);
+  } else {
+    DecodeRowsOf(w, w.assignments16.data(), row_begin, row_end, out);
+  }
+}
+
+}  // namespace mc::runtime

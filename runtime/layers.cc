@@ -1,0 +1,160 @@
+#include "runtime/layers.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace mc::runtime {
+namespace {
+
+// Floats in one decoded tile of convolution weights: about 1 MB, within L2.
+constexpr int64_t kTileFloats = int64_t{1} << 18;
+
+std::vector<int64_t> ChannelShape(const at::Tensor& x) {
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[1] = -1;
+  return shape;
+}
+
+void Activate(at::Tensor& x, Activation activation) {
+  if (activation == Activation::kRelu) x.relu_();
+  if (activation == Activation::kRelu6) x.clamp_(0.0, 6.0);
+}
+
+}  // namespace
+
+void ChannelEpilogue::ApplyInPlace(at::Tensor& x) const {
+  if (scale.defined()) x.mul_(scale.view(ChannelShape(x)));
+  if (shift.defined()) x.add_(shift.view(ChannelShape(x)));
+  Activate(x, activation);
+}
+
+void ChannelEpilogue::Compose(const at::Tensor& s, const at::Tensor& t) {
+  TORCH_CHECK(activation == Activation::kNone,
+              "ChannelEpilogue::Compose: an affine map cannot follow the activation");
+  shift = shift.defined() ? shift * s + t : t;
+  scale = scale.defined() ? scale * s : s;
+}
+
+ConvLayer::ConvLayer(WeightMatrix weight, ConvGeometry geometry, ChannelEpilogue epilogue)
+    : weight_(std::move(weight)), geometry_(geometry), epilogue_(std::move(epilogue)) {}
+
+size_t ConvLayer::WeightBytes() const {
+  return weight_.ResidentBytes() +
+         sizeof(float) * (epilogue_.scale.defined() ? epilogue_.scale.numel() : 0) +
+         sizeof(float) * (epilogue_.shift.defined() ? epilogue_.shift.numel() : 0);
+}
+
+at::Tensor ConvLayer::Forward(const std::vector<at::Tensor>& inputs,
+                              Activations activations) const {
+  const at::Tensor& x = inputs.at(0);
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == geometry_.in_channels, "convolution expects (B, ",
+              geometry_.in_channels, ", H, W) input, got ", x.sizes());
+  if (activations == Activations::kInt8 && geometry_.groups == 1) {
+    return ForwardByPatches(x, activations);
+  }
+  return ForwardByTiles(x);
+}
+
+at::Tensor ConvLayer::ForwardByTiles(const at::Tensor& x) const {
+  const ConvGeometry& g = geometry_;
+  const int64_t rows_per_group = g.out_channels / g.groups;
+  const int64_t inputs_per_group = g.in_channels / g.groups;
+  const int64_t fitting_rows = std::max<int64_t>(1, kTileFloats / weight_.cols());
+  const int64_t tile_rows = std::max(rows_per_group, fitting_rows / rows_per_group * rows_per_group);
+  std::vector<at::Tensor> outputs;
+  for (int64_t begin = 0; begin < g.out_channels; begin += tile_rows) {
+    const int64_t end = std::min(g.out_channels, begin + tile_rows);
+    at::Tensor tile = at::empty({end - begin, inputs_per_group, g.kernel_h, g.kernel_w});
+    weight_.DecodeRows(begin, end, tile.data_ptr<float>());
+    if (epilogue_.scale.defined()) tile.mul_(epilogue_.scale.slice(0, begin, end).view({-1, 1, 1, 1}));
+    at::Tensor bias;
+    if (epilogue_.shift.defined()) bias = epilogue_.shift.slice(0, begin, end);
+    const int64_t first_group = begin / rows_per_group;
+    const int64_t tile_groups = (end - begin) / rows_per_group;
+    const at::Tensor input =
+        g.groups == 1 ? x : x.narrow(1, first_group * inputs_per_group, tile_groups * inputs_per_group);
+    outputs.push_back(at::conv2d(input, tile, bias, {g.stride, g.stride}, {g.padding, g.padding},
+                                 {g.dilation, g.dilation}, tile_groups));
+  }
+  at::Tensor y = outputs.size() == 1 ? outputs[0] : at::cat(outputs, 1);
+  Activate(y, epilogue_.activation);
+  return y;
+}
+
+at::Tensor ConvLayer::ForwardByPatches(const at::Tensor& x, Activations activations) const {
+  const ConvGeometry& g = geometry_;
+  const int64_t batch = x.size(0);
+  const int64_t out_h = (x.size(2) + 2 * g.padding - g.dilation * (g.kernel_h - 1) - 1) / g.stride + 1;
+  const int64_t out_w = (x.size(3) + 2 * g.padding - g.dilation * (g.kernel_w - 1) - 1) / g.stride + 1;
+  // (B, C * kh * kw, L) with rows in the weight's (c, i, j) order, then one patch per row.
+  const at::Tensor patches =
+      at::im2col(x.contiguous(), {g.kernel_h, g.kernel_w}, {g.dilation, g.dilation},
+                 {g.padding, g.padding}, {g.stride, g.stride})
+          .transpose(1, 2)
+          .contiguous();
+  const int64_t positions = batch * out_h * out_w;
+  at::Tensor y = at::empty({positions, g.out_channels});
+  weight_.Multiply(patches.data_ptr<float>(), positions, y.data_ptr<float>(), activations);
+  y = y.view({batch, out_h, out_w, g.out_channels}).permute({0, 3, 1, 2}).contiguous();
+  epilogue_.ApplyInPlace(y);
+  return y;
+}
+
+LinearLayer::LinearLayer(WeightMatrix weight, ChannelEpilogue epilogue)
+    : weight_(std::move(weight)), epilogue_(std::move(epilogue)) {}
+
+size_t LinearLayer::WeightBytes() const {
+  return weight_.ResidentBytes() +
+         sizeof(float) * (epilogue_.scale.defined() ? epilogue_.scale.numel() : 0) +
+         sizeof(float) * (epilogue_.shift.defined() ? epilogue_.shift.numel() : 0);
+}
+
+at::Tensor LinearLayer::Forward(const std::vector<at::Tensor>& inputs,
+                                Activations activations) const {
+  const at::Tensor x = inputs.at(0).contiguous();
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == weight_.cols(), "linear layer expects (B, ",
+              weight_.cols(), ") input, got ", x.sizes());
+  at::Tensor y = at::empty({x.size(0), weight_.rows()});
+  weight_.Multiply(x.data_ptr<float>(), x.size(0), y.data_ptr<float>(), activations);
+  epilogue_.ApplyInPlace(y);
+  return y;
+}
+
+EpilogueLayer::EpilogueLayer(ChannelEpilogue epilogue) : epilogue_(std::move(epilogue)) {}
+
+size_t EpilogueLayer::WeightBytes() const {
+  return sizeof(float) * ((epilogue_.scale.defined() ? epilogue_.scale.numel() : 0) +
+                          (epilogue_.shift.defined() ? epilogue_.shift.numel() : 0));
+}
+
+at::Tensor EpilogueLayer::Forward(const std::vector<at::Tensor>& inputs, Activations) const {
+  at::Tensor y = inputs.at(0).clone();
+  epilogue_.ApplyInPlace(y);
+  return y;
+}
+
+at::Tensor AddLayer::Forward(const std::vector<at::Tensor>& inputs, Activations) const {
+  at::Tensor y = inputs.at(0) + inputs.at(1);
+  Activate(y, activation_);
+  return y;
+}
+
+MaxPoolLayer::MaxPoolLayer(int64_t kernel_size, int64_t stride, int64_t padding)
+    : kernel_size_(kernel_size), stride_(stride), padding_(padding) {}
+
+at::Tensor MaxPoolLayer::Forward(const std::vector<at::Tensor>& inputs, Activations) const {
+  return at::max_pool2d(inputs.at(0), kernel_size_, stride_, padding_);
+}
+
+at::Tensor GlobalAveragePoolLayer::Forward(const std::vector<at::Tensor>& inputs,
+                                           Activations) const {
+  return inputs.at(0).mean({2, 3});
+}
+
+at::Tensor FlattenLayer::Forward(const std::vector<at::Tensor>& inputs, Activations) const {
+  return inputs.at(0).flatten(1);
+}
+
+}  // namespace mc::runtime

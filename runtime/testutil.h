@@ -1,0 +1,36 @@
+// File: testutil.h
+// Test models in the shared format with every weight in one encoding, built from a model's
+// own float weights the way each method would store them, for comparing the runtime with the
+// decode-to-float path.
+#ifndef MC_RUNTIME_TESTUTIL_H_
+#define MC_RUNTIME_TESTUTIL_H_
+
+#include <string>
+
+#include "nn_models/classifier.h"
+#include "serialization/compressed_model.pb.h"
+
+namespace mc::runtime::testing {
+
+/// How the weights of convolutions and linear layers are stored.
+enum class WeightEncoding {
+  kFloat,             ///< float32 passthrough
+  kDiffqWidths,       ///< uniform, one range per tensor, widths 1..8 per group of 16 (DiffQ)
+  kWideWidths,        ///< uniform, widths 2..12 per group of 8 (beyond the integer kernels)
+  kBuckets,           ///< uniform, 4 bits, one range per bucket of 256 (quantized distillation)
+  kStep,              ///< uniform step form, 3 bits (LSQ)
+  kSigns,             ///< uniform, 1 bit: sign times a scale (MetaQuant's binary weights)
+  kLearnedPoints,     ///< learned points, 8 points, buckets of 64 (differentiable quantization)
+  kCodebook,          ///< 16 centroids of blocks of the kernel's size or 4 ("bit goes down")
+};
+
+std::string EncodingName(WeightEncoding encoding);
+
+/// `model`'s parameters and buffers, its convolution and linear weights in `encoding`
+/// (quantized from their current values, seeded), the rest as float32.
+serialization::CompressedModel EncodeModel(const nn_models::Classifier& model,
+                                           WeightEncoding encoding);
+
+}  // namespace mc::runtime::testing
+
+#endif  // MC_RUNTIME_TESTUTIL_H_

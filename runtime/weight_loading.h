@@ -1,0 +1,23 @@
+// File: weight_loading.h
+// A stored tensor (serialization/compressed_model.proto) into the form the runtime keeps in
+// memory (runtime/weight_matrix.h), without going through float32: uniform levels into blocks
+// for the integer kernels when their groups line up with blocks of 8, 16 or 32 columns and no
+// width exceeds 8 bits (else into row codes), learned points into row codes, codebooks into
+// codebook matrices, float tensors as they are.
+#ifndef MC_RUNTIME_WEIGHT_LOADING_H_
+#define MC_RUNTIME_WEIGHT_LOADING_H_
+
+#include "absl/status/statusor.h"
+#include "runtime/weight_matrix.h"
+#include "serialization/compressed_model.pb.h"
+
+namespace mc::runtime {
+
+/// The tensor as a matrix of shape[0] rows by numel / shape[0] columns.
+/// \error kDataLoss naming the tensor when it is corrupt, kInvalidArgument when it has fewer
+///   than 2 dimensions.
+absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTensor& stored);
+
+}  // namespace mc::runtime
+
+#endif  // MC_RUNTIME_WEIGHT_LOADING_H_

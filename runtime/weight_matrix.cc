@@ -1,0 +1,127 @@
+#include "runtime/weight_matrix.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "runtime/codebook_kernels.h"
+#include "runtime/uniform_kernels.h"
+
+namespace mc::runtime {
+namespace {
+
+// Output rows per task when rows are split over threads.
+constexpr int64_t kRowGrain = 64;
+// Floats in one decoded tile of the decode-then-multiply path: about 1 MB.
+constexpr int64_t kTileFloats = int64_t{1} << 18;
+
+template <typename Matrix>
+std::pair<int64_t, int64_t> ShapeOf(const Matrix& matrix) {
+  return {matrix.rows, matrix.cols};
+}
+
+// y (batch x rows) = x (batch x cols) W^T with W given as float32 rows.
+void MultiplyFloatRows(const float* x, int64_t batch, int64_t cols, const float* rows_values,
+                       int64_t rows, float* y, int64_t y_stride) {
+  const at::Tensor input = at::from_blob(const_cast<float*>(x), {batch, cols});
+  const at::Tensor weight = at::from_blob(const_cast<float*>(rows_values), {rows, cols});
+  at::Tensor output = at::from_blob(y, {batch, rows}, {y_stride, 1});
+  if (y_stride == rows) {
+    at::mm_out(output, input, weight.t());
+  } else {
+    output.copy_(at::mm(input, weight.t()));
+  }
+}
+
+void MultiplyDense(const DenseMatrix& w, const float* x, int64_t batch, float* y) {
+  MultiplyFloatRows(x, batch, w.cols, w.values.data(), w.rows, y, w.rows);
+}
+
+void MultiplyBlocked(const BlockedLevels& w, const float* x, int64_t batch, float* y,
+                     Activations activations) {
+  if (activations == Activations::kInt8) {
+    const QuantizedActivations xq = QuantizeActivations(x, batch, w.cols, w.cols);
+    at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+      GemmInt8(w, xq, y, w.rows, begin, end);
+    });
+    return;
+  }
+  at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    GemmFloat(w, x, batch, w.cols, y, w.rows, begin, end);
+  });
+}
+
+void MultiplyCodebook(const CodebookMatrix& w, const float* x, int64_t batch, float* y) {
+  at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    LutWorkspace workspace;
+    GemmLut(w, x, batch, w.cols, y, w.rows, begin, end, BestCodebookIsa(), &workspace);
+  });
+}
+
+// Decodes tiles of rows and multiplies each with ATen's matrix product.
+void MultiplyByTiles(const WeightMatrix& w, const float* x, int64_t batch, float* y) {
+  const int64_t tile_rows = std::max<int64_t>(1, kTileFloats / std::max<int64_t>(1, w.cols()));
+  std::vector<float> tile(std::min(tile_rows, w.rows()) * w.cols());
+  for (int64_t begin = 0; begin < w.rows(); begin += tile_rows) {
+    const int64_t end = std::min(w.rows(), begin + tile_rows);
+    w.DecodeRows(begin, end, tile.data());
+    MultiplyFloatRows(x, batch, w.cols(), tile.data(), end - begin, y + begin, w.rows());
+  }
+}
+
+}  // namespace
+
+WeightMatrix::WeightMatrix(WeightStorage storage) : storage_(std::move(storage)) {
+  std::tie(rows_, cols_) = std::visit([](const auto& matrix) { return ShapeOf(matrix); }, storage_);
+}
+
+size_t WeightMatrix::ResidentBytes() const {
+  return std::visit(
+      [](const auto& matrix) -> size_t {
+        using Matrix = std::decay_t<decltype(matrix)>;
+        if constexpr (std::is_same_v<Matrix, DenseMatrix>) {
+          return matrix.values.size() * sizeof(float);
+        } else {
+          return matrix.ResidentBytes();
+        }
+      },
+      storage_);
+}
+
+const char* WeightMatrix::FormName() const {
+  static constexpr const char* kNames[] = {"float", "uniform", "codebook", "codes"};
+  return kNames[storage_.index()];
+}
+
+void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out) const {
+  TORCH_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= rows_,
+              "WeightMatrix::DecodeRows: rows [", row_begin, ", ", row_end, ") of ", rows_);
+  std::visit(
+      [&](const auto& matrix) {
+        using Matrix = std::decay_t<decltype(matrix)>;
+        if constexpr (std::is_same_v<Matrix, DenseMatrix>) {
+          std::copy(matrix.values.begin() + row_begin * cols_,
+                    matrix.values.begin() + row_end * cols_, out);
+        } else {
+          runtime::DecodeRows(matrix, row_begin, row_end, out);
+        }
+      },
+      storage_);
+}
+
+void WeightMatrix::Multiply(const float* x, int64_t batch, float* y,
+                            Activations activations) const {
+  if (batch == 0 || rows_ == 0) return;
+  if (const auto* dense = std::get_if<DenseMatrix>(&storage_)) return MultiplyDense(*dense, x, batch, y);
+  if (const auto* levels = std::get_if<BlockedLevels>(&storage_)) {
+    return MultiplyBlocked(*levels, x, batch, y, activations);
+  }
+  if (const auto* codebook = std::get_if<CodebookMatrix>(&storage_)) {
+    return MultiplyCodebook(*codebook, x, batch, y);
+  }
+  MultiplyByTiles(*this, x, batch, y);
+}
+
+}  // namespace mc::runtime
