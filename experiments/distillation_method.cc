@@ -28,6 +28,7 @@
 #include "model_io/model_loading.h"
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.h"
+#include "serialization/nested_archive.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
@@ -220,24 +221,16 @@ class LearnedPointsTraining : public TrainingMethod {
   void SetTrainingProgress(double progress) override { dq_.loss().set_progress(progress); }
 
   void Save(torch::serialize::OutputArchive& archive) override {
-    torch::serialize::OutputArchive model_archive;
-    dq_.model()->save(model_archive);
-    archive.write("model", model_archive);
-    torch::serialize::OutputArchive optimizer_archive;
-    optimizer_->save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
+    serialization::WriteNested(archive, "model", *dq_.model());
+    serialization::WriteNested(archive, "optimizer", *optimizer_);
     for (size_t i = 0; i < dq_.points().size(); ++i) {
       archive.write(absl::StrCat("points_", i), dq_.points()[i].detach());
     }
   }
 
   void Load(torch::serialize::InputArchive& archive) override {
-    torch::serialize::InputArchive model_archive;
-    archive.read("model", model_archive);
-    dq_.model()->load(model_archive);
-    torch::serialize::InputArchive optimizer_archive;
-    archive.read("optimizer", optimizer_archive);
-    optimizer_->load(optimizer_archive);
+    serialization::ReadNested(archive, "model", *dq_.model());
+    serialization::ReadNested(archive, "optimizer", *optimizer_);
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < dq_.points().size(); ++i) {
       at::Tensor value;

@@ -12,6 +12,7 @@
 #include "common/units.h"
 #include "nn_models/state_dict.h"
 #include "serialization/module_encoding.h"
+#include "serialization/nested_archive.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
@@ -105,21 +106,13 @@ std::vector<torch::optim::Optimizer*> FloatTraining::ScheduledOptimizers() {
 }
 
 void FloatTraining::Save(torch::serialize::OutputArchive& archive) {
-  torch::serialize::OutputArchive model_archive;
-  model_->save(model_archive);
-  archive.write("model", model_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer_->save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
+  serialization::WriteNested(archive, "model", *model_);
+  serialization::WriteNested(archive, "optimizer", *optimizer_);
 }
 
 void FloatTraining::Load(torch::serialize::InputArchive& archive) {
-  torch::serialize::InputArchive model_archive;
-  archive.read("model", model_archive);
-  model_->load(model_archive);
-  torch::serialize::InputArchive optimizer_archive;
-  archive.read("optimizer", optimizer_archive);
-  optimizer_->load(optimizer_archive);
+  serialization::ReadNested(archive, "model", *model_);
+  serialization::ReadNested(archive, "optimizer", *optimizer_);
 }
 
 absl::StatusOr<CompressedResult> FloatTraining::Compress() { return EncodeFloatModel(*model_); }

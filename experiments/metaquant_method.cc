@@ -18,6 +18,7 @@
 #include "model_io/decoder.h"
 #include "model_io/model_loading.h"
 #include "serialization/experiment_config.h"
+#include "serialization/nested_archive.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
@@ -113,22 +114,18 @@ class MetaQuantTraining : public TrainingMethod {
 
   void Save(torch::serialize::OutputArchive& archive) override {
     trainer_.Unquantize();
-    torch::serialize::OutputArchive model_archive;
-    model_->save(model_archive);
-    archive.write("model", model_archive);
-    torch::serialize::OutputArchive trainer_archive;
-    trainer_.Save(trainer_archive);
-    archive.write("trainer", trainer_archive);
+    serialization::WriteNested(archive, "model", *model_);
+    serialization::WriteNested(archive, "trainer", [this](torch::serialize::OutputArchive& nested) {
+      trainer_.Save(nested);
+    });
   }
 
   void Load(torch::serialize::InputArchive& archive) override {
     trainer_.Unquantize();
-    torch::serialize::InputArchive model_archive;
-    archive.read("model", model_archive);
-    model_->load(model_archive);
-    torch::serialize::InputArchive trainer_archive;
-    archive.read("trainer", trainer_archive);
-    trainer_.Load(trainer_archive);
+    serialization::ReadNested(archive, "model", *model_);
+    serialization::ReadNested(archive, "trainer", [this](torch::serialize::InputArchive& nested) {
+      trainer_.Load(nested);
+    });
   }
 
   absl::StatusOr<CompressedResult> Compress() override {

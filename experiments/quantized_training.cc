@@ -14,6 +14,7 @@
 #include "experiments/float_training.h"
 #include "quant/uniform.h"
 #include "quant/uniform_codec.h"
+#include "serialization/nested_archive.h"
 #include "serialization/tensor_codec.h"
 
 namespace mc::experiments {
@@ -124,16 +125,10 @@ std::vector<torch::optim::Optimizer*> QuantizedTraining::ScheduledOptimizers() {
 
 void QuantizedTraining::Save(torch::serialize::OutputArchive& archive) {
   setup_.quantizer->unquantize();
-  torch::serialize::OutputArchive model_archive;
-  model_->save(model_archive);
-  archive.write("model", model_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer_->save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
+  serialization::WriteNested(archive, "model", *model_);
+  serialization::WriteNested(archive, "optimizer", *optimizer_);
   if (setup_.quantizer_optimizer) {
-    torch::serialize::OutputArchive quantizer_optimizer_archive;
-    setup_.quantizer_optimizer->save(quantizer_optimizer_archive);
-    archive.write("quantizer_optimizer", quantizer_optimizer_archive);
+    serialization::WriteNested(archive, "quantizer_optimizer", *setup_.quantizer_optimizer);
   }
   const std::vector<at::Tensor> learned = setup_.quantizer->learnable_parameters();
   for (size_t i = 0; i < learned.size(); ++i) {
@@ -143,16 +138,10 @@ void QuantizedTraining::Save(torch::serialize::OutputArchive& archive) {
 
 void QuantizedTraining::Load(torch::serialize::InputArchive& archive) {
   setup_.quantizer->unquantize();
-  torch::serialize::InputArchive model_archive;
-  archive.read("model", model_archive);
-  model_->load(model_archive);
-  torch::serialize::InputArchive optimizer_archive;
-  archive.read("optimizer", optimizer_archive);
-  optimizer_->load(optimizer_archive);
+  serialization::ReadNested(archive, "model", *model_);
+  serialization::ReadNested(archive, "optimizer", *optimizer_);
   if (setup_.quantizer_optimizer) {
-    torch::serialize::InputArchive quantizer_optimizer_archive;
-    archive.read("quantizer_optimizer", quantizer_optimizer_archive);
-    setup_.quantizer_optimizer->load(quantizer_optimizer_archive);
+    serialization::ReadNested(archive, "quantizer_optimizer", *setup_.quantizer_optimizer);
   }
   torch::NoGradGuard no_grad;
   const std::vector<at::Tensor> learned = setup_.quantizer->learnable_parameters();

@@ -36,6 +36,7 @@
 #include "serialization/experiment_config.h"
 #include "serialization/json.h"
 #include "serialization/model_file.h"
+#include "serialization/nested_archive.h"
 
 namespace mc::experiments {
 namespace {
@@ -151,9 +152,9 @@ absl::Status SaveCheckpoint(const std::string& path, const CheckpointProgress& p
     archive.write("wall_seconds", c10::IValue(progress.wall_seconds));
     archive.write("config", c10::IValue(config_text));
     archive.write("rng_state", GeneratorState());
-    torch::serialize::OutputArchive method_archive;
-    method.Save(method_archive);
-    archive.write("method", method_archive);
+    serialization::WriteNested(archive, "method", [&method](torch::serialize::OutputArchive& nested) {
+      method.Save(nested);
+    });
     archive.save_to(bytes);
   }));
   return serialization::WriteFileAtomically(path, bytes.str());
@@ -178,9 +179,9 @@ absl::StatusOr<CheckpointProgress> LoadCheckpoint(const std::string& bytes, cons
     if (archive.try_read("wall_seconds", value)) progress.wall_seconds = value.toDouble();
     at::Tensor rng_state;
     archive.read("rng_state", rng_state);
-    torch::serialize::InputArchive method_archive;
-    archive.read("method", method_archive);
-    method.Load(method_archive);
+    serialization::ReadNested(archive, "method", [&method](torch::serialize::InputArchive& nested) {
+      method.Load(nested);
+    });
     SetGeneratorState(rng_state);
   }));
   if (saved_config != config_text) {

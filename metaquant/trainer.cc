@@ -16,6 +16,7 @@
 #include "nn_models/layers.h"
 #include "quant/uniform_codec.h"
 #include "serialization/module_encoding.h"
+#include "serialization/nested_archive.h"
 
 namespace mc::metaquant {
 
@@ -352,20 +353,14 @@ serialization::CompressedModel MetaQuantTrainer::GetQuantizedState() const {
 }
 
 void MetaQuantTrainer::Save(torch::serialize::OutputArchive& archive) const {
-  torch::serialize::OutputArchive base;
-  base_optimizer_->save(base);
-  archive.write("base_optimizer", base);
+  serialization::WriteNested(archive, "base_optimizer", *base_optimizer_);
   archive.write("has_history", c10::IValue(has_history_));
   if (meta_) {
-    torch::serialize::OutputArchive meta;
-    meta_->save(meta);
-    archive.write("meta_net", meta);
-    torch::serialize::OutputArchive meta_optimizer;
-    meta_optimizer_->save(meta_optimizer);
-    archive.write("meta_optimizer", meta_optimizer);
-    torch::serialize::OutputArchive meta_state;
-    meta_->SaveState(meta_state);
-    archive.write("meta_state", meta_state);
+    serialization::WriteNested(archive, "meta_net", *meta_);
+    serialization::WriteNested(archive, "meta_optimizer", *meta_optimizer_);
+    serialization::WriteNested(archive, "meta_state", [this](torch::serialize::OutputArchive& nested) {
+      meta_->SaveState(nested);
+    });
   }
   if (!meta_ || !has_history_) return;  // the STE baseline keeps no history
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -379,22 +374,16 @@ void MetaQuantTrainer::Save(torch::serialize::OutputArchive& archive) const {
 
 void MetaQuantTrainer::Load(torch::serialize::InputArchive& archive) {
   Unquantize();
-  torch::serialize::InputArchive base;
-  archive.read("base_optimizer", base);
-  base_optimizer_->load(base);
+  serialization::ReadNested(archive, "base_optimizer", *base_optimizer_);
   c10::IValue history;
   archive.read("has_history", history);
   has_history_ = history.toBool();
   if (meta_) {
-    torch::serialize::InputArchive meta;
-    archive.read("meta_net", meta);
-    meta_->load(meta);
-    torch::serialize::InputArchive meta_state;
-    archive.read("meta_state", meta_state);
-    meta_->LoadState(meta_state);
-    torch::serialize::InputArchive meta_optimizer;
-    archive.read("meta_optimizer", meta_optimizer);
-    meta_optimizer_->load(meta_optimizer);
+    serialization::ReadNested(archive, "meta_net", *meta_);
+    serialization::ReadNested(archive, "meta_state", [this](torch::serialize::InputArchive& nested) {
+      meta_->LoadState(nested);
+    });
+    serialization::ReadNested(archive, "meta_optimizer", *meta_optimizer_);
   }
   if (!meta_ || !has_history_) return;  // the STE baseline keeps no history
   for (size_t i = 0; i < layers_.size(); ++i) {

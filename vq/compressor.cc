@@ -19,6 +19,7 @@
 #include "data/loader.h"
 #include "nn_models/classifier.h"
 #include "serialization/module_encoding.h"
+#include "serialization/nested_archive.h"
 #include "vq/codebook_codec.h"
 #include "vq/kmeans.h"
 #include "vq/layer_inputs.h"
@@ -421,24 +422,18 @@ const at::Tensor& VqCompressor::assignments(size_t i) const { return state_->lay
 void VqCompressor::Save(torch::serialize::OutputArchive& archive) const {
   const State& s = *state_;
   TORCH_CHECK(s.global_optimizer != nullptr, "VqCompressor::Save before CompressLayers");
-  torch::serialize::OutputArchive model_archive;
-  s.student->save(model_archive);
-  archive.write("student", model_archive);
+  serialization::WriteNested(archive, "student", *s.student);
   for (size_t i = 0; i < s.layers.size(); ++i) {
     archive.write(absl::StrCat("centroids_", i), s.layers[i].centroids.detach());
     archive.write(absl::StrCat("assignments_", i), s.layers[i].assignments);
   }
-  torch::serialize::OutputArchive optimizer_archive;
-  s.global_optimizer->save(optimizer_archive);
-  archive.write("global_optimizer", optimizer_archive);
+  serialization::WriteNested(archive, "global_optimizer", *s.global_optimizer);
 }
 
 void VqCompressor::Load(torch::serialize::InputArchive& archive) {
   State& s = *state_;
   TORCH_CHECK(s.global_optimizer != nullptr, "VqCompressor::Load before CompressLayers");
-  torch::serialize::InputArchive model_archive;
-  archive.read("student", model_archive);
-  s.student->load(model_archive);
+  serialization::ReadNested(archive, "student", *s.student);
   for (size_t i = 0; i < s.layers.size(); ++i) {
     Layer& layer = s.layers[i];
     at::Tensor centroids, assignments;
@@ -454,9 +449,7 @@ void VqCompressor::Load(torch::serialize::InputArchive& archive) {
         at::bincount(layer.assignments, {}, layer.plan.num_centroids).to(at::kFloat).unsqueeze(1);
   }
   State::WriteWeights(s.AllLayers());
-  torch::serialize::InputArchive optimizer_archive;
-  archive.read("global_optimizer", optimizer_archive);
-  s.global_optimizer->load(optimizer_archive);
+  serialization::ReadNested(archive, "global_optimizer", *s.global_optimizer);
 }
 
 absl::StatusOr<CompressionResult> CompressModel(std::shared_ptr<nn_models::Classifier> student,
