@@ -30,9 +30,12 @@ namespace mc::runtime {
 /// 1..8, index 0 unused.
 inline constexpr int kAffineStride = 9;
 
-/// Bits of the container that stores levels of `width` bits: 1 -> 1, 2 -> 2, 3..4 -> 4,
-/// 5..8 -> 8.
-inline int ContainerBits(int width) { return width <= 2 ? width : (width <= 4 ? 4 : 8); }
+/// Bits of the container that stores levels of `width` bits (1..8): 1 -> 1, 2 -> 2, 3..4 -> 4,
+/// 5..8 -> 8. A table lookup: with per-block widths, branches would be mispredicted.
+inline int ContainerBits(int width) {
+  static constexpr uint8_t kContainerBits[9] = {0, 1, 2, 4, 4, 8, 8, 8, 8};
+  return kContainerBits[width];
+}
 
 /// A rows x cols weight matrix W (rows = output features, cols = input features) with
 /// W(r, c) = offset + scale * level(r, c), where the level is unsigned and below 2^width, and
@@ -89,8 +92,7 @@ struct BlockedLevels {
 ///   kAffineStride, or a group has no entry in them.
 BlockedLevels BuildBlockedLevels(int64_t rows, int64_t cols, int block, const uint8_t* levels,
                                  const uint8_t* widths, const uint32_t* groups,
-                                 std::vector<float> affine_offset,
-                                 std::vector<float> affine_scale);
+                                 std::vector<float> affine_offset, std::vector<float> affine_scale);
 
 /// Checks that `w` is consistent, for a BlockedLevels filled in directly: shapes and sizes of
 /// every vector, widths, groups, row offsets, and every packed level below 2^width (a full

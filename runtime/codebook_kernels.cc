@@ -534,7 +534,7 @@ void DecodePanel(const CodebookMatrix& w, int64_t row_begin, int64_t rows, int64
 constexpr double kScalarLookupNs = 0.21;  // A single-row lookup.
 constexpr double kRowFillNs = 0.67;       // A vector FMA filling a single row's tables.
 constexpr double kLanesStepNs = 0.55;     // A vector lookup or FMA of lane tables.
-constexpr double kDecodeNs = 0.45;        // A decoded weight.
+constexpr double kDecodeNs = 0.35;        // A decoded weight.
 constexpr double kPanelFmaNs = 0.17;      // A vector FMA of the decoded product.
 
 double VectorWidth(CodebookIsa isa) {

@@ -75,19 +75,15 @@ serialization::CompressedTensor Codebook(const std::string& name, const at::Tens
   const int64_t block = weight.dim() == 4 && weight.size(2) * weight.size(3) > 1
                             ? weight.size(2) * weight.size(3)
                             : (cols % 4 == 0 ? 4 : 1);
-  const int64_t subvectors = weight.numel() / block;
-  const int64_t k = std::min<int64_t>(16, subvectors);
-  const at::Tensor centroids = at::randn({k, block}) * weight.std();
-  const at::Tensor assignments = at::randint(0, k, {subvectors}, at::kLong);
-  auto encoded = vq::EncodeCodebook(name, weight.sizes(), centroids, assignments);
-  TORCH_CHECK(encoded.ok(), encoded.status().message());
-  return *std::move(encoded);
+  return EncodeCodebookWeight(name, weight, block, std::min<int64_t>(16, weight.numel() / block));
 }
 
 serialization::CompressedTensor Encode(const std::string& name, const at::Tensor& weight,
                                        WeightEncoding encoding) {
   const int64_t numel = weight.numel();
   switch (encoding) {
+    case WeightEncoding::kFourBits:
+      return EncodeUniformWeight(name, weight, 4);
     case WeightEncoding::kDiffqWidths:
       return Uniform(name, weight, GroupWidths(numel, 16, 1, 8), 16, 0);
     case WeightEncoding::kWideWidths:
@@ -97,7 +93,7 @@ serialization::CompressedTensor Encode(const std::string& name, const at::Tensor
     case WeightEncoding::kStep:
       return Step(name, weight);
     case WeightEncoding::kSigns:
-      return Uniform(name, weight, at::full({1}, 1, at::kLong), 0, 0);
+      return EncodeUniformWeight(name, weight, 1);
     case WeightEncoding::kLearnedPoints:
       return LearnedPoints(name, weight);
     case WeightEncoding::kCodebook:
@@ -110,12 +106,33 @@ serialization::CompressedTensor Encode(const std::string& name, const at::Tensor
 
 }  // namespace
 
+serialization::CompressedTensor EncodeUniformWeight(const std::string& name, const at::Tensor& weight,
+                                                    int64_t bits) {
+  return Uniform(name, weight, at::full({1}, bits, at::kLong), 0, 0);
+}
+
+serialization::CompressedTensor EncodeCodebookWeight(const std::string& name,
+                                                     const at::Tensor& weight, int64_t block,
+                                                     int64_t num_centroids) {
+  const int64_t subvectors = weight.numel() / block;
+  const at::Tensor centroids = at::randn({num_centroids, block}) * weight.std();
+  const at::Tensor assignments = at::randint(0, num_centroids, {subvectors}, at::kLong);
+  auto encoded = vq::EncodeCodebook(name, weight.sizes(), centroids, assignments);
+  TORCH_CHECK(encoded.ok(), encoded.status().message());
+  return *std::move(encoded);
+}
+
 std::string EncodingName(WeightEncoding encoding) {
   static const std::map<WeightEncoding, std::string> kNames = {
-      {WeightEncoding::kFloat, "float"},       {WeightEncoding::kDiffqWidths, "diffq_widths"},
-      {WeightEncoding::kWideWidths, "wide_widths"}, {WeightEncoding::kBuckets, "buckets"},
-      {WeightEncoding::kStep, "step"},          {WeightEncoding::kSigns, "signs"},
-      {WeightEncoding::kLearnedPoints, "learned_points"}, {WeightEncoding::kCodebook, "codebook"}};
+      {WeightEncoding::kFloat, "float"},
+      {WeightEncoding::kFourBits, "four_bits"},
+      {WeightEncoding::kDiffqWidths, "diffq_widths"},
+      {WeightEncoding::kWideWidths, "wide_widths"},
+      {WeightEncoding::kBuckets, "buckets"},
+      {WeightEncoding::kStep, "step"},
+      {WeightEncoding::kSigns, "signs"},
+      {WeightEncoding::kLearnedPoints, "learned_points"},
+      {WeightEncoding::kCodebook, "codebook"}};
   return kNames.at(encoding);
 }
 

@@ -5,6 +5,9 @@
 #ifndef MC_RUNTIME_TESTUTIL_H_
 #define MC_RUNTIME_TESTUTIL_H_
 
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
 #include <string>
 
 #include "nn_models/classifier.h"
@@ -15,6 +18,7 @@ namespace mc::runtime::testing {
 /// How the weights of convolutions and linear layers are stored.
 enum class WeightEncoding {
   kFloat,             ///< float32 passthrough
+  kFourBits,          ///< uniform, 4 bits, one range per tensor (QAT)
   kDiffqWidths,       ///< uniform, one range per tensor, widths 1..8 per group of 16 (DiffQ)
   kWideWidths,        ///< uniform, widths 2..12 per group of 8 (beyond the integer kernels)
   kBuckets,           ///< uniform, 4 bits, one range per bucket of 256 (quantized distillation)
@@ -25,6 +29,15 @@ enum class WeightEncoding {
 };
 
 std::string EncodingName(WeightEncoding encoding);
+
+/// `weight` as uniform levels of `bits` bits with one range for the tensor.
+serialization::CompressedTensor EncodeUniformWeight(const std::string& name, const at::Tensor& weight,
+                                                    int64_t bits);
+
+/// `weight` as `num_centroids` random centroids of `block` values with random assignments.
+serialization::CompressedTensor EncodeCodebookWeight(const std::string& name,
+                                                     const at::Tensor& weight, int64_t block,
+                                                     int64_t num_centroids);
 
 /// `model`'s parameters and buffers, its convolution and linear weights in `encoding`
 /// (quantized from their current values, seeded), the rest as float32.

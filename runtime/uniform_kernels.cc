@@ -4,15 +4,23 @@
 // kernels of the selected instruction set, and adds the rest (tiles whose blocks differ, a
 // partial last tile) block by block with the scalar code.
 //
-// Per row and activation row, the SIMD paths add scale * dot(x, levels) per run and the
-// offset term offset * sum(x) from prefix sums of x over tiles (in double), so a row of one
-// affine map costs one tile kernel call per group of up to 4 activation rows.
+// Per weight row and activation row, the SIMD paths add scale * dot(x, levels) per run and
+// the offset term offset * sum(x) from prefix sums of x over tiles (in double), so a row of
+// one affine map costs one tile kernel call per group of activation rows. Weight rows go by
+// chunks of kRowChunk (their bytes stay in cache while every group of activation rows passes
+// over them), and with several activation rows, two weight rows of the same tile layout share
+// one kernel call: each activation load then feeds twice the multiply-adds, which doubles the
+// speed of batched products (loads, not arithmetic, limit the single-row loop).
+//
+// Rows whose width or affine group changes every few blocks would make many short runs; their
+// tiles go instead to tile lists, one per container, each tile with its own affine map.
 #include "runtime/uniform_kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "runtime/blocked_levels.h"
@@ -26,6 +34,7 @@ using internal::kMaxTileRows;
 using internal::kMaxWeightRows;
 using internal::kTile;
 using internal::TileKernels;
+using internal::TileRef;
 
 // Weight rows whose packed bytes stay in cache while every group of activation rows passes.
 constexpr int64_t kRowChunk = 16;
@@ -106,12 +115,11 @@ void ScalarGemmInt8(const BlockedLevels& w, const QuantizedActivations& xq, floa
   std::vector<double> totals(xq.batch);
   for (int64_t r = row_begin; r < row_end; ++r) {
     std::fill(totals.begin(), totals.end(), 0.0);
-    AddBlocksInt8(w, r, 0, w.blocks_per_row, w.packed.data() + w.row_offsets[r], xq, 0,
-                  xq.batch, totals.data());
+    AddBlocksInt8(w, r, 0, w.blocks_per_row, w.packed.data() + w.row_offsets[r], xq, 0, xq.batch,
+                  totals.data());
     for (int64_t b = 0; b < xq.batch; ++b) y[b * y_stride + r] = static_cast<float>(totals[b]);
   }
 }
-
 
 // A run of tiles of one row: whole tiles sharing one container and affine map (container > 0)
 // for a tile kernel, or one tile added block by block (container 0) because its blocks differ
@@ -148,8 +156,8 @@ void AppendRowSegments(const BlockedLevels& w, int64_t row, std::vector<Segment>
       uniform = uniform && w.AffineIndex(row, b) == affine;
     }
     const int container = uniform ? ContainerBits(w.BlockWidth(row, first)) : 0;
-    if (container > 0 && segments->size() > row_first &&
-        segments->back().container == container && segments->back().affine == affine) {
+    if (container > 0 && segments->size() > row_first && segments->back().container == container &&
+        segments->back().affine == affine) {
       segments->back().tile_end = t + 1;
     } else {
       segments->push_back({t, t + 1, offset, container, affine});
@@ -267,13 +275,15 @@ void AddAffine(const BlockedLevels& w, const Segment* parts, int weight_rows,
 // Float activations for the segment driver.
 class FloatMode {
  public:
-  using Activation = float;
   // Two weight rows share each activation load from this many activation rows on.
   static constexpr int kMinRowsToPair = 2;
 
-  FloatMode(const BlockedLevels& w, const float* x, int64_t batch, int64_t x_stride,
-            unsigned used, const TileKernels& kernels)
-      : w_(w), x_(x), x_stride_(x_stride), panel_(FloatPanel(w, x, batch, x_stride, used)),
+  FloatMode(const BlockedLevels& w, const float* x, int64_t batch, int64_t x_stride, unsigned used,
+            const TileKernels& kernels)
+      : w_(w),
+        x_(x),
+        x_stride_(x_stride),
+        panel_(FloatPanel(w, x, batch, x_stride, used)),
         kernels_(kernels) {}
 
   const TileKernels& kernels() const { return kernels_; }
@@ -291,13 +301,26 @@ class FloatMode {
       return;
     }
     const float* x[kMaxTileRows];
-    for (int k = 0; k < rows; ++k) x[k] = panel_.Row(parts[0].container, first + k, parts[0].tile_begin);
+    for (int k = 0; k < rows; ++k) {
+      x[k] = panel_.Row(parts[0].container, first + k, parts[0].tile_begin);
+    }
     const uint8_t* bytes[kMaxWeightRows];
     for (int j = 0; j < weight_rows; ++j) bytes[j] = w_.packed.data() + parts[j].byte_offset;
     float dots[kMaxWeightRows * kMaxTileRows];
     kernels_.float_tiles(parts[0].container, bytes, weight_rows,
                          parts[0].tile_end - parts[0].tile_begin, x, rows, dots);
     AddAffine(w_, parts, weight_rows, panel_, first, rows, dots, totals);
+  }
+
+  // Adds the `count` listed tiles of `container` of one weight row times activation rows
+  // [first, first + rows) to totals[k].
+  void AddList(int container, const TileRef* tiles, size_t count, int64_t first, int rows,
+               double* totals) const {
+    const float* x[kMaxTileRows];
+    for (int k = 0; k < rows; ++k) x[k] = panel_.Row(container, first + k, 0);
+    float dots[kMaxTileRows];
+    kernels_.float_list(container, w_.packed.data(), tiles, count, x, rows, dots);
+    for (int k = 0; k < rows; ++k) totals[k] += dots[k];
   }
 
  private:
@@ -311,14 +334,19 @@ class FloatMode {
 // Int8 activations for the segment driver.
 class Int8Mode {
  public:
-  using Activation = int8_t;
   // Two weight rows share each activation load from this many activation rows on (below, the
   // two weight streams cost more memory bandwidth than the loads they save).
   static constexpr int kMinRowsToPair = 3;
 
   Int8Mode(const BlockedLevels& w, const QuantizedActivations& xq, unsigned used,
            const TileKernels& kernels)
-      : w_(w), xq_(xq), panel_(Int8Panel(xq, used)), kernels_(kernels) {}
+      : w_(w), xq_(xq), panel_(Int8Panel(xq, used)), kernels_(kernels) {
+    tile_sums_.resize(xq.batch * panel_.tiles);
+    for (size_t i = 0; i < tile_sums_.size(); ++i) {
+      const int32_t* sums = xq.sums8.data() + i * (kTile / 8);
+      tile_sums_[i] = xq.scale[i] * std::accumulate(sums, sums + kTile / 8, 0);
+    }
+  }
 
   const TileKernels& kernels() const { return kernels_; }
 
@@ -348,36 +376,96 @@ class Int8Mode {
     AddAffine(w_, parts, weight_rows, panel_, first, rows, dots, totals);
   }
 
+  // Adds the `count` listed tiles of `container` of one weight row times activation rows
+  // [first, first + rows) to totals[k].
+  void AddList(int container, const TileRef* tiles, size_t count, int64_t first, int rows,
+               double* totals) const {
+    const int8_t* q[kMaxTileRows];
+    const float* d[kMaxTileRows];
+    const float* sums[kMaxTileRows];
+    for (int k = 0; k < rows; ++k) {
+      q[k] = panel_.Row(container, first + k, 0);
+      d[k] = xq_.scale.data() + (first + k) * panel_.tiles;
+      sums[k] = tile_sums_.data() + (first + k) * panel_.tiles;
+    }
+    float dots[kMaxTileRows];
+    kernels_.int8_list(container, w_.packed.data(), tiles, count, q, d, sums, rows, dots);
+    for (int k = 0; k < rows; ++k) totals[k] += dots[k];
+  }
+
  private:
   const BlockedLevels& w_;
   const QuantizedActivations& xq_;
   ActivationPanel<int8_t> panel_;
+  std::vector<float> tile_sums_;  // batch x tiles: d * sum of q over each tile (tile lists).
   const TileKernels& kernels_;
 };
 
-// The segments of the weight rows of one chunk.
+// Rows whose runs of one affine map average fewer blocks than this (many width or affine
+// changes) go to the tile-list kernels: one run's kernel call and reduction cost about as much
+// as that many tiles of a list.
+constexpr int64_t kMinBlocksPerRun = 16;
+
+// The number of i in [1, count) with values[i] != values[i - 1].
+template <typename T>
+int64_t CountChanges(const T* values, int64_t count) {
+  int64_t changes = 0;
+  for (int64_t i = 1; i < count; ++i) changes += values[i] != values[i - 1];
+  return changes;
+}
+
+// Whether `row` changes width or group so often that tile lists beat runs (counting a block
+// where both change twice).
+bool PrefersTileLists(const BlockedLevels& w, int64_t row) {
+  const int64_t first = row * w.blocks_per_row;
+  int64_t runs = 1;
+  if (!w.block_bits.empty()) runs += CountChanges(w.block_bits.data() + first, w.blocks_per_row);
+  if (!w.block_group.empty()) runs += CountChanges(w.block_group.data() + first, w.blocks_per_row);
+  return runs >= 2 && runs * kMinBlocksPerRun > w.blocks_per_row;
+}
+
+// The work of the weight rows of one chunk: each row's segments, or for rows of short runs,
+// the tiles of each container as tile lists (and block-by-block segments for tiles whose
+// blocks differ).
 class ChunkSegments {
  public:
   void Build(const BlockedLevels& w, int64_t chunk_begin, int64_t chunk_end) {
     first_row_ = chunk_begin;
     segments_.clear();
-    row_first_.clear();
+    for (std::vector<TileRef>& list : lists_) list.clear();
+    rows_.clear();
     for (int64_t r = chunk_begin; r < chunk_end; ++r) {
-      row_first_.push_back(segments_.size());
-      AppendRowSegments(w, r, &segments_);
+      RowWork row;
+      row.segment_begin = segments_.size();
+      row.has_lists = PrefersTileLists(w, r);
+      if (row.has_lists) {
+        AppendRowLists(w, r, &row);
+      } else {
+        AppendRowSegments(w, r, &segments_);
+      }
+      row.segment_end = segments_.size();
+      rows_.push_back(row);
     }
-    row_first_.push_back(segments_.size());
   }
 
   int64_t first_row() const { return first_row_; }
-  int64_t rows() const { return static_cast<int64_t>(row_first_.size()) - 1; }
-  const Segment* Segments(int64_t i) const { return segments_.data() + row_first_[i]; }
-  size_t NumSegments(int64_t i) const { return row_first_[i + 1] - row_first_[i]; }
+  int64_t rows() const { return static_cast<int64_t>(rows_.size()); }
+  const Segment* Segments(int64_t i) const { return segments_.data() + rows_[i].segment_begin; }
+  size_t NumSegments(int64_t i) const { return rows_[i].segment_end - rows_[i].segment_begin; }
+  bool HasLists(int64_t i) const { return rows_[i].has_lists; }
+  // The tiles of container 1 << slot of chunk row i, when it has lists.
+  const TileRef* List(int64_t i, int slot) const {
+    return lists_[slot].data() + rows_[i].list_begin[slot];
+  }
+  size_t ListSize(int64_t i, int slot) const {
+    return rows_[i].list_end[slot] - rows_[i].list_begin[slot];
+  }
 
-  // Whether chunk rows i and i + 1 have segments of the same tiles and containers, so that one
-  // kernel call per segment multiplies both (their affine maps may differ).
+  // Whether chunk rows i and i + 1 have segments of the same tiles and containers and no
+  // lists, so that one kernel call per segment multiplies both (their affine maps may differ).
   bool SameTiles(int64_t i) const {
-    if (i + 1 >= rows() || NumSegments(i) != NumSegments(i + 1)) return false;
+    if (i + 1 >= rows() || HasLists(i) || HasLists(i + 1)) return false;
+    if (NumSegments(i) != NumSegments(i + 1)) return false;
     const Segment* a = Segments(i);
     const Segment* b = Segments(i + 1);
     for (size_t s = 0; s < NumSegments(i); ++s) {
@@ -390,20 +478,90 @@ class ChunkSegments {
   }
 
  private:
+  struct RowWork {
+    size_t segment_begin = 0;
+    size_t segment_end = 0;
+    bool has_lists = false;
+    size_t list_begin[4] = {};  // Into lists_[slot].
+    size_t list_end[4] = {};
+  };
+
+  // Appends each tile of `row` to the list of its container, or as a block-by-block segment
+  // when its blocks differ or it is the partial last tile (blocks of 8 or 16).
+  void AppendRowLists(const BlockedLevels& w, int64_t row, RowWork* work) {
+    for (int slot = 0; slot < 4; ++slot) work->list_begin[slot] = lists_[slot].size();
+    if (w.block == kTile) {
+      AppendBlockTiles(w, row);
+    } else {
+      AppendMixedTiles(w, row);
+    }
+    for (int slot = 0; slot < 4; ++slot) work->list_end[slot] = lists_[slot].size();
+  }
+
+  void AppendTile(int container, int64_t tile, int64_t byte_offset, float scale, float offset) {
+    // Fields stored one by one: a braced temporary costs a store-forwarding stall per tile.
+    TileRef& ref = lists_[ContainerSlot(container)].emplace_back();
+    ref.tile = tile;
+    ref.byte_offset = byte_offset;
+    ref.scale = scale;
+    ref.offset = offset;
+  }
+
+  // AppendRowLists for blocks of 32 columns: one block per tile.
+  void AppendBlockTiles(const BlockedLevels& w, int64_t row) {
+    int64_t offset = w.row_offsets[row];
+    for (int64_t b = 0; b < w.blocks_per_row; ++b) {
+      const int container = ContainerBits(w.BlockWidth(row, b));
+      const int64_t affine = w.AffineIndex(row, b);
+      AppendTile(container, b, offset, w.affine_scale[affine], w.affine_offset[affine]);
+      offset += 4 * container;
+    }
+  }
+
+  // AppendRowLists for blocks of 8 or 16 columns.
+  void AppendMixedTiles(const BlockedLevels& w, int64_t row) {
+    const int64_t blocks_per_tile = kTile / w.block;
+    const int64_t tiles = CeilDiv(w.blocks_per_row, blocks_per_tile);
+    int64_t offset = w.row_offsets[row];
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t first = t * blocks_per_tile;
+      const int64_t last = std::min(first + blocks_per_tile, w.blocks_per_row);
+      const int64_t affine = w.AffineIndex(row, first);
+      bool uniform = last - first == blocks_per_tile;
+      int64_t bytes = 0;
+      for (int64_t b = first; b < last; ++b) {
+        bytes += BlockBytes(w.block, w.BlockWidth(row, b));
+        uniform = uniform && w.AffineIndex(row, b) == affine;
+      }
+      if (uniform) {
+        AppendTile(ContainerBits(w.BlockWidth(row, first)), t, offset, w.affine_scale[affine],
+                   w.affine_offset[affine]);
+      } else {
+        segments_.push_back({t, t + 1, offset, 0, 0});
+      }
+      offset += bytes;
+    }
+  }
+
   int64_t first_row_ = 0;
   std::vector<Segment> segments_;
-  std::vector<size_t> row_first_;
+  std::vector<TileRef> lists_[4];  // By ContainerSlot.
+  std::vector<RowWork> rows_;
 };
 
 // Computes the chunk's rows of y for activation rows [first, first + rows), by pairs of
 // weight rows where the kernels and the rows allow.
 template <typename Mode>
-void RunChunkGroup(const Mode& mode, const ChunkSegments& chunk, int64_t first, int rows,
-                   float* y, int64_t y_stride) {
+void RunChunkGroup(const Mode& mode, const ChunkSegments& chunk, int64_t first, int rows, float* y,
+                   int64_t y_stride) {
   const bool pair = mode.kernels().max_weight_rows >= 2 && rows >= Mode::kMinRowsToPair;
   for (int64_t i = 0; i < chunk.rows();) {
     const int weight_rows = pair && chunk.SameTiles(i) ? 2 : 1;
     double totals[kMaxWeightRows][kMaxTileRows] = {};
+    for (int slot = 0; slot < 4 && chunk.HasLists(i); ++slot) {
+      if (chunk.ListSize(i, slot) == 0) continue;
+      mode.AddList(1 << slot, chunk.List(i, slot), chunk.ListSize(i, slot), first, rows, totals[0]);
+    }
     for (size_t s = 0; s < chunk.NumSegments(i); ++s) {
       Segment parts[kMaxWeightRows];
       for (int j = 0; j < weight_rows; ++j) parts[j] = chunk.Segments(i + j)[s];

@@ -47,8 +47,30 @@ using FloatTilesFn = void (*)(int container, const uint8_t* const* bytes, int we
 /// The same with int8 activations: the sum over tiles t of d[k][t] * sum_p level_j[p] *
 /// q[k][p].
 using Int8TilesFn = void (*)(int container, const uint8_t* const* bytes, int weight_rows,
-                             int64_t tiles, const int8_t* const* q, const float* const* d,
-                             int rows, float* dots);
+                             int64_t tiles, const int8_t* const* q, const float* const* d, int rows,
+                             float* dots);
+
+/// One tile of a weight row for the tile-list kernels, which take the tiles of one container
+/// of a row whose widths or affine maps change too often for runs of tiles.
+struct TileRef {
+  int64_t tile = 0;         // Index of the tile in its row.
+  int64_t byte_offset = 0;  // Of its levels in BlockedLevels::packed.
+  float scale = 0.0f;       // Affine map of its blocks.
+  float offset = 0.0f;
+};
+
+/// Sets dots[k] = the sum over the `count` tiles of sum_p (tiles[i].offset + tiles[i].scale *
+/// level[p]) * x[k][tiles[i].tile * kTile + p] for k < rows, where the levels are at
+/// `container` bits from packed + tiles[i].byte_offset and x[k] is a whole row in tile order.
+using FloatListFn = void (*)(int container, const uint8_t* packed, const TileRef* tiles,
+                             int64_t count, const float* const* x, int rows, float* dots);
+
+/// The same with int8 activations: tile t adds d[k][t] * tiles[i].scale * sum_p level[p] *
+/// q[k][t * kTile + p] + tiles[i].offset * sums[k][t], where sums[k][t] = d[k][t] * sum_p
+/// q[k][t * kTile + p].
+using Int8ListFn = void (*)(int container, const uint8_t* packed, const TileRef* tiles,
+                            int64_t count, const int8_t* const* q, const float* const* d,
+                            const float* const* sums, int rows, float* dots);
 
 /// The tile kernels of one instruction set. Each output element is computed the same way
 /// whatever weight_rows, so pairing weight rows never changes a result.
@@ -57,6 +79,8 @@ struct TileKernels {
   int max_rows;         // Activation rows per call: 1..kMaxTileRows.
   FloatTilesFn float_tiles;
   Int8TilesFn int8_tiles;
+  FloatListFn float_list;
+  Int8ListFn int8_list;
 };
 
 /// Calls Op<kContainer, kWeightRows, rows>::Run(args...) for rows in kRows..kMaxRows, so that
@@ -74,8 +98,7 @@ void DispatchRows(int rows, Args... args) {
 }
 
 /// Calls Op<container, kWeightRows, rows>::Run(args...) for container 1, 2, 4 or 8.
-template <template <int, int, int> typename Op, int kWeightRows, int kMaxRows,
-          typename... Args>
+template <template <int, int, int> typename Op, int kWeightRows, int kMaxRows, typename... Args>
 void DispatchContainer(int container, int rows, Args... args) {
   switch (container) {
     case 1:
@@ -91,8 +114,7 @@ void DispatchContainer(int container, int rows, Args... args) {
 
 /// Calls Op<container, weight_rows, rows>::Run(args...) for weight_rows 1..kMaxWeights (1 or
 /// 2) and rows 1..kMaxRows.
-template <template <int, int, int> typename Op, int kMaxWeights, int kMaxRows,
-          typename... Args>
+template <template <int, int, int> typename Op, int kMaxWeights, int kMaxRows, typename... Args>
 void DispatchTiles(int container, int weight_rows, int rows, Args... args) {
   if constexpr (kMaxWeights == 2) {
     if (weight_rows == 2) return DispatchContainer<Op, 2, kMaxRows>(container, rows, args...);
@@ -107,8 +129,7 @@ const TileKernels& Avx512VnniTileKernels();
 
 /// The 32 levels of the tile at `bytes`, in tile order, one per byte.
 template <int kContainer>
-__attribute__((target("avx2,fma"), always_inline)) inline __m256i UnpackTile(
-    const uint8_t* bytes) {
+__attribute__((target("avx2,fma"), always_inline)) inline __m256i UnpackTile(const uint8_t* bytes) {
   if constexpr (kContainer == 1) {
     uint32_t word;
     std::memcpy(&word, bytes, sizeof(word));
@@ -122,13 +143,21 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256i UnpackTile(
                                               _mm256_setr_epi64x(0, 2, 4, 6));
     return _mm256_and_si256(shifted, _mm256_set1_epi8(0x03));
   } else if constexpr (kContainer == 4) {
-    const __m256i both = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+    const __m256i both =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
     const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
     return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
   } else {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes));
   }
+}
+
+/// The sum of the 8 lanes of v.
+__attribute__((target("avx2,fma"), always_inline)) inline float HorizontalSum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
 }
 
 #endif  // defined(__x86_64__)

@@ -36,7 +36,7 @@ struct MatrixSpec {
 
 struct TestMatrix {
   BlockedLevels w;
-  std::vector<float> decoded;    // rows x cols, from DecodeRows.
+  std::vector<float> decoded;     // rows x cols, from DecodeRows.
   std::vector<double> magnitude;  // rows x cols: |offset| + |scale| * level.
 };
 
@@ -50,7 +50,7 @@ TestMatrix RandomMatrix(const MatrixSpec& spec, uint32_t seed) {
   for (size_t i = 0; i < widths.size(); ++i) {
     widths[i] = spec.width > 0 ? spec.width : 1 + random() % 8;
     const int64_t row = i / blocks_per_row;
-    groups[i] = spec.groups == Groups::kOne       ? 0
+    groups[i] = spec.groups == Groups::kOne      ? 0
                 : spec.groups == Groups::kPerRow ? row % kNumGroups
                                                  : random() % kNumGroups;
   }
@@ -91,9 +91,9 @@ std::vector<float> RandomActivations(int64_t batch, int64_t stride, uint32_t see
 
 // Expects y (batch x rows at y_stride) to match x W^T in double within `tolerance` of the
 // magnitude sum |x| . (|offset| + |scale| * level), and the stride padding of y untouched.
-void ExpectMatchesReference(const TestMatrix& m, const float* x, int64_t batch,
-                            int64_t x_stride, const std::vector<float>& y, int64_t y_stride,
-                            double tolerance, const std::string& context) {
+void ExpectMatchesReference(const TestMatrix& m, const float* x, int64_t batch, int64_t x_stride,
+                            const std::vector<float>& y, int64_t y_stride, double tolerance,
+                            const std::string& context) {
   const int64_t rows = m.w.rows;
   const int64_t cols = m.w.cols;
   for (int64_t b = 0; b < batch; ++b) {
@@ -116,8 +116,8 @@ std::vector<float> Dequantize(const QuantizedActivations& xq) {
   std::vector<float> x(xq.batch * xq.cols);
   for (int64_t b = 0; b < xq.batch; ++b) {
     for (int64_t c = 0; c < xq.cols; ++c) {
-      x[b * xq.cols + c] = xq.scale[b * (xq.padded_cols / 32) + c / 32] *
-                           xq.q[b * xq.padded_cols + c];
+      x[b * xq.cols + c] =
+          xq.scale[b * (xq.padded_cols / 32) + c / 32] * xq.q[b * xq.padded_cols + c];
     }
   }
   return x;
@@ -163,8 +163,7 @@ TEST_P(UniformKernelsTest, GemmFloatMatchesDecodedProduct) {
     const std::vector<float> x = RandomActivations(batch, x_stride, seed + 1);
     std::vector<float> y(batch * y_stride, -7.0f);
     GemmFloat(m.w, x.data(), batch, x_stride, y.data(), y_stride, 0, spec.rows, GetParam());
-    ExpectMatchesReference(m, x.data(), batch, x_stride, y, y_stride, 1e-5,
-                           Describe(spec, batch));
+    ExpectMatchesReference(m, x.data(), batch, x_stride, y, y_stride, 1e-5, Describe(spec, batch));
     ++seed;
   }
 }
@@ -204,8 +203,8 @@ TEST_P(UniformKernelsTest, GemmInt8StaysWithinActivationRoundingOfFloatProduct) 
       for (int64_t c = 0; c < spec.cols; ++c) {
         const double weight = m.decoded[r * spec.cols + c];
         exact += x[b * spec.cols + c] * weight;
-        bound += std::fabs(x[b * spec.cols + c] - x_dequantized[b * spec.cols + c]) *
-                 std::fabs(weight);
+        bound +=
+            std::fabs(x[b * spec.cols + c] - x_dequantized[b * spec.cols + c]) * std::fabs(weight);
       }
       EXPECT_LE(std::fabs(y[b * spec.rows + r] - exact), bound * 1.001 + 1e-4);
       EXPECT_GT(bound, 0.0);
@@ -222,8 +221,8 @@ TEST_P(UniformKernelsTest, GemmInt8HandlesLargestLevelsAndActivations) {
   std::vector<uint8_t> widths(rows * cols / 32, 8);
   std::vector<float> offsets(kAffineStride, 0.0f);
   std::vector<float> scales(kAffineStride, 1.0f);
-  const BlockedLevels w = BuildBlockedLevels(rows, cols, 32, levels.data(), widths.data(),
-                                             nullptr, offsets, scales);
+  const BlockedLevels w =
+      BuildBlockedLevels(rows, cols, 32, levels.data(), widths.data(), nullptr, offsets, scales);
   const std::vector<float> x(cols, 1.0f);
   const QuantizedActivations xq = QuantizeActivations(x.data(), 1, cols, cols);
   std::vector<float> y(rows);
@@ -256,8 +255,9 @@ TEST_P(UniformKernelsTest, RowSplitsGiveIdenticalResults) {
   std::mt19937 random(3);
   for (int width : {0, 2, 4, 5, 8}) {
     for (int block : {8, 16, 32}) {
-      const Groups groups = block == 8 ? Groups::kOne : block == 16 ? Groups::kPerRow
-                                                                     : Groups::kPerBlock;
+      const Groups groups = block == 8    ? Groups::kOne
+                            : block == 16 ? Groups::kPerRow
+                                          : Groups::kPerBlock;
       const MatrixSpec spec{61, 203, block, width, groups};
       const TestMatrix m = RandomMatrix(spec, 70 + width + block);
       const int64_t batch = 6;
@@ -265,21 +265,19 @@ TEST_P(UniformKernelsTest, RowSplitsGiveIdenticalResults) {
       const QuantizedActivations xq = QuantizeActivations(x.data(), batch, spec.cols, spec.cols);
       std::vector<float> whole(batch * spec.rows);
       std::vector<float> whole_int8(batch * spec.rows);
-      GemmFloat(m.w, x.data(), batch, spec.cols, whole.data(), spec.rows, 0, spec.rows,
-                GetParam());
+      GemmFloat(m.w, x.data(), batch, spec.cols, whole.data(), spec.rows, 0, spec.rows, GetParam());
       GemmInt8(m.w, xq, whole_int8.data(), spec.rows, 0, spec.rows, GetParam());
       std::vector<float> split(batch * spec.rows, -7.0f);
       std::vector<float> split_int8(batch * spec.rows, -7.0f);
       for (int64_t begin = 0; begin < spec.rows;) {
         const int64_t end = std::min<int64_t>(spec.rows, begin + 1 + random() % 20);
-        GemmFloat(m.w, x.data(), batch, spec.cols, split.data(), spec.rows, begin, end,
-                  GetParam());
+        GemmFloat(m.w, x.data(), batch, spec.cols, split.data(), spec.rows, begin, end, GetParam());
         GemmInt8(m.w, xq, split_int8.data(), spec.rows, begin, end, GetParam());
         begin = end;
       }
       EXPECT_EQ(0, std::memcmp(split.data(), whole.data(), whole.size() * sizeof(float)));
-      EXPECT_EQ(0, std::memcmp(split_int8.data(), whole_int8.data(),
-                               whole_int8.size() * sizeof(float)));
+      EXPECT_EQ(
+          0, std::memcmp(split_int8.data(), whole_int8.data(), whole_int8.size() * sizeof(float)));
     }
   }
 }
@@ -357,8 +355,8 @@ TEST(BlockedLevelsTest, BuilderStoresOneWidthAndDropsAllZeroGroups) {
   const std::vector<uint8_t> widths(2 * 2, 2);
   const std::vector<uint32_t> zero_groups(4, 0);
   const std::vector<float> table(2 * kAffineStride, 0.5f);
-  const BlockedLevels w = BuildBlockedLevels(2, 20, 16, levels.data(), widths.data(),
-                                             zero_groups.data(), table, table);
+  const BlockedLevels w =
+      BuildBlockedLevels(2, 20, 16, levels.data(), widths.data(), zero_groups.data(), table, table);
   EXPECT_EQ(w.bits, 2);
   EXPECT_TRUE(w.block_bits.empty());
   EXPECT_TRUE(w.block_group.empty());

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "runtime/codebook_kernels.h"
+#include "runtime/cpu_features.h"
 #include "runtime/uniform_kernels.h"
 
 namespace mc::runtime {
@@ -53,10 +54,24 @@ void MultiplyBlocked(const BlockedLevels& w, const float* x, int64_t batch, floa
   });
 }
 
+// The codebook kernels' name for the instruction set cpu_features chose.
+CodebookIsa ActiveCodebookIsa() {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512Vnni:
+      return CodebookIsa::kAvx512;
+    case Isa::kAvx2:
+      return CodebookIsa::kAvx2;
+    case Isa::kScalar:
+      break;
+  }
+  return CodebookIsa::kScalar;
+}
+
 void MultiplyCodebook(const CodebookMatrix& w, const float* x, int64_t batch, float* y) {
+  const CodebookIsa isa = ActiveCodebookIsa();
   at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
-    LutWorkspace workspace;
-    GemmLut(w, x, batch, w.cols, y, w.rows, begin, end, BestCodebookIsa(), &workspace);
+    thread_local CodebookGemmWorkspace workspace;  // tables and panels, reused across calls
+    CodebookGemm(w, x, batch, w.cols, y, w.rows, begin, end, isa, &workspace);
   });
 }
 

@@ -1,0 +1,126 @@
+// The runtime against LibTorch's float32 forward of the same shapes, timed in alternation in
+// one run (side_by_side.h): ratio = runtime / float, below 1 when the runtime is faster.
+// Linear 8192x8192 at batch 1 and 64 for uniform 8, 4, 3, 2 and 1 bits and codebooks of 256
+// centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
+// (224x224) at batch 1 with 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
+// runtime's resident bytes per weight (float32: 4).
+//
+//   bazel run -c opt //benchmarks:runtime_benchmark -- --benchmark_filter=Linear
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <torch/utils.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmarks/side_by_side.h"
+#include "nn_models/classifier.h"
+#include "nn_models/registry.h"
+#include "runtime/graph.h"
+#include "runtime/model_graph.h"
+#include "runtime/testutil.h"
+#include "runtime/weight_loading.h"
+#include "runtime/weight_matrix.h"
+
+namespace mc::benchmarks {
+namespace {
+
+using runtime::Activations;
+
+constexpr int64_t kSide = 8192;
+
+// Encodings of the Linear benchmarks: uniform bits (1..8), or 256 centroids of -block values.
+const std::vector<int64_t> kLinearEncodings = {8, 4, 3, 2, 1, -4, -8};
+
+std::string LinearEncodingName(int64_t encoding) {
+  return encoding > 0 ? std::to_string(encoding) + "bit" : "codebook256x" + std::to_string(-encoding);
+}
+
+void BM_Linear(benchmark::State& state) {
+  const int64_t encoding = state.range(0);
+  const int64_t batch = state.range(1);
+  at::set_num_threads(static_cast<int>(state.range(2)));
+  torch::manual_seed(0);
+  const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
+  const serialization::CompressedTensor stored =
+      encoding > 0 ? runtime::testing::EncodeUniformWeight("w", weight, encoding)
+                   : runtime::testing::EncodeCodebookWeight("w", weight, -encoding, 256);
+  auto loaded = runtime::LoadWeightMatrix(stored);
+  if (!loaded.ok()) return state.SkipWithError(std::string(loaded.status().message()).c_str());
+  const runtime::WeightMatrix matrix = *std::move(loaded);
+  const at::Tensor x = at::randn({batch, kSide});
+  at::Tensor y = at::empty({batch, kSide});
+  torch::NoGradGuard no_grad;
+  SideBySide(state, {"float", [&] { benchmark::DoNotOptimize(at::linear(x, weight)); }},
+             {"runtime", [&] {
+                matrix.Multiply(x.data_ptr<float>(), batch, y.data_ptr<float>(), Activations::kInt8);
+                benchmark::ClobberMemory();
+              }});
+  state.counters["bytes_per_weight"] =
+      static_cast<double>(matrix.ResidentBytes()) / static_cast<double>(weight.numel());
+  state.SetLabel(LinearEncodingName(encoding));
+}
+
+void LinearArguments(benchmark::internal::Benchmark* benchmark) {
+  for (const int64_t threads : {1, 2}) {
+    for (const int64_t batch : {1, 64}) {
+      for (const int64_t encoding : kLinearEncodings) benchmark->Args({encoding, batch, threads});
+    }
+  }
+  benchmark->ArgNames({"encoding", "batch", "threads"});
+}
+
+// A zoo model with 4-bit weights (one range per tensor): LibTorch's forward of the float
+// model against the runtime's graph in int8 mode (range(3) = 1) or exact mode (0).
+void BM_Model(benchmark::State& state, const std::string& name, int64_t side) {
+  const int64_t batch = state.range(0);
+  at::set_num_threads(static_cast<int>(state.range(1)));
+  const Activations activations = state.range(2) == 1 ? Activations::kInt8 : Activations::kFloat;
+  torch::manual_seed(0);
+  const int64_t channels = side == 28 ? 1 : 3;
+  auto created = nn_models::CreateModel(
+      name, nn_models::ModelOptions().in_channels(channels).num_classes(side == 28 ? 10 : 1000).image_size(side));
+  if (!created.ok()) return state.SkipWithError(std::string(created.status().message()).c_str());
+  std::shared_ptr<nn_models::Classifier> model = *created;
+  model->eval();
+  const serialization::CompressedModel stored =
+      runtime::testing::EncodeModel(*model, runtime::testing::WeightEncoding::kFourBits);
+  auto graph = runtime::BuildGraph(*model, stored);
+  if (!graph.ok()) return state.SkipWithError(std::string(graph.status().message()).c_str());
+  const at::Tensor images = at::randn({batch, channels, side, side});
+  torch::NoGradGuard no_grad;
+  SideBySide(state, {"float", [&] { benchmark::DoNotOptimize(model->forward(images)); }},
+             {"runtime", [&] { benchmark::DoNotOptimize(graph->Run(images, activations)); }});
+  int64_t weights = 0;
+  for (const at::Tensor& parameter : model->parameters()) weights += parameter.numel();
+  state.counters["bytes_per_weight"] =
+      static_cast<double>(graph->WeightBytes()) / static_cast<double>(weights);
+}
+
+void ModelArguments(benchmark::internal::Benchmark* benchmark, const std::vector<int64_t>& batches) {
+  for (const int64_t threads : {1, 2}) {
+    for (const int64_t batch : batches) {
+      for (const int64_t int8 : {1, 0}) benchmark->Args({batch, threads, int8});
+    }
+  }
+  benchmark->ArgNames({"batch", "threads", "int8"});
+}
+
+BENCHMARK(BM_Linear)->Apply(LinearArguments)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Model, resnet20, std::string("resnet20"), 28)
+    ->Apply([](auto* b) { ModelArguments(b, {1, 128}); })
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Model, resnet18, std::string("resnet18"), 224)
+    ->Apply([](auto* b) { ModelArguments(b, {1}); })
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Model, mobilenetv2, std::string("mobilenetv2"), 224)
+    ->Apply([](auto* b) { ModelArguments(b, {1}); })
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace mc::benchmarks
