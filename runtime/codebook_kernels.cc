@@ -166,7 +166,6 @@ TileKernel<Index> SelectTileKernel(CodebookIsa isa, int64_t lanes) {
 // Tables of one block.
 
 struct FillJob {
-  const float* centroids;             // k x d.
   const float* centroids_transposed;  // d x k.
   int64_t num_centroids;
   int64_t block;
@@ -192,7 +191,7 @@ void FillBlockScalar(const FillJob& job) {
   }
   for (int64_t c = 0; c < k; ++c) {
     for (int64_t j = 0; j < job.block; ++j) {
-      const float weight = job.centroids[c * job.block + j];
+      const float weight = job.centroids_transposed[j * k + c];
       const float* inputs = job.x_transposed + j * lanes;
       for (int64_t l = 0; l < lanes; ++l) job.table[c * lanes + l] += weight * inputs[l];
     }
@@ -221,12 +220,12 @@ MC_TARGET_AVX2 void FillBlockRowAvx2(const FillJob& job) {
 template <int kVecs>
 MC_TARGET_AVX2 void FillBlockLanesAvx2(const FillJob& job) {
   for (int64_t c = 0; c < job.num_centroids; ++c) {
-    const float* centroid = job.centroids + c * job.block;
+    const float* centroid = job.centroids_transposed + c;  // stride num_centroids
     __m256 sums[kVecs];
 #pragma GCC unroll 2
     for (int v = 0; v < kVecs; ++v) sums[v] = _mm256_setzero_ps();
     for (int64_t j = 0; j < job.block; ++j) {
-      const __m256 weight = _mm256_set1_ps(centroid[j]);
+      const __m256 weight = _mm256_set1_ps(centroid[j * job.num_centroids]);
 #pragma GCC unroll 2
       for (int v = 0; v < kVecs; ++v) {
         sums[v] = _mm256_fmadd_ps(
@@ -257,10 +256,10 @@ MC_TARGET_AVX512 void FillBlockRowAvx512(const FillJob& job) {
 // 16 lanes.
 MC_TARGET_AVX512 void FillBlockLanesAvx512(const FillJob& job) {
   for (int64_t c = 0; c < job.num_centroids; ++c) {
-    const float* centroid = job.centroids + c * job.block;
+    const float* centroid = job.centroids_transposed + c;  // stride num_centroids
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < job.block; ++j) {
-      sum = _mm512_fmadd_ps(_mm512_set1_ps(centroid[j]),
+      sum = _mm512_fmadd_ps(_mm512_set1_ps(centroid[j * job.num_centroids]),
                             _mm512_loadu_ps(job.x_transposed + j * 16), sum);
     }
     _mm512_storeu_ps(job.table + c * 16, sum);
@@ -301,7 +300,6 @@ void FillBlocks(const CodebookMatrix& w, const float* x, int64_t x_stride, int64
                 float* table) {
   std::vector<float> x_transposed(lanes > 1 ? static_cast<size_t>(w.block * lanes) : 0, 0.0f);
   FillJob job;
-  job.centroids = w.centroids.data();
   job.centroids_transposed = w.centroids_transposed.data();
   job.num_centroids = w.num_centroids;
   job.block = w.block;
@@ -510,9 +508,9 @@ void DecodePanel(const CodebookMatrix& w, const Index* indices, int64_t row_begi
     const Index* row_indices =
         indices + ((r / kRowGroup) * w.blocks_per_row() + first_block) * kRowGroup + r % kRowGroup;
     for (int64_t b = 0; b < columns / d; ++b) {
-      const float* centroid = w.centroids.data() + row_indices[b * kRowGroup] * d;
+      const float* centroid = w.centroids_transposed.data() + row_indices[b * kRowGroup];
       float* out = panel + b * d * panel_rows + i;
-      for (int64_t j = 0; j < d; ++j) out[j * panel_rows] = centroid[j];
+      for (int64_t j = 0; j < d; ++j) out[j * panel_rows] = centroid[j * w.num_centroids];
     }
   }
 }

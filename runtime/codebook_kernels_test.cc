@@ -337,8 +337,9 @@ TEST(CodebookMatrixTest, InterleavesIndicesByRowGroup) {
                   p.assignments[r * 3 + b]);
       }
     }
-    EXPECT_EQ(p.w.ResidentBytes(), sizeof(CodebookMatrix) + 2 * k * 2 * sizeof(float) +
-                                       (k <= 256 ? 1 : 2) * 2 * 3 * 16);
+    // One codebook (k x 2 floats) and two groups of 16 rows x 3 indices.
+    EXPECT_EQ(p.w.ResidentBytes(),
+              sizeof(CodebookMatrix) + k * 2 * sizeof(float) + (k <= 256 ? 1 : 2) * 2 * 3 * 16);
   }
 }
 

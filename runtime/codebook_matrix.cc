@@ -2,7 +2,6 @@
 // Validation and interleaving of a product-quantized matrix's indices, and its decoding.
 #include "runtime/codebook_matrix.h"
 
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -72,7 +71,6 @@ CodebookMatrix Make(int64_t rows, int64_t cols, int64_t block, const float* cent
   w.block = block;
   w.num_centroids = static_cast<int64_t>(centroid_values) / block;
   CheckIndices(assignments, assignment_count, w.num_centroids);
-  w.centroids.assign(centroids, centroids + centroid_values);
   w.centroids_transposed.resize(centroid_values);
   for (int64_t c = 0; c < w.num_centroids; ++c) {
     for (int64_t j = 0; j < block; ++j) {
@@ -92,13 +90,12 @@ template <typename Stored>
 void DecodeRowsOf(const CodebookMatrix& w, const Stored* indices, int64_t row_begin,
                   int64_t row_end, float* out) {
   const int64_t blocks = w.blocks_per_row();
-  const size_t block_bytes = static_cast<size_t>(w.block) * sizeof(float);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const Stored* row_indices = indices + (r / kRowGroup) * blocks * kRowGroup + r % kRowGroup;
     float* row_out = out + (r - row_begin) * w.cols;
     for (int64_t b = 0; b < blocks; ++b) {
-      std::memcpy(row_out + b * w.block, w.centroids.data() + row_indices[b * kRowGroup] * w.block,
-                  block_bytes);
+      const float* centroid = w.centroids_transposed.data() + row_indices[b * kRowGroup];
+      for (int64_t j = 0; j < w.block; ++j) row_out[b * w.block + j] = centroid[j * w.num_centroids];
     }
   }
 }
@@ -112,7 +109,7 @@ uint32_t CodebookMatrix::Assignment(int64_t row, int64_t block_index) const {
 }
 
 size_t CodebookMatrix::ResidentBytes() const {
-  return sizeof(*this) + (centroids.size() + centroids_transposed.size()) * sizeof(float) +
+  return sizeof(*this) + centroids_transposed.size() * sizeof(float) +
          assignments8.size() * sizeof(uint8_t) + assignments16.size() * sizeof(uint16_t);
 }
 

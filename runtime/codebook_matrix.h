@@ -29,7 +29,9 @@ inline constexpr int64_t kRowGroup = 16;
 /// The largest codebook a CodebookMatrix holds (16-bit indices).
 inline constexpr int64_t kMaxCentroids = int64_t{1} << 16;
 
-/// A rows x cols weight W with W[r, b * block + j] = centroids[assignment(r, b) * block + j].
+/// A rows x cols weight W with W[r, b * block + j] = value j of centroid assignment(r, b).
+/// The codebook is kept once, transposed (value j of every centroid in a row), the layout the
+/// single-row tables load 8 or 16 centroids at a time from.
 ///
 /// Index layout: rows are padded to a multiple of kRowGroup (padding rows use centroid 0)
 /// and the index of (row r, block b) is element
@@ -40,8 +42,7 @@ struct CodebookMatrix {
   int64_t cols = 0;
   int64_t block = 0;          // d: values per subvector; divides cols.
   int64_t num_centroids = 0;  // k: 1..kMaxCentroids.
-  std::vector<float> centroids;             // k x d, centroid-major.
-  std::vector<float> centroids_transposed;  // d x k: [j * k + c] = centroids[c * d + j].
+  std::vector<float> centroids_transposed;  // d x k: [j * k + c] = value j of centroid c.
   std::vector<uint8_t> assignments8;        // Interleaved indices when k <= 256.
   std::vector<uint16_t> assignments16;      // Interleaved indices when k > 256.
 

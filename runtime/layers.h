@@ -42,9 +42,10 @@ struct ConvGeometry {
   int64_t groups = 1;
 };
 
-/// A 2-D convolution. Exact mode (and grouped convolutions in either mode) decodes tiles of
-/// output channels, at most about 1 MB of float32 at a time, and convolves each with ATen's
-/// kernel; int8 mode cuts the input into patches and runs the weight's integer kernels.
+/// A 2-D convolution. It decodes tiles of output channels, at most about 1 MB of float32 at a
+/// time, and convolves each with ATen's kernel; in int8 mode a dense convolution with few
+/// output positions (a matrix-vector-like product) instead cuts its input into patches and
+/// runs the weight's integer kernels.
 class ConvLayer : public Layer {
  public:
   ConvLayer(WeightMatrix weight, ConvGeometry geometry, ChannelEpilogue epilogue);
@@ -53,6 +54,7 @@ class ConvLayer : public Layer {
   ChannelEpilogue& epilogue() { return epilogue_; }
 
  private:
+  int64_t OutputSize(int64_t input_size, int64_t kernel_size) const;
   at::Tensor ForwardByTiles(const at::Tensor& x) const;
   at::Tensor ForwardByPatches(const at::Tensor& x, Activations activations) const;
 
