@@ -2,6 +2,7 @@
 // Validation and interleaving of a product-quantized matrix's indices, and its decoding.
 #include "runtime/codebook_matrix.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -85,17 +86,24 @@ CodebookMatrix Make(int64_t rows, int64_t cols, int64_t block, const float* cent
   return w;
 }
 
-// DecodeRows from the stored indices.
+// DecodeRows from the stored indices, through a centroid-major copy of the codebook (k x d
+// floats, small next to the rows it serves) so that each block is one contiguous copy.
 template <typename Stored>
 void DecodeRowsOf(const CodebookMatrix& w, const Stored* indices, int64_t row_begin,
                   int64_t row_end, float* out) {
+  const int64_t k = w.num_centroids;
+  const int64_t d = w.block;
+  std::vector<float> centroids(k * d);
+  for (int64_t j = 0; j < d; ++j) {
+    for (int64_t c = 0; c < k; ++c) centroids[c * d + j] = w.centroids_transposed[j * k + c];
+  }
   const int64_t blocks = w.blocks_per_row();
   for (int64_t r = row_begin; r < row_end; ++r) {
     const Stored* row_indices = indices + (r / kRowGroup) * blocks * kRowGroup + r % kRowGroup;
     float* row_out = out + (r - row_begin) * w.cols;
     for (int64_t b = 0; b < blocks; ++b) {
-      const float* centroid = w.centroids_transposed.data() + row_indices[b * kRowGroup];
-      for (int64_t j = 0; j < w.block; ++j) row_out[b * w.block + j] = centroid[j * w.num_centroids];
+      const float* centroid = centroids.data() + row_indices[b * kRowGroup] * d;
+      std::copy(centroid, centroid + d, row_out + b * d);
     }
   }
 }

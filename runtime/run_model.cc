@@ -141,18 +141,21 @@ absl::Status CheckFlags() {
 }
 
 void PrintSummary(const RunSummary& summary, std::ostream& out) {
-  out << std::fixed << std::setprecision(4) << summary.model_file() << " on " << summary.dataset()
-      << " (" << summary.images() << " test images, batch " << summary.batch_size() << ", "
+  const auto bytes = [](double value) { return static_cast<int64_t>(value); };
+  out << std::fixed << summary.model_file() << " on " << summary.dataset() << " ("
+      << summary.images() << " test images, batch " << summary.batch_size() << ", "
       << summary.threads() << " thread(s))\n"
-      << "  path                   accuracy   p50 ms   p90 ms   weight bytes\n"
-      << "  runtime (" << std::setw(5) << summary.activations() << ")      " << summary.test_accuracy()
-      << std::setprecision(3) << std::setw(9) << summary.latency_ms_p50() << std::setw(9)
-      << summary.latency_ms_p90() << std::setw(15) << summary.weight_bytes() << "\n"
-      << std::setprecision(4) << "  decode to float        " << summary.float_path_test_accuracy()
+      << "  path                   accuracy   p50 ms   p90 ms   weight bytes\n";
+  out << "  runtime (" << std::setw(5) << summary.activations() << ")      " << std::setprecision(4)
+      << summary.test_accuracy() << std::setprecision(3) << std::setw(9) << summary.latency_ms_p50()
+      << std::setw(9) << summary.latency_ms_p90() << std::setw(15) << bytes(summary.weight_bytes())
+      << "\n";
+  out << "  decode to float        " << std::setprecision(4) << summary.float_path_test_accuracy()
       << std::setprecision(3) << std::setw(9) << summary.float_path_latency_ms_p50() << std::setw(9)
-      << summary.float_path_latency_ms_p90() << std::setw(15) << summary.float_weight_bytes() << "\n"
-      << "  file " << summary.file_bytes() << " bytes, peak RSS " << summary.peak_rss_bytes()
-      << " bytes after the runtime's pass\n";
+      << summary.float_path_latency_ms_p90() << std::setw(15)
+      << bytes(summary.float_weight_bytes()) << "\n";
+  out << "  file " << bytes(summary.file_bytes()) << " bytes, peak RSS "
+      << bytes(summary.peak_rss_bytes()) << " bytes after the runtime's pass\n";
 }
 
 absl::Status Run(const std::string& path) {
@@ -170,10 +173,10 @@ absl::Status Run(const std::string& path) {
   summary.set_model_file(path);
   summary.set_dataset(dataset_name);
   summary.set_activations(absl::GetFlag(FLAGS_activations));
-  summary.set_batch_size(batch_size);
-  summary.set_threads(absl::GetFlag(FLAGS_threads));
-  summary.set_images(test.images.size(0));
-  summary.set_file_bytes(static_cast<int64_t>(std::filesystem::file_size(path)));
+  summary.set_batch_size(static_cast<int32_t>(batch_size));
+  summary.set_threads(static_cast<int32_t>(absl::GetFlag(FLAGS_threads)));
+  summary.set_images(static_cast<int32_t>(test.images.size(0)));
+  summary.set_file_bytes(static_cast<double>(std::filesystem::file_size(path)));
   const auto recorded = model.metrics().find("test_accuracy");
   summary.set_recorded_test_accuracy(recorded == model.metrics().end() ? -1 : recorded->second);
 
@@ -183,8 +186,8 @@ absl::Status Run(const std::string& path) {
   summary.set_test_accuracy(runtime.accuracy);
   summary.set_latency_ms_p50(runtime.p50_ms);
   summary.set_latency_ms_p90(runtime.p90_ms);
-  summary.set_weight_bytes(static_cast<int64_t>(model.WeightBytes()));
-  summary.set_peak_rss_bytes(PeakRssBytes());
+  summary.set_weight_bytes(static_cast<double>(model.WeightBytes()));
+  summary.set_peak_rss_bytes(static_cast<double>(PeakRssBytes()));
 
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> float_model,
                       model_io::LoadModelFile(path, dataset));
@@ -197,7 +200,7 @@ absl::Status Run(const std::string& path) {
   summary.set_float_path_latency_ms_p90(float_path.p90_ms);
   int64_t parameters = 0;
   for (const at::Tensor& parameter : float_model->parameters()) parameters += parameter.numel();
-  summary.set_float_weight_bytes(parameters * static_cast<int64_t>(sizeof(float)));
+  summary.set_float_weight_bytes(static_cast<double>(parameters) * sizeof(float));
 
   PrintSummary(summary, std::cout);
   const std::string json = absl::GetFlag(FLAGS_summary_json);
