@@ -7,7 +7,6 @@
 //
 //   bazel run -c opt //benchmarks:runtime_benchmark -- --benchmark_filter=Linear
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <torch/utils.h>
 
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "benchmarks/side_by_side.h"
+#include "common/cpu_threads.h"
 #include "nn_models/classifier.h"
 #include "nn_models/registry.h"
 #include "runtime/graph.h"
@@ -41,7 +41,7 @@ std::string LinearEncodingName(int64_t encoding) {
 void BM_Linear(benchmark::State& state) {
   const int64_t encoding = state.range(0);
   const int64_t batch = state.range(1);
-  at::set_num_threads(static_cast<int>(state.range(2)));
+  ConfigureCpuThreads(static_cast<int>(state.range(2)));
   torch::manual_seed(0);
   const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
   const serialization::CompressedTensor stored =
@@ -76,7 +76,7 @@ void LinearArguments(benchmark::internal::Benchmark* benchmark) {
 // model against the runtime's graph in int8 mode (range(3) = 1) or exact mode (0).
 void BM_Model(benchmark::State& state, const std::string& name, int64_t side) {
   const int64_t batch = state.range(0);
-  at::set_num_threads(static_cast<int>(state.range(1)));
+  ConfigureCpuThreads(static_cast<int>(state.range(1)));
   const Activations activations = state.range(2) == 1 ? Activations::kInt8 : Activations::kFloat;
   torch::manual_seed(0);
   const int64_t channels = side == 28 ? 1 : 3;

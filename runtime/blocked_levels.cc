@@ -80,6 +80,43 @@ void PackRow(const uint8_t* row_levels, const uint8_t* row_widths, int64_t row, 
   }
 }
 
+// Writes offset + scale * level for the first `count` levels of one block packed at
+// kContainer bits.
+template <int kContainer>
+void DecodePartialBlock(const uint8_t* bytes, int count, float offset, float scale, float* out) {
+  constexpr int kPerByte = 8 / kContainer;
+  constexpr unsigned kMask = (1u << kContainer) - 1;
+  for (int i = 0; i < count; ++i) {
+    const unsigned level = (bytes[i / kPerByte] >> (i % kPerByte * kContainer)) & kMask;
+    out[i] = offset + scale * static_cast<float>(level);
+  }
+}
+
+// The same for a whole block of kBlock levels: with both sizes known at compile time the
+// loop unrolls and vectorizes.
+template <int kContainer, int kBlock>
+void DecodeWholeBlock(const uint8_t* bytes, float offset, float scale, float* out) {
+  constexpr int kPerByte = 8 / kContainer;
+  constexpr unsigned kMask = (1u << kContainer) - 1;
+  for (int byte = 0; byte < kBlock / kPerByte; ++byte) {
+    for (int j = 0; j < kPerByte; ++j) {
+      const unsigned level = (static_cast<unsigned>(bytes[byte]) >> (j * kContainer)) & kMask;
+      out[byte * kPerByte + j] = offset + scale * static_cast<float>(level);
+    }
+  }
+}
+
+template <int kContainer>
+void DecodeBlock(const uint8_t* bytes, int block, int count, float offset, float scale,
+                 float* out) {
+  if (count < block) return DecodePartialBlock<kContainer>(bytes, count, offset, scale, out);
+  switch (block) {
+    case 8: return DecodeWholeBlock<kContainer, 8>(bytes, offset, scale, out);
+    case 16: return DecodeWholeBlock<kContainer, 16>(bytes, offset, scale, out);
+    default: return DecodeWholeBlock<kContainer, 32>(bytes, offset, scale, out);
+  }
+}
+
 bool AllEqual(const uint8_t* values, int64_t count) {
   return std::all_of(values, values + count, [&](uint8_t v) { return v == values[0]; });
 }
@@ -182,22 +219,32 @@ void ValidateBlockedLevels(const BlockedLevels& w) {
   }
 }
 
-void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, float* out) {
-  uint8_t levels[32];
+void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end,
+                const float* row_scale, float* out) {
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* bytes = w.packed.data() + w.row_offsets[r];
     float* out_row = out + (r - row_begin) * w.cols;
+    const float multiplier = row_scale == nullptr ? 1.0f : row_scale[r - row_begin];
     for (int64_t b = 0; b < w.blocks_per_row; ++b) {
       const int width = w.BlockWidth(r, b);
       const int64_t affine = w.AffineIndex(r, b);
-      const float offset = w.affine_offset[affine];
-      const float scale = w.affine_scale[affine];
+      const float offset = multiplier * w.affine_offset[affine];
+      const float scale = multiplier * w.affine_scale[affine];
       const int count = static_cast<int>(std::min<int64_t>(w.block, w.cols - b * w.block));
-      UnpackBlockLevels(bytes, ContainerBits(width), count, levels);
-      for (int i = 0; i < count; ++i) out_row[b * w.block + i] = offset + scale * levels[i];
+      float* out_block = out_row + b * w.block;
+      switch (ContainerBits(width)) {
+        case 1: DecodeBlock<1>(bytes, w.block, count, offset, scale, out_block); break;
+        case 2: DecodeBlock<2>(bytes, w.block, count, offset, scale, out_block); break;
+        case 4: DecodeBlock<4>(bytes, w.block, count, offset, scale, out_block); break;
+        default: DecodeBlock<8>(bytes, w.block, count, offset, scale, out_block); break;
+      }
       bytes += BlockBytes(w.block, width);
     }
   }
+}
+
+void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, float* out) {
+  DecodeRows(w, row_begin, row_end, /*row_scale=*/nullptr, out);
 }
 
 void UnpackBlockLevels(const uint8_t* bytes, int container, int count, uint8_t* levels) {

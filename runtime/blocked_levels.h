@@ -104,6 +104,11 @@ void ValidateBlockedLevels(const BlockedLevels& w);
 /// floats, each offset + scale * level. Requires 0 <= row_begin <= row_end <= w.rows.
 void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, float* out);
 
+/// The same with row r multiplied by row_scale[r - row_begin] (a BatchNorm folded into the
+/// weight as it is decoded), or by 1 where row_scale is null.
+void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end,
+                const float* row_scale, float* out);
+
 /// Unpacks `count` levels of one block (count <= block) stored LSB-first at `container` bits
 /// from `bytes` into `levels`.
 void UnpackBlockLevels(const uint8_t* bytes, int container, int count, uint8_t* levels);

@@ -43,7 +43,7 @@ struct ConvGeometry {
 };
 
 /// A 2-D convolution. It decodes tiles of output channels, at most about 1 MB of float32 at a
-/// time, and convolves each with ATen's kernel; in int8 mode a dense convolution with few
+/// time, and convolves each with oneDNN's kernel (ATen's where LibTorch lacks oneDNN); in int8 mode a dense convolution with few
 /// output positions (a matrix-vector-like product) instead cuts its input into patches and
 /// runs the weight's integer kernels.
 class ConvLayer : public Layer {

@@ -5,7 +5,6 @@
 //   bazel run //runtime:run_model -- model.mcm --dataset=fashion_mnist --batch_size=1
 //       --threads=1 --activations=int8 [--summary_json=run.json] [--max_images=N]
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/cpu_threads.h"
 #include "common/status_macros.h"
 #include "common/user_path.h"
 #include "data/dataset_info.h"
@@ -161,7 +161,7 @@ void PrintSummary(const RunSummary& summary, std::ostream& out) {
 absl::Status Run(const std::string& path) {
   MC_RETURN_IF_ERROR(CheckFlags());
   MC_ASSIGN_OR_RETURN(const Activations activations, ParseActivations(absl::GetFlag(FLAGS_activations)));
-  at::set_num_threads(static_cast<int>(absl::GetFlag(FLAGS_threads)));
+  ConfigureCpuThreads(static_cast<int>(absl::GetFlag(FLAGS_threads)));
   MC_ASSIGN_OR_RETURN(const RuntimeModel model, RuntimeModel::Load(path));
   const std::string dataset_name =
       absl::GetFlag(FLAGS_dataset).empty() ? model.dataset() : absl::GetFlag(FLAGS_dataset);

@@ -371,24 +371,43 @@ TEST(BlockedLevelsTest, BuilderStoresOneWidthAndDropsAllZeroGroups) {
 }
 
 TEST(BlockedLevelsTest, DecodeRowsGivesOffsetPlusScaleTimesLevel) {
-  const MatrixSpec spec{5, 27, 8, 0, Groups::kPerBlock};
-  const TestMatrix m = RandomMatrix(spec, 9);
-  std::vector<float> rows_2_to_4(2 * spec.cols);
-  DecodeRows(m.w, 2, 4, rows_2_to_4.data());
-  EXPECT_EQ(0, std::memcmp(rows_2_to_4.data(), m.decoded.data() + 2 * spec.cols,
-                           rows_2_to_4.size() * sizeof(float)));
-  uint8_t levels[8];
-  const uint8_t* bytes = m.w.packed.data() + m.w.row_offsets[3];
-  for (int64_t b = 0; b < m.w.blocks_per_row; ++b) {
-    const int width = m.w.BlockWidth(3, b);
-    const int count = std::min<int>(8, spec.cols - b * 8);
-    UnpackBlockLevels(bytes, ContainerBits(width), count, levels);
-    const int64_t affine = m.w.AffineIndex(3, b);
-    for (int i = 0; i < count; ++i) {
-      EXPECT_EQ(m.decoded[3 * spec.cols + b * 8 + i],
-                m.w.affine_offset[affine] + m.w.affine_scale[affine] * levels[i]);
+  for (const int block : {8, 16, 32}) {
+    const MatrixSpec spec{5, 2 * block + 11, block, 0, Groups::kPerBlock};
+    const TestMatrix m = RandomMatrix(spec, 9);
+    uint8_t levels[32];
+    for (int64_t r = 0; r < spec.rows; ++r) {
+      const uint8_t* bytes = m.w.packed.data() + m.w.row_offsets[r];
+      for (int64_t b = 0; b < m.w.blocks_per_row; ++b) {
+        const int width = m.w.BlockWidth(r, b);
+        const int count = std::min<int>(block, spec.cols - b * block);
+        UnpackBlockLevels(bytes, ContainerBits(width), count, levels);
+        const int64_t affine = m.w.AffineIndex(r, b);
+        for (int i = 0; i < count; ++i) {
+          ASSERT_EQ(m.decoded[r * spec.cols + b * block + i],
+                    m.w.affine_offset[affine] + m.w.affine_scale[affine] * levels[i])
+              << "block " << block << ", row " << r << ", column " << b * block + i;
+        }
+        bytes += block * ContainerBits(width) / 8;
+      }
     }
-    bytes += ContainerBits(width);
+    std::vector<float> rows_2_to_4(2 * spec.cols);
+    DecodeRows(m.w, 2, 4, rows_2_to_4.data());
+    EXPECT_EQ(0, std::memcmp(rows_2_to_4.data(), m.decoded.data() + 2 * spec.cols,
+                             rows_2_to_4.size() * sizeof(float)));
+  }
+}
+
+TEST(BlockedLevelsTest, DecodeRowsMultipliesEachRowByItsScale) {
+  const MatrixSpec spec{4, 45, 16, 0, Groups::kPerBlock};
+  const TestMatrix m = RandomMatrix(spec, 10);
+  const std::vector<float> row_scale = {0.5f, -2.0f, 3.25f};
+  std::vector<float> scaled(3 * spec.cols);
+  DecodeRows(m.w, 1, 4, row_scale.data(), scaled.data());
+  for (int64_t r = 0; r < 3; ++r) {
+    for (int64_t c = 0; c < spec.cols; ++c) {
+      const float expected = row_scale[r] * m.decoded[(r + 1) * spec.cols + c];
+      EXPECT_NEAR(scaled[r * spec.cols + c], expected, 1e-6f * (1.0f + std::fabs(expected)));
+    }
   }
 }
 

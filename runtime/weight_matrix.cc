@@ -110,9 +110,13 @@ const char* WeightMatrix::FormName() const {
   return kNames[storage_.index()];
 }
 
-void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out) const {
+void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out,
+                              const float* row_scale) const {
   TORCH_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= rows_,
               "WeightMatrix::DecodeRows: rows [", row_begin, ", ", row_end, ") of ", rows_);
+  if (const auto* levels = std::get_if<BlockedLevels>(&storage_)) {
+    return runtime::DecodeRows(*levels, row_begin, row_end, row_scale, out);
+  }
   std::visit(
       [&](const auto& matrix) {
         using Matrix = std::decay_t<decltype(matrix)>;
@@ -124,6 +128,11 @@ void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out) co
         }
       },
       storage_);
+  if (row_scale == nullptr) return;
+  for (int64_t r = 0; r < row_end - row_begin; ++r) {
+    float* row = out + r * cols_;
+    std::transform(row, row + cols_, row, [&](float v) { return v * row_scale[r]; });
+  }
 }
 
 void WeightMatrix::Multiply(const float* x, int64_t batch, float* y,

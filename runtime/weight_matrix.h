@@ -49,8 +49,11 @@ class WeightMatrix {
   /// "float", "uniform" (blocked integer levels), "codebook" or "codes" (decoded by tiles).
   const char* FormName() const;
 
-  /// Writes rows [row_begin, row_end) as float32, (row_end - row_begin) x cols, to `out`.
-  void DecodeRows(int64_t row_begin, int64_t row_end, float* out) const;
+  /// Writes rows [row_begin, row_end) as float32, (row_end - row_begin) x cols, to `out`,
+  /// row r multiplied by row_scale[r - row_begin] when row_scale is not null (a BatchNorm
+  /// folded into the weight; uniform levels fold it into their affine maps for free).
+  void DecodeRows(int64_t row_begin, int64_t row_end, float* out,
+                  const float* row_scale = nullptr) const;
 
   /// y (batch x rows, row-major) = x (batch x cols, row-major) W^T, output rows split over
   /// ATen's intra-op threads. The float result does not depend on the number of threads.
