@@ -3,10 +3,13 @@
 // Linear 8192x8192 at batch 1 and 64 for uniform 8, 4, 3, 2 and 1 bits and codebooks of 256
 // centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
 // (224x224) at batch 1 with 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
-// runtime's resident bytes per weight (float32: 4).
+// runtime's resident bytes per weight (float32: 4). BM_LinearDynamic times LibTorch's own
+// int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward.
 //
 //   bazel run -c opt //benchmarks:runtime_benchmark -- --benchmark_filter=Linear
 #include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
 #include <benchmark/benchmark.h>
 #include <torch/utils.h>
 
@@ -72,6 +75,37 @@ void LinearArguments(benchmark::internal::Benchmark* benchmark) {
   benchmark->ArgNames({"encoding", "batch", "threads"});
 }
 
+// LibTorch's own int8 alternative for Linear: quantized::linear_dynamic (int8 weights, one
+// scale per tensor; activations quantized on each call) through the dispatcher, on the
+// quantization engine range(2) indexes in this LibTorch's supported list (label: its name).
+void BM_LinearDynamic(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  ConfigureCpuThreads(static_cast<int>(state.range(1)));
+  const std::vector<at::QEngine>& engines = at::globalContext().supportedQEngines();
+  const auto engine_index = static_cast<size_t>(state.range(2));
+  if (engine_index >= engines.size() || engines[engine_index] == at::QEngine::NoQEngine) {
+    return state.SkipWithError("no such quantization engine in this LibTorch");
+  }
+  at::globalContext().setQEngine(engines[engine_index]);
+  torch::manual_seed(0);
+  const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
+  const double scale = weight.abs().max().item<double>() / 127.0;
+  torch::jit::Stack stack = {at::quantize_per_tensor(weight, scale, 0, at::kQInt8), c10::IValue()};
+  c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "").callBoxed(&stack);
+  const c10::IValue packed = stack.at(0);
+  const c10::OperatorHandle linear_dynamic =
+      c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_dynamic", "");
+  const at::Tensor x = at::randn({batch, kSide});
+  torch::NoGradGuard no_grad;
+  SideBySide(state, {"float", [&] { benchmark::DoNotOptimize(at::linear(x, weight)); }},
+             {"linear_dynamic", [&] {
+                torch::jit::Stack call = {x, packed, /*reduce_range=*/false};
+                linear_dynamic.callBoxed(&call);
+                benchmark::DoNotOptimize(call);
+              }});
+  state.SetLabel(c10::toString(engines[engine_index]));
+}
+
 // A zoo model with 4-bit weights (one range per tensor): LibTorch's forward of the float
 // model against the runtime's graph in int8 mode (range(3) = 1) or exact mode (0).
 void BM_Model(benchmark::State& state, const std::string& name, int64_t side) {
@@ -109,6 +143,11 @@ void ModelArguments(benchmark::internal::Benchmark* benchmark, const std::vector
 }
 
 BENCHMARK(BM_Linear)->Apply(LinearArguments)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearDynamic)
+    ->ArgsProduct({{1, 64}, {1, 2}, {0, 1, 2}})
+    ->ArgNames({"batch", "threads", "engine"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Model, resnet20, std::string("resnet20"), 28)
     ->Apply([](auto* b) { ModelArguments(b, {1, 128}); })
     ->UseManualTime()

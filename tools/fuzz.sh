@@ -7,7 +7,7 @@
 #   tools/fuzz.sh build [name...]          build every harness, or the named ones
 #   tools/fuzz.sh run <name> <seconds> [libFuzzer flags...]
 #   tools/fuzz.sh all <seconds>            run every harness in turn for <seconds> each
-#   tools/fuzz.sh seeds                    rewrite tests/fuzz/corpus/model_file with the encoders
+#   tools/fuzz.sh seeds                    rewrite the model_file and runtime_model seeds with the encoders
 #   tools/fuzz.sh list                     print the harness names
 #
 # Needs clang-14 and libclang-rt-14-dev on top of tools/setup.sh's packages. Outputs go to
@@ -22,7 +22,8 @@ CXX=${CXX:-clang++-14}
 
 # Sources of each harness besides tests/fuzz/<name>_fuzzer.cc: the libraries it reads with.
 declare -A SOURCES=(
-  [model_file]="serialization/model_file.cc serialization/atomic_file.cc
+  [model_file]="serialization/model_file.cc serialization/container.cc
+    serialization/deterministic_bytes.cc serialization/atomic_file.cc
     serialization/tensor_codec.cc model_io/decoder.cc quant/uniform_codec.cc
     quant/uniform.cc quant/bitpack.cc quant/learned_points.cc vq/codebook_codec.cc
     vq/layout.cc nn_models/state_dict.cc"
@@ -30,22 +31,39 @@ declare -A SOURCES=(
   [cifar]="data/cifar_reader.cc data/file_contents.cc data/dataset_info.cc"
   [config]="serialization/experiment_config.cc serialization/atomic_file.cc"
   [state_dict]="serialization/pytorch_state_dict.cc"
+  [runtime_model]="runtime/runtime_model.cc runtime/model_graph.cc runtime/graph.cc
+    runtime/layers.cc runtime/weight_loading.cc runtime/weight_matrix.cc runtime/row_codes.cc
+    runtime/blocked_levels.cc runtime/uniform_kernels.cc runtime/uniform_kernels_avx2.cc
+    runtime/uniform_kernels_avx512.cc runtime/codebook_matrix.cc runtime/codebook_kernels.cc
+    runtime/cpu_features.cc model_io/model_loading.cc data/dataset_info.cc
+    nn_models/cifar_resnet.cc nn_models/classifier.cc nn_models/conv_forward_net.cc
+    nn_models/layers.cc nn_models/lenet.cc nn_models/mobilenet_v2.cc nn_models/model_config.cc
+    nn_models/model_options.cc nn_models/registry.cc nn_models/resnet.cc
+    nn_models/weight_init.cc nn_models/wide_resnet.cc
+    serialization/pytorch_state_dict.cc"
 )
+# The runtime reads model files with the model_file harness's libraries.
+SOURCES[runtime_model]+=" ${SOURCES[model_file]}"
 # Protos each harness needs (their generated code is compiled with it).
 declare -A PROTOS=(
   [model_file]="serialization/compressed_model.proto serialization/experiment_config.proto"
   [config]="serialization/experiment_config.proto"
 )
+PROTOS[runtime_model]=${PROTOS[model_file]}
 # Harnesses that call LibTorch.
-TORCH_HARNESSES=" model_file state_dict "
+TORCH_HARNESSES=" model_file state_dict runtime_model "
 # Largest input libFuzzer makes: a few times the largest seed.
 declare -A MAX_LEN=(
   [model_file]=4096 [idx]=4096 [cifar]=8192 [config]=4096 [state_dict]=8192
+  [runtime_model]=65536
 )
-NAMES=(model_file idx cifar config state_dict)
+NAMES=(model_file idx cifar config state_dict runtime_model)
 
-# The model file seeds are written by a program built from the model_file sources.
-SEEDS_PROGRAM=tests/fuzz/make_model_file_seeds.cc
+# Seeds written by programs built from a harness's sources: harness -> program.
+declare -A SEEDS_PROGRAMS=(
+  [model_file]=tests/fuzz/make_model_file_seeds.cc
+  [runtime_model]=tests/fuzz/make_runtime_model_seeds.cc
+)
 
 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer $SANITIZE -D_GLIBCXX_USE_CXX11_ABI=1
@@ -144,11 +162,14 @@ run() {
 }
 
 seeds() {
-  local objs
-  objs=($(objects model_file) $(compile "$SEEDS_PROGRAM"))
-  mkdir -p "$OUT/bin"
-  "$CXX" $SANITIZE "${objs[@]}" "${LIBS[@]}" "${TORCH_LIBS[@]}" -o "$OUT/bin/make_model_file_seeds"
-  "$OUT/bin/make_model_file_seeds" "$ROOT/tests/fuzz/corpus/model_file"
+  local name objs program
+  for name in "${!SEEDS_PROGRAMS[@]}"; do
+    program=$(basename "${SEEDS_PROGRAMS[$name]}" .cc)
+    objs=($(objects "$name") $(compile "${SEEDS_PROGRAMS[$name]}"))
+    mkdir -p "$OUT/bin" "$ROOT/tests/fuzz/corpus/$name"
+    "$CXX" $SANITIZE "${objs[@]}" "${LIBS[@]}" "${TORCH_LIBS[@]}" -o "$OUT/bin/$program"
+    "$OUT/bin/$program" "$ROOT/tests/fuzz/corpus/$name"
+  done
 }
 
 [[ $# -ge 1 ]] || die "usage: tools/fuzz.sh build [name...] | run <name> <seconds> [flags...] | all <seconds> | seeds | list"

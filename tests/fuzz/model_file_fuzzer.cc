@@ -7,7 +7,6 @@
 // the tensor decoders instead of stopping at the checksum.
 #include <ATen/core/Tensor.h>
 #include <google/protobuf/stubs/logging.h>
-#include <zlib.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -19,28 +18,14 @@
 #include "model_io/decoder.h"
 #include "serialization/model_file.h"
 #include "tests/fuzz/fuzz_support.h"
+#include "tests/fuzz/model_file_checksum.h"
 
 namespace {
 
 using mc::fuzz::Require;
+using mc::fuzz::WithMatchingChecksum;
 using mc::serialization::CompressedModel;
 using mc::serialization::kModelFileHeaderBytes;
-
-void PutLittleEndian(std::string& bytes, size_t offset, uint64_t value, int width) {
-  for (int i = 0; i < width; ++i) bytes[offset + i] = static_cast<char>(value >> (8 * i));
-}
-
-// `bytes` (at least a header long) with the header's length and CRC-32 fields rewritten.
-std::string WithMatchingChecksum(absl::string_view bytes) {
-  std::string fixed(bytes);
-  const size_t payload = fixed.size() - kModelFileHeaderBytes;
-  PutLittleEndian(fixed, 12, payload, 8);
-  const uLong crc = crc32(crc32(0L, Z_NULL, 0),
-                          reinterpret_cast<const Bytef*>(fixed.data() + kModelFileHeaderBytes),
-                          static_cast<uInt>(payload));
-  PutLittleEndian(fixed, 20, crc, 4);
-  return fixed;
-}
 
 void Decode(absl::string_view bytes) {
   absl::StatusOr<CompressedModel> model = mc::serialization::DecodeModelFile(bytes, "input");
