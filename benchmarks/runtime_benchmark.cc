@@ -4,7 +4,8 @@
 // centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
 // (224x224) at batch 1 with 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
 // runtime's resident bytes per weight (float32: 4). BM_LinearDynamic times LibTorch's own
-// int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward.
+// int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward;
+// BM_LinearDecodedTiles the decode-then-sgemm alternative against the runtime's kernels.
 //
 //   bazel run -c opt //benchmarks:runtime_benchmark -- --benchmark_filter=Linear
 #include <ATen/ATen.h>
@@ -75,6 +76,40 @@ void LinearArguments(benchmark::internal::Benchmark* benchmark) {
   benchmark->ArgNames({"encoding", "batch", "threads"});
 }
 
+// The decode-then-multiply alternative for Linear: tiles of about 1 MB of rows decoded to
+// float32 and multiplied with ATen's matrix product (BLAS sgemm), against the runtime's own
+// kernel (label: the encoding).
+void BM_LinearDecodedTiles(benchmark::State& state) {
+  const int64_t encoding = state.range(0);
+  const int64_t batch = state.range(1);
+  ConfigureCpuThreads(1);
+  torch::manual_seed(0);
+  const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
+  auto loaded = runtime::LoadWeightMatrix(
+      encoding > 0 ? runtime::testing::EncodeUniformWeight("w", weight, encoding)
+                   : runtime::testing::EncodeCodebookWeight("w", weight, -encoding, 256));
+  if (!loaded.ok()) return state.SkipWithError(std::string(loaded.status().message()).c_str());
+  const runtime::WeightMatrix matrix = *std::move(loaded);
+  const at::Tensor x = at::randn({batch, kSide});
+  at::Tensor y = at::empty({batch, kSide});
+  constexpr int64_t kTileRows = (int64_t{1} << 18) / kSide;
+  at::Tensor tile = at::empty({kTileRows, kSide});
+  torch::NoGradGuard no_grad;
+  SideBySide(state,
+             {"runtime", [&] {
+                matrix.Multiply(x.data_ptr<float>(), batch, y.data_ptr<float>(), Activations::kInt8);
+                benchmark::ClobberMemory();
+              }},
+             {"decoded_tiles", [&] {
+                for (int64_t begin = 0; begin < kSide; begin += kTileRows) {
+                  matrix.DecodeRows(begin, begin + kTileRows, tile.data_ptr<float>());
+                  y.narrow(1, begin, kTileRows).copy_(at::mm(x, tile.t()));
+                }
+                benchmark::ClobberMemory();
+              }});
+  state.SetLabel(LinearEncodingName(encoding));
+}
+
 // LibTorch's own int8 alternative for Linear: quantized::linear_dynamic (int8 weights, one
 // scale per tensor; activations quantized on each call) through the dispatcher, on the
 // quantization engine range(2) indexes in this LibTorch's supported list (label: its name).
@@ -143,6 +178,11 @@ void ModelArguments(benchmark::internal::Benchmark* benchmark, const std::vector
 }
 
 BENCHMARK(BM_Linear)->Apply(LinearArguments)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearDecodedTiles)
+    ->ArgsProduct({{8, 4, -8}, {1, 64}})
+    ->ArgNames({"encoding", "batch"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LinearDynamic)
     ->ArgsProduct({{1, 64}, {1, 2}, {0, 1, 2}})
     ->ArgNames({"batch", "threads", "engine"})

@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace mc::runtime {
 namespace {
 
 // Floats in one decoded tile of convolution weights: about 1 MB, within L2.
 constexpr int64_t kTileFloats = int64_t{1} << 18;
+
+// Output channels oneDNN's blocked layouts group together on AVX-512.
+constexpr int64_t kChannelBlock = 16;
 
 // Output positions (batch x height x width) up to which a convolution in int8 mode runs the
 // integer kernels on its patches. Beyond, the product is compute-bound and the decoded tiles
@@ -23,18 +27,49 @@ std::vector<int64_t> ChannelShape(const at::Tensor& x) {
   return shape;
 }
 
-// A convolution by oneDNN when LibTorch has it. For a small input at batch 1 with kernels of
-// at most 3x3 and no groups, ATen's conv2d picks its im2col + BLAS kernel instead, which is
-// slower on such shapes (a DiffQ ResNet-20 on 28x28 images: 1.28 ms per image against 1.01
-// through oneDNN); for every other shape conv2d runs oneDNN itself.
+// A convolution by oneDNN when LibTorch has it, on channels-last tensors (its native layout:
+// no reordering of activations around each call; the graph's activations stay channels-last
+// from the first convolution on). For a small input at batch 1 with kernels of at most 3x3
+// and no groups, ATen's conv2d picks its im2col + BLAS kernel instead, which is slower on such
+// shapes (a DiffQ ResNet-20 on 28x28 images: 1.28 ms per image against 1.01 through oneDNN);
+// and channels-last took a 4-bit ResNet-18 at 224x224 from 1.11x LibTorch's float forward to
+// 0.93x, a MobileNetV2 from 0.67x to 0.49x (batch 1, one thread).
 at::Tensor Convolve(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                     const ConvGeometry& g, int64_t groups) {
   if (at::hasMKLDNN()) {
-    return at::mkldnn_convolution(x.contiguous(), weight, bias, {g.padding, g.padding},
-                                  {g.stride, g.stride}, {g.dilation, g.dilation}, groups);
+    return at::mkldnn_convolution(x.contiguous(at::MemoryFormat::ChannelsLast),
+                                  weight.contiguous(at::MemoryFormat::ChannelsLast), bias,
+                                  {g.padding, g.padding}, {g.stride, g.stride},
+                                  {g.dilation, g.dilation}, groups);
   }
   return at::conv2d(x, weight, bias, {g.stride, g.stride}, {g.padding, g.padding},
                     {g.dilation, g.dilation}, groups);
+}
+
+// Output channels of a convolution's weight decoded per tile: as many as fit in kTileFloats,
+// rounded down to a multiple of oneDNN's channel block when more than one block fits (a
+// partial block is computed padded), and whole groups for a grouped convolution (one group
+// even when it holds more than kTileFloats).
+int64_t TileRows(const ConvGeometry& g, int64_t cols) {
+  const int64_t fitting_rows = std::max<int64_t>(1, kTileFloats / cols);
+  if (g.groups == 1) {
+    const int64_t rows = fitting_rows >= kChannelBlock
+                             ? fitting_rows / kChannelBlock * kChannelBlock
+                             : fitting_rows;
+    return std::min(g.out_channels, rows);
+  }
+  const int64_t rows_per_group = g.out_channels / g.groups;
+  return std::max(rows_per_group, fitting_rows / rows_per_group * rows_per_group);
+}
+
+// This thread's buffer for decoded tiles, at least `floats` long. Kept from call to call: a
+// fresh megabyte per tile is memory touched for the first time whenever the allocator returns
+// large blocks to the kernel (glibc's does), and page faults then cost more than the
+// convolution (a PQ ResNet-18 on 28x28 images: 234 ms per image, 18 ms with the memory kept).
+float* TileBuffer(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
 }
 
 void Activate(at::Tensor& x, Activation activation) {
@@ -89,19 +124,20 @@ at::Tensor ConvLayer::ForwardByTiles(const at::Tensor& x) const {
   const ConvGeometry& g = geometry_;
   const int64_t rows_per_group = g.out_channels / g.groups;
   const int64_t inputs_per_group = g.in_channels / g.groups;
-  const int64_t fitting_rows = std::max<int64_t>(1, kTileFloats / weight_.cols());
-  const int64_t tile_rows = std::max(rows_per_group, fitting_rows / rows_per_group * rows_per_group);
+  const int64_t tile_rows = TileRows(g, weight_.cols());
   std::vector<at::Tensor> outputs;
   for (int64_t begin = 0; begin < g.out_channels; begin += tile_rows) {
     const int64_t end = std::min(g.out_channels, begin + tile_rows);
-    at::Tensor tile = at::empty({end - begin, inputs_per_group, g.kernel_h, g.kernel_w});
+    const at::Tensor tile = at::from_blob(TileBuffer((end - begin) * weight_.cols()),
+                                          {end - begin, inputs_per_group, g.kernel_h, g.kernel_w});
     const float* row_scale =
         epilogue_.scale.defined() ? epilogue_.scale.data_ptr<float>() + begin : nullptr;
     weight_.DecodeRows(begin, end, tile.data_ptr<float>(), row_scale);
     at::Tensor bias;
     if (epilogue_.shift.defined()) bias = epilogue_.shift.slice(0, begin, end);
     const int64_t first_group = begin / rows_per_group;
-    const int64_t tile_groups = (end - begin) / rows_per_group;
+    // A tile of a dense convolution may hold part of its one group.
+    const int64_t tile_groups = g.groups == 1 ? 1 : (end - begin) / rows_per_group;
     const at::Tensor input =
         g.groups == 1 ? x : x.narrow(1, first_group * inputs_per_group, tile_groups * inputs_per_group);
     outputs.push_back(Convolve(input, tile, bias, g, tile_groups));
