@@ -21,6 +21,8 @@ PACKAGES=(
   libopenblas0-pthread   # fast BLAS for LibTorch (Debian's default libblas.so.3 is the reference one)
   libtcmalloc-minimal4   # malloc that keeps freed blocks mapped: faster training steps (//third_party:tcmalloc)
   dataset-fashion-mnist  # /usr/share/datasets/fashion-mnist
+  bible-kjv              # the King James Bible: the language-modeling corpus (tools/make_kjv_corpus.sh)
+  bible-kjv-text
   python3                # acceptance scripts read summary.json with the standard library
 )
 
