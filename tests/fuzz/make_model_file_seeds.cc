@@ -4,19 +4,19 @@
 // Usage: make_model_file_seeds <directory>
 #include <ATen/ATen.h>
 
-#include <cstdio>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "quant/learned_points.h"
 #include "quant/uniform.h"
 #include "quant/uniform_codec.h"
-#include "serialization/model_file.h"
 #include "serialization/tensor_codec.h"
+#include "tests/fuzz/seed_files.h"
 #include "vq/codebook_codec.h"
 
 namespace {
 
+using mc::fuzz::WriteSeed;
 using mc::serialization::CompressedModel;
 using mc::serialization::CompressedTensor;
 
@@ -100,23 +100,14 @@ CompressedModel Codebook() {
   return model;
 }
 
-bool Write(const std::string& path, const CompressedModel& model) {
-  const absl::Status status = mc::serialization::WriteModelFile(path, model);
-  if (!status.ok()) std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-  return status.ok();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <directory>\n", argv[0]);
-    return 2;
-  }
-  const std::string dir = argv[1];
-  const bool ok = Write(dir + "/passthrough.mcm", Passthrough()) &&
-                  Write(dir + "/uniform.mcm", UniformWidths()) &&
-                  Write(dir + "/learned_points.mcm", LearnedPoints()) &&
-                  Write(dir + "/codebook.mcm", Codebook());
+  const std::string dir = mc::fuzz::SeedDirectory(argc, argv);
+  if (dir.empty()) return 2;
+  const bool ok = WriteSeed(dir + "/passthrough.mcm", Passthrough()) &&
+                  WriteSeed(dir + "/uniform.mcm", UniformWidths()) &&
+                  WriteSeed(dir + "/learned_points.mcm", LearnedPoints()) &&
+                  WriteSeed(dir + "/codebook.mcm", Codebook());
   return ok ? 0 : 1;
 }

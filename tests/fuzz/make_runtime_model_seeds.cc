@@ -8,7 +8,6 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,12 +18,13 @@
 #include "quant/learned_points.h"
 #include "quant/uniform.h"
 #include "quant/uniform_codec.h"
-#include "serialization/model_file.h"
 #include "serialization/tensor_codec.h"
+#include "tests/fuzz/seed_files.h"
 #include "vq/codebook_codec.h"
 
 namespace {
 
+using mc::fuzz::WriteSeed;
 using mc::serialization::CompressedModel;
 using mc::serialization::CompressedTensor;
 
@@ -101,26 +101,17 @@ CompressedModel LeNet(const std::string& method, const WeightEncoder& encode) {
   return model;
 }
 
-bool Write(const std::string& path, const CompressedModel& model) {
-  const absl::Status status = mc::serialization::WriteModelFile(path, model);
-  if (!status.ok()) std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-  return status.ok();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <directory>\n", argv[0]);
-    return 2;
-  }
+  const std::string dir = mc::fuzz::SeedDirectory(argc, argv);
+  if (dir.empty()) return 2;
   at::manual_seed(0);
-  const std::string dir = argv[1];
   const bool ok =
-      Write(dir + "/lenet_uniform4.mcm", LeNet("quantized", Uniform(4))) &&
-      Write(dir + "/lenet_mixed_widths.mcm", LeNet("diffq", Uniform(0))) &&
-      Write(dir + "/lenet_sign.mcm", LeNet("metaquant", Uniform(1))) &&
-      Write(dir + "/lenet_learned_points.mcm", LeNet("differentiable_quantization", LearnedPoints)) &&
-      Write(dir + "/lenet_codebook.mcm", LeNet("vq", Codebook));
+      WriteSeed(dir + "/lenet_uniform4.mcm", LeNet("quantized", Uniform(4))) &&
+      WriteSeed(dir + "/lenet_mixed_widths.mcm", LeNet("diffq", Uniform(0))) &&
+      WriteSeed(dir + "/lenet_sign.mcm", LeNet("metaquant", Uniform(1))) &&
+      WriteSeed(dir + "/lenet_learned_points.mcm", LeNet("differentiable_quantization", LearnedPoints)) &&
+      WriteSeed(dir + "/lenet_codebook.mcm", LeNet("vq", Codebook));
   return ok ? 0 : 1;
 }
