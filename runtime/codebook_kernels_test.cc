@@ -355,6 +355,35 @@ TEST(CodebookMatrixTest, DecodesRows) {
   EXPECT_EQ(w.centroids_transposed, (std::vector<float>{1, 3, 5, 2, 4, 6}));
 }
 
+// Tests DecodeRows against the centroids and assignments it was built from, for every block
+// size with a specialized copy and one without, 8- and 16-bit indices, with and without
+// per-row scales, on rows that do not fill the last row group.
+TEST(CodebookMatrixTest, DecodesEveryBlockSizeWithRowScales) {
+  std::mt19937 rng(5);
+  for (const int64_t block : {3, 4, 8, 9, 16}) {
+    for (const int64_t k : {256, 300}) {
+      const Problem p = MakeProblem(37, block, 5, k, 1, &rng);
+      std::vector<float> row_scale(30);
+      for (size_t i = 0; i < row_scale.size(); ++i) {
+        row_scale[i] = 0.25f * static_cast<float>(i) - 2.0f;
+      }
+      std::vector<float> scaled(30 * p.cols);
+      std::vector<float> plain(30 * p.cols);
+      DecodeRows(p.w, 7, 37, row_scale.data(), scaled.data());
+      DecodeRows(p.w, 7, 37, plain.data());
+      for (int64_t r = 0; r < 30; ++r) {
+        for (int64_t c = 0; c < p.cols; ++c) {
+          const int64_t assignment = p.assignments[(r + 7) * (p.cols / block) + c / block];
+          const float value = p.centroids[assignment * block + c % block];
+          ASSERT_EQ(plain[r * p.cols + c], value) << p.Describe() << " row " << r + 7;
+          ASSERT_EQ(scaled[r * p.cols + c], row_scale[r] * value)
+              << p.Describe() << " row " << r + 7;
+        }
+      }
+    }
+  }
+}
+
 std::string BuildError(int64_t rows, int64_t cols, int64_t block,
                        const std::vector<float>& centroids,
                        const std::vector<int64_t>& assignments) {

@@ -77,6 +77,11 @@ CodebookMatrix MakeCodebookMatrix(int64_t rows, int64_t cols, int64_t block,
 /// floats. Requires 0 <= row_begin <= row_end <= w.rows.
 void DecodeRows(const CodebookMatrix& w, int64_t row_begin, int64_t row_end, float* out);
 
+/// The same with row r multiplied by row_scale[r - row_begin] (a BatchNorm folded into the
+/// weight as it is decoded), or by 1 where row_scale is null.
+void DecodeRows(const CodebookMatrix& w, int64_t row_begin, int64_t row_end,
+                const float* row_scale, float* out);
+
 }  // namespace mc::runtime
 
 #endif  // MC_RUNTIME_CODEBOOK_MATRIX_H_

@@ -117,6 +117,9 @@ void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out,
   if (const auto* levels = std::get_if<BlockedLevels>(&storage_)) {
     return runtime::DecodeRows(*levels, row_begin, row_end, row_scale, out);
   }
+  if (const auto* codebook = std::get_if<CodebookMatrix>(&storage_)) {
+    return runtime::DecodeRows(*codebook, row_begin, row_end, row_scale, out);
+  }
   std::visit(
       [&](const auto& matrix) {
         using Matrix = std::decay_t<decltype(matrix)>;

@@ -51,7 +51,7 @@ class WeightMatrix {
 
   /// Writes rows [row_begin, row_end) as float32, (row_end - row_begin) x cols, to `out`,
   /// row r multiplied by row_scale[r - row_begin] when row_scale is not null (a BatchNorm
-  /// folded into the weight; uniform levels fold it into their affine maps for free).
+  /// folded into the weight; uniform levels and codebooks apply it as they decode).
   void DecodeRows(int64_t row_begin, int64_t row_end, float* out,
                   const float* row_scale = nullptr) const;
 
