@@ -17,8 +17,8 @@ constexpr int64_t kChannelBlock = 16;
 
 // Output positions (batch x height x width) up to which a convolution in int8 mode runs the
 // integer kernels on its patches. Beyond, the product is compute-bound and the decoded tiles
-// with ATen's convolution are faster (a DiffQ ResNet-20 on 28x28 images at batch 1: 24.5 ms
-// per image through the patches, 2.3 ms through the tiles).
+// through oneDNN's convolution are faster (a DiffQ ResNet-20 on 28x28 images at batch 1:
+// 24.5 ms per image through the patches, 2.3 ms through the tiles).
 constexpr int64_t kMaxIntegerPositions = 8;
 
 std::vector<int64_t> ChannelShape(const at::Tensor& x) {

@@ -114,28 +114,26 @@ void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out,
                               const float* row_scale) const {
   TORCH_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= rows_,
               "WeightMatrix::DecodeRows: rows [", row_begin, ", ", row_end, ") of ", rows_);
-  if (const auto* levels = std::get_if<BlockedLevels>(&storage_)) {
-    return runtime::DecodeRows(*levels, row_begin, row_end, row_scale, out);
-  }
-  if (const auto* codebook = std::get_if<CodebookMatrix>(&storage_)) {
-    return runtime::DecodeRows(*codebook, row_begin, row_end, row_scale, out);
-  }
   std::visit(
       [&](const auto& matrix) {
         using Matrix = std::decay_t<decltype(matrix)>;
-        if constexpr (std::is_same_v<Matrix, DenseMatrix>) {
+        if constexpr (std::is_same_v<Matrix, BlockedLevels> ||
+                      std::is_same_v<Matrix, CodebookMatrix>) {
+          // These apply the scales as they decode.
+          return runtime::DecodeRows(matrix, row_begin, row_end, row_scale, out);
+        } else if constexpr (std::is_same_v<Matrix, DenseMatrix>) {
           std::copy(matrix.values.begin() + row_begin * cols_,
                     matrix.values.begin() + row_end * cols_, out);
         } else {
           runtime::DecodeRows(matrix, row_begin, row_end, out);
         }
+        if (row_scale == nullptr) return;
+        for (int64_t r = 0; r < row_end - row_begin; ++r) {
+          float* row = out + r * cols_;
+          std::transform(row, row + cols_, row, [&](float v) { return v * row_scale[r]; });
+        }
       },
       storage_);
-  if (row_scale == nullptr) return;
-  for (int64_t r = 0; r < row_end - row_begin; ++r) {
-    float* row = out + r * cols_;
-    std::transform(row, row + cols_, row, [&](float v) { return v * row_scale[r]; });
-  }
 }
 
 void WeightMatrix::Multiply(const float* x, int64_t batch, float* y,
