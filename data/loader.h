@@ -25,6 +25,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "data/batch_source.h"
 #include "data/dataset_info.h"
 #include "data/image_data.h"
 
@@ -57,13 +58,11 @@ struct LoaderOptions {
 ///        world_size < 1, or rank outside [0, world_size).
 absl::Status Validate(const LoaderOptions& options);
 
-/// Batches of one data split; see the file comment.
-class ImageLoader {
+/// Batches of one data split; see the file comment. The batches it hands BatchFn: images
+/// (B, C, H, W) float32, normalized with the data set's mean and std (and augmented when
+/// options.augment); labels (B) int64.
+class ImageLoader : public BatchSource {
  public:
-  /// Called with each batch: images (B, C, H, W) float32, normalized with the data set's
-  /// mean and std (and augmented when options.augment); labels (B) int64. Returning false
-  /// ends the epoch.
-  using BatchFn = std::function<bool(const at::Tensor& images, const at::Tensor& labels)>;
 
   /// Throws c10::Error if `options` is invalid (see Validate) or `data` is not a valid split
   /// of `info` (see ValidateImageData).
@@ -73,11 +72,11 @@ class ImageLoader {
   int64_t num_examples() const;
 
   /// Batches per epoch: num_examples / batch_size, rounded up (down with drop_last).
-  int64_t num_batches() const;
+  int64_t num_batches() const override;
 
   /// Runs `fn` on each batch of `epoch`, in order, until the epoch ends or `fn` returns
   /// false. Exceptions thrown by `fn` propagate after the worker threads have stopped.
-  void ForEachBatch(int64_t epoch, const BatchFn& fn) const;
+  void ForEachBatch(int64_t epoch, const BatchFn& fn) const override;
 
   const DatasetInfo& info() const { return info_; }
   const LoaderOptions& options() const { return options_; }

@@ -37,7 +37,8 @@ struct ModelOptions {
   TORCH_ARG(bool, cifar_stem) = true;
   /// Dropout probability of the architectures with a single dropout rate: wide ResNets (between
   /// the two convolutions of each block; unset means none) and mobilenetv2 (before the
-  /// classifier; unset means torchvision's 0.2). CreateModel rejects it for any other model.
+  /// classifier; unset means torchvision's 0.2) and the language models (every dropout of the
+  /// model; unset means its configuration's). CreateModel rejects it for any other model.
   /// Default: unset.
   TORCH_ARG(std::optional<double>, dropout) = std::nullopt;
 };

@@ -20,8 +20,10 @@
 #include "nn_models/classifier.h"
 #include "nn_models/conv_forward_net.h"
 #include "nn_models/lenet.h"
+#include "nn_models/lstm_lm.h"
 #include "nn_models/mobilenet_v2.h"
 #include "nn_models/resnet.h"
+#include "nn_models/transformer_lm.h"
 #include "nn_models/wide_resnet.h"
 
 namespace mc::nn_models {
@@ -47,6 +49,18 @@ constexpr WideResNetShape kListedWideResNets[] = {
 ModelEntry WideResNetEntry(WideResNetShape shape) {
   return {[shape](const ModelOptions& options) {
             return std::make_shared<WideResNetImpl>(shape.depth, shape.widen_factor, options);
+          },
+          /*has_dropout_option=*/true};
+}
+
+// A language model over options.num_classes() words; options.dropout() replaces the
+// configuration's dropout when set.
+template <typename Impl, typename Config>
+ModelEntry LanguageModelEntry(Config (*configuration)(int64_t vocabulary_size)) {
+  return {[configuration](const ModelOptions& options) {
+            Config config = configuration(options.num_classes());
+            if (options.dropout().has_value()) config.dropout = *options.dropout();
+            return std::make_shared<Impl>(config);
           },
           /*has_dropout_option=*/true};
 }
@@ -85,6 +99,10 @@ std::map<std::string, ModelEntry> BuildRegistry() {
         ConvForwardNetEntry(QdStudentSpec(student, /*with_dropout=*/true));
   }
   registry["qd_deep_student"] = ConvForwardNetEntry(QdDeepStudentSpec());
+  registry["lstm_lm_small"] = LanguageModelEntry<LstmLmImpl>(&LstmLmSmall);
+  registry["lstm_lm_medium"] = LanguageModelEntry<LstmLmImpl>(&LstmLmMedium);
+  registry["transformer_lm_small"] = LanguageModelEntry<TransformerLmImpl>(&TransformerLmSmall);
+  registry["transformer_lm_16"] = LanguageModelEntry<TransformerLmImpl>(&TransformerLm16);
   return registry;
 }
 
@@ -133,7 +151,7 @@ absl::StatusOr<std::shared_ptr<Classifier>> CreateModel(absl::string_view name,
   if (options.dropout().has_value() && !entry.has_dropout_option) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model \"", name, "\" has no dropout option; ModelOptions.dropout applies to wide ",
-        "ResNets and mobilenetv2"));
+        "ResNets, mobilenetv2 and the language models"));
   }
   try {
     return entry.create(options);

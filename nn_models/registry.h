@@ -4,8 +4,11 @@
 // (CIFAR ResNets), resnet18 ... resnet152 (torchvision's ImageNet ResNets), wrn<depth>_<k>
 // (wide ResNets), mobilenetv2, lenet, and the quantized-distillation nets qd_teacher,
 // qd_student1..3 (distilled students), qd_student1..3_dropout (normally trained baselines) and
-// qd_deep_student. Depend on //nn_models:registry (or its alias //nn_models:all_models), which
-// links every model family, and include nn_models/classifier.h to use the models.
+// qd_deep_student; and the language models (nn_models/language_model.h) lstm_lm_small,
+// lstm_lm_medium, transformer_lm_small and transformer_lm_16, whose vocabulary is
+// ModelOptions.num_classes. Depend on //nn_models:registry (or its alias
+// //nn_models:all_models), which links every model family, and include nn_models/classifier.h
+// to use the models.
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(std::shared_ptr<Classifier> model,
