@@ -18,6 +18,13 @@ struct RegisteredDataset {
   const char* default_dir;
 };
 
+DatasetInfo TextCorpus(const char* name, CorpusLayout layout) {
+  DatasetInfo info;
+  info.name = name;
+  info.corpus_layout = layout;
+  return info;
+}
+
 const std::vector<RegisteredDataset>& Registry() {
   // CIFAR statistics are the constants of the widely used CIFAR training recipes, which the
   // DiffQ reference code uses as well. (The CIFAR-10 stds there, about 0.20, are smaller than
@@ -26,13 +33,19 @@ const std::vector<RegisteredDataset>& Registry() {
   // values are the mean and std over all training pixels. The synthetic values are measured
   // on its default training split (see synthetic_test).
   static const auto* const registry = new std::vector<RegisteredDataset>{
-      {{"cifar10", 3, 32, 32, 10, {0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}},
+      {{"cifar10", 3, 32, 32, 10, {0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}, std::nullopt},
        "/usr/share/datasets/cifar-10"},
-      {{"cifar100", 3, 32, 32, 100, {0.5071f, 0.4867f, 0.4408f}, {0.2675f, 0.2565f, 0.2761f}},
+      {{"cifar100", 3, 32, 32, 100, {0.5071f, 0.4867f, 0.4408f}, {0.2675f, 0.2565f, 0.2761f}, std::nullopt},
        "/usr/share/datasets/cifar-100"},
-      {{"fashion_mnist", 1, 28, 28, 10, {0.2860f}, {0.3530f}}, "/usr/share/datasets/fashion-mnist"},
-      {{"mnist", 1, 28, 28, 10, {0.1307f}, {0.3081f}}, "/usr/share/datasets/mnist"},
-      {{"synthetic", 3, 32, 32, 10, {0.5018f, 0.5001f, 0.5006f}, {0.2169f, 0.2145f, 0.1940f}}, ""},
+      {{"fashion_mnist", 1, 28, 28, 10, {0.2860f}, {0.3530f}, std::nullopt},
+       "/usr/share/datasets/fashion-mnist"},
+      {{"mnist", 1, 28, 28, 10, {0.1307f}, {0.3081f}, std::nullopt}, "/usr/share/datasets/mnist"},
+      {{"synthetic", 3, 32, 32, 10, {0.5018f, 0.5001f, 0.5006f}, {0.2169f, 0.2145f, 0.1940f}, std::nullopt},
+       ""},
+      {TextCorpus("kjv", CorpusLayout::kPtb), "/usr/share/datasets/kjv"},
+      {TextCorpus("ptb", CorpusLayout::kPtb), "/usr/share/datasets/ptb"},
+      {TextCorpus("wikitext2", CorpusLayout::kWikiText), "/usr/share/datasets/wikitext-2"},
+      {TextCorpus("wikitext103", CorpusLayout::kWikiText), "/usr/share/datasets/wikitext-103"},
   };
   return *registry;
 }

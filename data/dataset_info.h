@@ -1,7 +1,9 @@
 // File: dataset_info.h
-// The data sets the project knows by name (cifar10, cifar100, fashion_mnist, mnist,
-// synthetic): image shape, number of classes, the per-channel mean and standard deviation
-// used for normalization, and where their files are installed by default.
+// The data sets the project knows by name: the image sets cifar10, cifar100, fashion_mnist,
+// mnist and synthetic (image shape, number of classes, the per-channel mean and standard
+// deviation used for normalization) and the text corpora kjv, ptb, wikitext2 and wikitext103
+// (their file layout; data/text_corpus.h reads them), and where their files are installed by
+// default.
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(DatasetInfo info, GetDatasetInfo("fashion_mnist"));
@@ -10,11 +12,13 @@
 #define MC_DATA_DATASET_INFO_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "data/text_corpus.h"
 
 namespace mc::data {
 
@@ -38,6 +42,9 @@ struct DatasetInfo {
   /// `channels` values each. Normalization maps a pixel v to (v / 255 - mean) / std.
   std::vector<float> mean;
   std::vector<float> std;
+  /// Set for text corpora, whose shape fields are 0 and whose classes are the words of the
+  /// vocabulary built from the training split (num_classes is 0 here).
+  std::optional<CorpusLayout> corpus_layout;
 };
 
 /// Returns the facts about data set `name`.
@@ -50,8 +57,10 @@ std::vector<std::string> DatasetNames();
 /// Directory where the files of data set `name` are looked for when no directory is given:
 /// /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), /usr/share/datasets/mnist,
 /// /usr/share/datasets/cifar-10 and /usr/share/datasets/cifar-100 (which hold the extracted
-/// cifar-10-batches-bin/ and cifar-100-binary/ directories). Empty for "synthetic", which
-/// has no files, and for unknown names.
+/// cifar-10-batches-bin/ and cifar-100-binary/ directories), /usr/share/datasets/kjv
+/// (tools/make_kjv_corpus.sh), /usr/share/datasets/ptb, /usr/share/datasets/wikitext-2 and
+/// /usr/share/datasets/wikitext-103. Empty for "synthetic", which has no files, and for
+/// unknown names.
 std::string DefaultDataDir(absl::string_view name);
 
 }  // namespace mc::data

@@ -18,10 +18,12 @@ using ::testing::HasSubstr;
 // Tests that every registered data set has a consistent description.
 TEST(DatasetInfoTest, EveryDataSetIsConsistent) {
   EXPECT_THAT(DatasetNames(),
-              ElementsAre("cifar10", "cifar100", "fashion_mnist", "mnist", "synthetic"));
+              ElementsAre("cifar10", "cifar100", "fashion_mnist", "kjv", "mnist", "ptb",
+                          "synthetic", "wikitext103", "wikitext2"));
   for (const std::string& name : DatasetNames()) {
     MC_ASSERT_OK_AND_ASSIGN(const DatasetInfo info, GetDatasetInfo(name));
     EXPECT_EQ(info.name, name);
+    if (info.corpus_layout) continue;  // text: its classes are its vocabulary's words
     EXPECT_EQ(info.mean.size(), info.channels) << name;
     EXPECT_EQ(info.std.size(), info.channels) << name;
     EXPECT_GT(info.num_classes, 1) << name;
@@ -60,7 +62,20 @@ TEST(DatasetInfoTest, UnknownNameListsValidNames) {
   EXPECT_THAT(GetDatasetInfo("imagenet"),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("\"imagenet\"; valid names: cifar10, cifar100, fashion_mnist, "
-                                 "mnist, synthetic")));
+                                 "kjv, mnist, ptb, synthetic, wikitext103, wikitext2")));
+}
+
+// Tests that the text corpora carry their file layout and no image shape, and that image
+// sets carry no layout.
+TEST(DatasetInfoTest, TextCorpora) {
+  EXPECT_EQ(GetDatasetInfo("kjv")->corpus_layout, CorpusLayout::kPtb);
+  EXPECT_EQ(GetDatasetInfo("ptb")->corpus_layout, CorpusLayout::kPtb);
+  EXPECT_EQ(GetDatasetInfo("wikitext2")->corpus_layout, CorpusLayout::kWikiText);
+  EXPECT_EQ(GetDatasetInfo("wikitext103")->corpus_layout, CorpusLayout::kWikiText);
+  EXPECT_EQ(GetDatasetInfo("kjv")->channels, 0);
+  EXPECT_EQ(GetDatasetInfo("cifar10")->corpus_layout, std::nullopt);
+  EXPECT_EQ(DefaultDataDir("kjv"), "/usr/share/datasets/kjv");
+  EXPECT_EQ(DefaultDataDir("wikitext103"), "/usr/share/datasets/wikitext-103");
 }
 
 // Tests the default directories, including Debian's Fashion-MNIST location.

@@ -91,6 +91,10 @@ at::Tensor VectorToTensor(std::vector<T> values, at::IntArrayRef sizes, at::Scal
 absl::StatusOr<ImageData> LoadImageData(absl::string_view name, const std::string& data_dir,
                                         Split split) {
   MC_ASSIGN_OR_RETURN(const DatasetInfo info, GetDatasetInfo(name));
+  if (info.corpus_layout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" is a text corpus, not an image data set"));
+  }
   const std::string dir = data_dir.empty() ? DefaultDataDir(name) : data_dir;
   MC_ASSIGN_OR_RETURN(LabeledImages set, ReadSplit(info, dir, split));
   try {

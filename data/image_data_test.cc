@@ -118,7 +118,14 @@ TEST(LoadImageDataTest, RejectsUnknownName) {
   EXPECT_THAT(
       LoadImageData("svhn", "", Split::kTrain),
       StatusIs(absl::StatusCode::kNotFound,
-               HasSubstr("valid names: cifar10, cifar100, fashion_mnist, mnist, synthetic")));
+               HasSubstr("valid names: cifar10, cifar100, fashion_mnist, kjv, mnist, ptb, "
+                         "synthetic, wikitext103, wikitext2")));
+}
+
+// Tests that a text corpus is refused by name.
+TEST(LoadImageDataTest, RejectsTextCorpus) {
+  EXPECT_THAT(LoadImageData("kjv", "", Split::kTrain),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"kjv\" is a text corpus")));
 }
 
 // Tests that ToImageData hands the pixel buffer to the tensor without copying it.

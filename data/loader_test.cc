@@ -26,7 +26,9 @@ using ::testing::ThrowsMessage;
 // label i % 10, normalized to value / 255, so that a batch reveals which examples it holds.
 constexpr int64_t kIndexedExamples = 1000;
 
-DatasetInfo IndexedInfo() { return DatasetInfo{"indexed", 1, 2, 2, 10, {0.0f}, {1.0f}}; }
+DatasetInfo IndexedInfo() {
+  return DatasetInfo{"indexed", 1, 2, 2, 10, {0.0f}, {1.0f}, std::nullopt};
+}
 
 ImageData IndexedData() {
   at::Tensor images = at::zeros({kIndexedExamples, 1, 2, 2}, at::kByte);

@@ -19,7 +19,9 @@ using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
 // A 1x4x4 data set normalized to value / 255, so outputs read back as pixel values.
-DatasetInfo TinyInfo() { return DatasetInfo{"tiny", 1, 4, 4, 10, {0.0f}, {1.0f}}; }
+DatasetInfo TinyInfo() {
+  return DatasetInfo{"tiny", 1, 4, 4, 10, {0.0f}, {1.0f}, std::nullopt};
+}
 
 // Image 4x4 with pixel (y, x) = 10 * (y + 1) + x.
 std::vector<uint8_t> TinyImage() {

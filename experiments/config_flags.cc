@@ -19,7 +19,7 @@
 #include "serialization/experiment_config.h"
 
 ABSL_FLAG(std::optional<std::string>, config, std::nullopt, "Experiment configuration (textproto); flags override it.");
-ABSL_FLAG(std::optional<std::string>, dataset, std::nullopt, "cifar10 | cifar100 | fashion_mnist | mnist | synthetic.");
+ABSL_FLAG(std::optional<std::string>, dataset, std::nullopt, "cifar10 | cifar100 | fashion_mnist | mnist | synthetic; text corpora: kjv | ptb | wikitext2 | wikitext103.");
 ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt, "Directory of the data set files (default: its usual place).");
 ABSL_FLAG(std::optional<std::string>, model, std::nullopt, "Model name from the registry, e.g. resnet20.");
 ABSL_FLAG(std::optional<int32_t>, epochs, std::nullopt, "Training epochs.");
@@ -30,6 +30,10 @@ ABSL_FLAG(std::optional<int32_t>, max_train_batches, std::nullopt, "Stop every t
 ABSL_FLAG(std::optional<int32_t>, threads, std::nullopt, "Intra-op threads (0: one per hardware thread).");
 ABSL_FLAG(std::optional<std::string>, memory_format, std::nullopt, "channels_last (default) | contiguous: layout of weights and batches.");
 ABSL_FLAG(std::optional<int32_t>, workers, std::nullopt, "Data loader worker threads.");
+ABSL_FLAG(std::optional<int32_t>, eval_batch_size, std::nullopt, "Evaluation batch size (streams for language models).");
+ABSL_FLAG(std::optional<int32_t>, bptt, std::nullopt, "Language models: time steps per window (default 35).");
+ABSL_FLAG(std::optional<double>, grad_clip_norm, std::nullopt, "Clip the gradients' global L2 norm to this (0: never).");
+ABSL_FLAG(std::optional<int32_t>, vocabulary_size, std::nullopt, "Text corpora: words kept in the vocabulary (0: all).");
 ABSL_FLAG(std::optional<uint32_t>, seed, std::nullopt, "Seed of every random choice of the run.");
 ABSL_FLAG(std::optional<std::string>, output_dir, std::nullopt, "Directory for checkpoints, metrics and results.");
 ABSL_FLAG(bool, resume, false, "Continue from the checkpoint in --output_dir if there is one.");
@@ -162,6 +166,12 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   auto* training = config.mutable_training();
   if (const auto data_dir = absl::GetFlag(FLAGS_data_dir)) data->set_data_dir(*data_dir);
   if (const auto workers = absl::GetFlag(FLAGS_workers)) data->set_workers(*workers);
+  if (const auto words = absl::GetFlag(FLAGS_vocabulary_size)) data->set_vocabulary_size(*words);
+  if (const auto eval_batch = absl::GetFlag(FLAGS_eval_batch_size)) {
+    training->set_eval_batch_size(*eval_batch);
+  }
+  if (const auto bptt = absl::GetFlag(FLAGS_bptt)) training->set_bptt(*bptt);
+  if (const auto clip = absl::GetFlag(FLAGS_grad_clip_norm)) training->set_grad_clip_norm(*clip);
   if (const auto model = absl::GetFlag(FLAGS_model)) config.mutable_model()->set_name(*model);
   if (const auto epochs = absl::GetFlag(FLAGS_epochs)) training->set_epochs(*epochs);
   if (const auto batch_size = absl::GetFlag(FLAGS_batch_size)) training->set_batch_size(*batch_size);

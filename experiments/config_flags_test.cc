@@ -128,7 +128,8 @@ TEST(ConfigFlagsTest, RefusesAnUnknownDataSet) {
   EXPECT_THAT(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("data.dataset = \"imagenet\" is not one of cifar10, cifar100, "
-                                 "fashion_mnist, mnist, synthetic")));
+                                 "fashion_mnist, kjv, mnist, ptb, synthetic, wikitext103, "
+                                 "wikitext2")));
 }
 
 // Tests that the flags of a table given on the command line set their fields, converted to

@@ -47,6 +47,22 @@ ExperimentConfig DiffqDefaults(absl::string_view dataset) {
   return config;
 }
 
+ExperimentConfig LanguageModelDiffqDefaults(absl::string_view dataset) {
+  ExperimentConfig config = LanguageModelRecipe(dataset);
+  QuantizationConfig* quantization = config.mutable_quantization();
+  quantization->set_bits(4);
+  quantization->set_penalty(1);
+  quantization->set_group_size(8);
+  quantization->set_min_size(0.01);
+  quantization->set_min_bits(2);
+  quantization->set_max_bits(15);
+  quantization->set_init_bits(8);
+  quantization->set_noise("gaussian");
+  quantization->set_bits_lr(1e-3);
+  quantization->set_float16(false);
+  return config;
+}
+
 absl::Status ValidateQuantizationConfig(const ExperimentConfig& config) {
   const QuantizationConfig& q = config.quantization();
   if (q.has_method()) {
@@ -209,6 +225,7 @@ absl::Status RunFloatAndDiffq(const ExperimentConfig& config) {
   const ExperimentConfig diffq_config = Variant(config, "diffq", "diffq");
   MC_ASSIGN_OR_RETURN(ExperimentSummary diffq_run, RunConfig(diffq_config, &MakeQuantizationTraining));
   diffq_run.set_float_test_accuracy(float_run.test_accuracy());
+  diffq_run.set_float_test_perplexity(float_run.test_perplexity());
   // The DiffQ summary, with the float accuracy beside it, is the comparison's result: it is
   // also written at the top of the output directory, where a single-method run writes its own.
   if (IsRankZero(diffq_config)) {
@@ -217,6 +234,13 @@ absl::Status RunFloatAndDiffq(const ExperimentConfig& config) {
     }
   }
   PrintResults({float_run, diffq_run}, std::cout);
+  if (diffq_run.test_perplexity() > 0) {
+    std::cout << absl::StrFormat(
+        "DiffQ: test perplexity %.2f (float %.2f), %.1fx smaller, %.2f bits per weight\n",
+        diffq_run.test_perplexity(), float_run.test_perplexity(), diffq_run.compression_ratio(),
+        diffq_run.mean_bits());
+    return absl::OkStatus();
+  }
   std::cout << absl::StrFormat("DiffQ: %.2f%% accuracy (float %.2f%%), %.1fx smaller, %.2f bits per weight\n",
                                100 * diffq_run.test_accuracy(), 100 * float_run.test_accuracy(),
                                diffq_run.compression_ratio(), diffq_run.mean_bits());

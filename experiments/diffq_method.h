@@ -28,6 +28,10 @@ namespace mc::experiments {
 /// defaults are a short run, 3 epochs, so the bits learn at 2e-3 to settle within it.
 serialization::ExperimentConfig DiffqDefaults(absl::string_view dataset);
 
+/// LanguageModelRecipe (experiment_main.h) with the quantization settings of the reference's
+/// language-model runs: groups of 8 weights, widths 2 to 15 from 8, bits learned at 1e-3.
+serialization::ExperimentConfig LanguageModelDiffqDefaults(absl::string_view dataset);
+
 /// Checks the quantization section. \error kInvalidArgument naming the field and its range.
 absl::Status ValidateQuantizationConfig(const serialization::ExperimentConfig& config);
 

@@ -42,6 +42,26 @@ serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset) {
   return config;
 }
 
+serialization::ExperimentConfig LanguageModelRecipe(absl::string_view dataset) {
+  serialization::ExperimentConfig config;
+  config.mutable_data()->set_dataset(std::string(dataset));
+  config.mutable_data()->set_workers(0);
+  config.mutable_model()->set_name("lstm_lm_small");
+  auto* training = config.mutable_training();
+  training->set_epochs(6);
+  training->set_batch_size(20);
+  training->set_eval_batch_size(10);
+  training->set_bptt(35);
+  training->set_optimizer(serialization::TrainingConfig::SGD);
+  training->set_lr(20);
+  training->set_momentum(0);
+  training->set_weight_decay(0);
+  training->set_grad_clip_norm(0.25);
+  training->set_lr_schedule(serialization::TrainingConfig::COSINE);
+  training->set_seed(1);
+  return config;
+}
+
 serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
                                                    absl::string_view model,
                                                    const std::string& output_dir) {
@@ -182,11 +202,15 @@ void PrintResults(const std::vector<serialization::ExperimentSummary>& summaries
   for (const serialization::ExperimentSummary& summary : summaries) {
     method_width = std::max(method_width, static_cast<int>(summary.method().size()));
   }
-  out << absl::StrFormat("\n%-*s %-9s %-10s %-7s %-9s %s\n", method_width, "method", "accuracy",
+  // Language models are compared by test perplexity.
+  const bool perplexity = !summaries.empty() && summaries.front().test_perplexity() > 0;
+  out << absl::StrFormat("\n%-*s %-9s %-10s %-7s %-9s %s\n", method_width, "method",
+                         perplexity ? "test ppl" : "accuracy",
                          "size (MB)", "ratio", "mean bits", "model file");
   for (const serialization::ExperimentSummary& summary : summaries) {
     out << absl::StrFormat("%-*s %-9.4f %-10.4f %-7.1f %-9s %s\n", method_width, summary.method(),
-                           summary.test_accuracy(), summary.model_size_mb(),
+                           perplexity ? summary.test_perplexity() : summary.test_accuracy(),
+                           summary.model_size_mb(),
                            summary.compression_ratio(),
                            summary.mean_bits() > 0 ? absl::StrFormat("%.2f", summary.mean_bits())
                                                    : std::string("32"),

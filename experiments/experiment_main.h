@@ -85,6 +85,11 @@ int ExperimentMain(int argc, char** argv, const ExperimentSpec& spec);
 /// Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, batch 128, cosine annealing, seed 1.
 serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset);
 
+/// The float recipe of the language models, after PyTorch's word_language_model: lstm_lm_small,
+/// 20 streams in windows of 35 steps, plain SGD at lr 20 with gradients clipped to norm 0.25,
+/// cosine annealing, 6 epochs, evaluation over 10 streams, seed 1.
+serialization::ExperimentConfig LanguageModelRecipe(absl::string_view dataset);
+
 /// The configuration that trains `model` with the baseline recipe on the data of `like`, with
 /// its epochs, seed, threads, batch limits and experiment name, into `output_dir`: the
 /// teacher or float starting point a method trains first when none is given.

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
@@ -43,6 +44,10 @@ std::vector<at::Tensor> OptimizedParameters(const std::vector<torch::optim::Opti
   return parameters;
 }
 
+void ClipGradients(const std::vector<at::Tensor>& parameters, double max_norm) {
+  if (max_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, max_norm);
+}
+
 std::vector<at::Tensor> ParametersAndBuffers(const torch::nn::Module& module) {
   std::vector<at::Tensor> tensors = module.parameters();
   const std::vector<at::Tensor> buffers = module.buffers();
@@ -81,7 +86,9 @@ absl::Status RestoreFloatModel(const serialization::CompressedModel& stored,
 
 FloatTraining::FloatTraining(std::shared_ptr<nn_models::Classifier> model,
                              const TrainingConfig& training)
-    : model_(std::move(model)), optimizer_(MakeOptimizer(training, model_->parameters())) {}
+    : model_(std::move(model)),
+      optimizer_(MakeOptimizer(training, model_->parameters())),
+      grad_clip_norm_(training.grad_clip_norm()) {}
 
 FloatTraining::~FloatTraining() = default;
 
@@ -91,7 +98,9 @@ StepResult FloatTraining::TrainStep(const at::Tensor& images, const at::Tensor& 
   at::Tensor logits = model_->forward(images);
   at::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
   loss.backward();
-  distributed::SyncGradients(gradient_sync(), OptimizedParameters({optimizer_.get()}));
+  const std::vector<at::Tensor> parameters = OptimizedParameters({optimizer_.get()});
+  distributed::SyncGradients(gradient_sync(), parameters);
+  ClipGradients(parameters, grad_clip_norm_);
   optimizer_->step();
   return {loss.detach(), logits.detach()};
 }

@@ -31,6 +31,10 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(
 /// over the ranks before stepping them.
 std::vector<at::Tensor> OptimizedParameters(const std::vector<torch::optim::Optimizer*>& optimizers);
 
+/// Rescales the gradients of `parameters` so that their global L2 norm is at most `max_norm`
+/// (Pascanu et al. 2013); nothing when max_norm is 0 (training.grad_clip_norm's default).
+void ClipGradients(const std::vector<at::Tensor>& parameters, double max_norm);
+
 /// The parameters, then the buffers, of `module`.
 std::vector<at::Tensor> ParametersAndBuffers(const torch::nn::Module& module);
 
@@ -65,6 +69,7 @@ class FloatTraining : public TrainingMethod {
  private:
   std::shared_ptr<nn_models::Classifier> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  double grad_clip_norm_;
 };
 
 }  // namespace mc::experiments

@@ -21,11 +21,13 @@ std::string FormatDuration(double seconds) {
 
 bool IsTerminal(std::FILE* stream) { return ::isatty(::fileno(stream)) == 1; }
 
-ProgressBar::ProgressBar(std::string label, int64_t total, std::ostream& out, bool interactive)
+ProgressBar::ProgressBar(std::string label, int64_t total, std::ostream& out, bool interactive,
+                         std::string unit)
     : label_(std::move(label)),
       total_(std::max<int64_t>(total, 1)),
       out_(out),
       interactive_(interactive),
+      unit_(std::move(unit)),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_),
       last_update_(start_) {}
@@ -44,8 +46,8 @@ std::string ProgressBar::Line(int64_t done, int64_t images, double loss, double 
     line += "[" + std::string(filled, '=') + (filled < kBarWidth ? ">" : "") +
             std::string(std::max(kBarWidth - filled - 1, 0), ' ') + "] ";
   }
-  line += absl::StrFormat("%d/%d loss %.4f acc %.4f %.0f img/s ", done, total_, loss, accuracy,
-                          rate);
+  line += absl::StrFormat("%d/%d loss %.4f acc %.4f %.0f %s/s ", done, total_, loss, accuracy,
+                          rate, unit_);
   line += done < total_ ? "ETA " + FormatDuration(eta) : "in " + FormatDuration(elapsed);
   return line;
 }

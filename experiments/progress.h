@@ -23,10 +23,12 @@ bool IsTerminal(std::FILE* stream);
 
 class ProgressBar {
  public:
-  /// `total` batches; `interactive` selects the redrawn bar over plain lines.
-  ProgressBar(std::string label, int64_t total, std::ostream& out, bool interactive);
+  /// `total` batches; `interactive` selects the redrawn bar over plain lines; the rate is
+  /// shown as "<rate> <unit>/s" (images, or tokens for language models).
+  ProgressBar(std::string label, int64_t total, std::ostream& out, bool interactive,
+              std::string unit = "img");
 
-  /// Reports that `done` of `total` batches and `images` images have been processed.
+  /// Reports that `done` of `total` batches and `images` examples have been processed.
   void Update(int64_t done, int64_t images, double loss, double accuracy);
 
   /// Ends the bar with a final line that appends `suffix`. Its images/s and time are those of
@@ -43,6 +45,7 @@ class ProgressBar {
   int64_t total_;
   std::ostream& out_;
   bool interactive_;
+  std::string unit_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   std::chrono::steady_clock::time_point last_update_;

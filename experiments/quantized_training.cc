@@ -85,7 +85,8 @@ QuantizedTraining::QuantizedTraining(std::string name, std::shared_ptr<nn_models
       builder_(std::move(builder)),
       training_loss_(std::move(training_loss)),
       optimizer_(MakeOptimizer(training, model_->parameters())),
-      setup_(builder_(model_, optimizer_.get())) {}
+      setup_(builder_(model_, optimizer_.get())),
+      grad_clip_norm_(training.grad_clip_norm()) {}
 
 QuantizedTraining::~QuantizedTraining() = default;
 
@@ -108,6 +109,7 @@ StepResult QuantizedTraining::TrainStep(const at::Tensor& images, const at::Tens
   std::vector<torch::optim::Optimizer*> optimizers = {optimizer_.get()};
   if (setup_.quantizer_optimizer) optimizers.push_back(setup_.quantizer_optimizer.get());
   distributed::SyncGradients(gradient_sync(), OptimizedParameters(optimizers));
+  ClipGradients(OptimizedParameters({optimizer_.get()}), grad_clip_norm_);
   optimizer_->step();
   if (setup_.quantizer_optimizer) setup_.quantizer_optimizer->step();
   return {loss.detach(), logits.detach()};

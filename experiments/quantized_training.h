@@ -74,6 +74,7 @@ class QuantizedTraining : public TrainingMethod {
   TrainingLoss training_loss_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   QuantizerSetup setup_;
+  double grad_clip_norm_;
 };
 
 /// Stored widths of uniform-encoded weights: their mean and how many weights have each.

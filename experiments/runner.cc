@@ -25,6 +25,7 @@
 #include "common/cpu_threads.h"
 #include "common/status_macros.h"
 #include "data/loader.h"
+#include "data/token_loader.h"
 #include "distributed/process_group.h"
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
@@ -53,6 +54,9 @@ constexpr char kConfigFile[] = "config.textproto";
 
 // Training steps between two per-step TensorBoard events (see runner.h).
 constexpr int64_t kStepEventInterval = 10;
+
+// Language models' window length when training.bptt is unset.
+constexpr int64_t kDefaultBptt = 35;
 // The one EpochExtras() key logged under its own name rather than "<method>/<key>".
 constexpr char kSharedExtra[] = "model_size_mb";
 
@@ -69,13 +73,21 @@ absl::Status TorchCall(absl::string_view what, Body&& body) {
   return absl::OkStatus();
 }
 
+// TorchCall for a body that returns a value.
+template <typename Body>
+auto TorchResult(absl::string_view what, Body&& body) -> absl::StatusOr<decltype(body())> {
+  std::optional<decltype(body())> result;
+  MC_RETURN_IF_ERROR(TorchCall(what, [&] { result.emplace(body()); }));
+  return *std::move(result);
+}
+
 // Accuracy and mean cross-entropy of `logits_of` over a loader's epoch.
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
 };
 
-Evaluation Evaluate(data::ImageLoader& loader,
+Evaluation Evaluate(const data::BatchSource& loader,
                     const std::function<at::Tensor(const at::Tensor&)>& logits_of) {
   torch::NoGradGuard no_grad;
   double loss_sum = 0;
@@ -199,12 +211,19 @@ absl::Status WriteEpochEvents(serialization::EventWriter& events, int64_t step,
   std::map<std::string, double> scalars = {
       {"train/loss", metrics.train_loss()},
       {"train/accuracy", metrics.train_accuracy()},
-      {"test/loss", metrics.test_loss()},
-      {"test/accuracy", metrics.test_accuracy()},
       {"lr", metrics.lr()},
       {"images_per_second", metrics.images_per_second()},
       {"epoch_seconds", metrics.epoch_seconds()},
   };
+  if (metrics.valid_perplexity() > 0) {  // a text corpus
+    scalars["train/perplexity"] = metrics.train_perplexity();
+    scalars["valid/loss"] = metrics.valid_loss();
+    scalars["valid/accuracy"] = metrics.valid_accuracy();
+    scalars["valid/perplexity"] = metrics.valid_perplexity();
+  } else {
+    scalars["test/loss"] = metrics.test_loss();
+    scalars["test/accuracy"] = metrics.test_accuracy();
+  }
   const std::string group = absl::StrCat(method.name(), "/");
   for (const auto& [key, value] : metrics.extra()) {
     scalars[key == kSharedExtra ? key : group + key] = value;
@@ -351,7 +370,7 @@ class ExperimentRun {
 
   // Creates the output directory, clears what a killed run left there, writes the config.
   absl::Status PrepareOutputDir();
-  // Sets the CPU threads and loads the data set (the test split on rank 0 only).
+  // Sets the CPU threads and loads the data set (the held-out splits on rank 0 only).
   absl::Status LoadData();
   // Builds the seeded model in its memory format, then the method (connected to the ranks).
   absl::Status BuildMethod(const MethodFactory& factory);
@@ -368,10 +387,19 @@ class ExperimentRun {
   int32_t first_epoch() const { return first_epoch_; }
 
  private:
+  absl::Status LoadImages();
+  absl::Status LoadTextCorpus();
+  // Where every epoch is evaluated: the validation split of a text corpus, else the test split.
+  const data::BatchSource& epoch_eval_loader() const {
+    return valid_loader_ ? *valid_loader_ : *test_loader_;
+  }
+  bool text() const { return dataset_.corpus_layout.has_value(); }
   absl::Status TrainStep(int32_t epoch, const at::Tensor& images, const at::Tensor& labels,
                          EpochTotals& totals, ProgressBar& bar);
   absl::Status WriteStepEvents(int32_t epoch, EpochTotals& totals);
   absl::Status SumOverRanks(EpochTotals& totals);
+  // Writes an epoch's evaluation into `metrics` and ends the bar with it.
+  void RecordHeldOut(const Evaluation& held_out, EpochMetrics& metrics, ProgressBar& bar);
   absl::Status EvaluateAndCheckpoint(int32_t epoch, const EpochTotals& totals,
                                      double train_seconds, ProgressBar& bar);
   absl::StatusOr<CompressedResult> CompressAndWrite(const std::string& model_path);
@@ -401,9 +429,11 @@ class ExperimentRun {
   const std::chrono::steady_clock::time_point start_;
 
   data::DatasetInfo dataset_;
-  std::optional<data::ImageLoader> train_loader_;  // the whole set, for calibration
-  std::optional<data::ImageLoader> shard_loader_;  // this rank's slice, to train
-  std::optional<data::ImageLoader> test_loader_;   // rank 0 alone evaluates
+  std::unique_ptr<data::BatchSource> train_loader_;  // the whole set, for calibration
+  std::unique_ptr<data::BatchSource> shard_loader_;  // this rank's slice, to train
+  std::unique_ptr<data::BatchSource> test_loader_;   // rank 0 alone evaluates
+  std::unique_ptr<data::BatchSource> valid_loader_;  // text corpora, rank 0
+  double valid_perplexity_ = 0;                      // of the last epoch, text corpora
   bool channels_last_ = false;
   std::shared_ptr<nn_models::Classifier> model_;
   std::unique_ptr<TrainingMethod> method_;
@@ -432,16 +462,51 @@ absl::Status ExperimentRun::PrepareOutputDir() {
 absl::Status ExperimentRun::LoadData() {
   ConfigureCpuThreads(training_.threads());
   MC_ASSIGN_OR_RETURN(dataset_, data::GetDatasetInfo(config_.data().dataset()));
+  return text() ? LoadTextCorpus() : LoadImages();
+}
+
+absl::Status ExperimentRun::LoadImages() {
   const std::string& data_dir = config_.data().data_dir();
   MC_ASSIGN_OR_RETURN(data::ImageData train_data,
                       data::LoadImageData(dataset_.name, data_dir, data::Split::kTrain));
   // Both loaders share the images.
-  train_loader_.emplace(train_data, dataset_, TrainLoaderOptions(config_));
-  shard_loader_.emplace(std::move(train_data), dataset_, ShardLoaderOptions(config_));
+  train_loader_ = std::make_unique<data::ImageLoader>(train_data, dataset_, TrainLoaderOptions(config_));
+  shard_loader_ = std::make_unique<data::ImageLoader>(std::move(train_data), dataset_,
+                                                      ShardLoaderOptions(config_));
   if (!rank_zero_) return absl::OkStatus();
   MC_ASSIGN_OR_RETURN(data::ImageData test_data,
                       data::LoadImageData(dataset_.name, data_dir, data::Split::kTest));
-  test_loader_.emplace(std::move(test_data), dataset_, TestLoaderOptions(config_));
+  test_loader_ = std::make_unique<data::ImageLoader>(std::move(test_data), dataset_,
+                                                     TestLoaderOptions(config_));
+  return absl::OkStatus();
+}
+
+// The corpus's vocabulary sets the number of classes; the training split is read as
+// training.batch_size streams (batch_size / world_size per rank), the held-out splits as
+// eval_batch_size streams, all in windows of training.bptt.
+absl::Status ExperimentRun::LoadTextCorpus() {
+  const std::string dir = config_.data().data_dir().empty() ? data::DefaultDataDir(dataset_.name)
+                                                            : config_.data().data_dir();
+  data::VocabularyOptions vocabulary;
+  vocabulary.max_size = config_.data().vocabulary_size();
+  MC_ASSIGN_OR_RETURN(const data::TokenCorpus corpus,
+                      data::ReadTokenCorpus(dir, *dataset_.corpus_layout, vocabulary));
+  dataset_.num_classes = corpus.vocabulary.size();
+  const int64_t bptt = training_.has_bptt() ? training_.bptt() : kDefaultBptt;
+  const auto loader = [&](const std::vector<int32_t>& ids, int64_t streams, int rank,
+                          int world_size) -> absl::StatusOr<std::unique_ptr<data::BatchSource>> {
+    MC_ASSIGN_OR_RETURN(data::TokenLoader made,
+                        data::TokenLoader::Create(ids, {streams, bptt, rank, world_size}));
+    return std::make_unique<data::TokenLoader>(std::move(made));
+  };
+  MC_ASSIGN_OR_RETURN(train_loader_, loader(corpus.train, training_.batch_size(), 0, 1));
+  const data::LoaderOptions shard = ShardLoaderOptions(config_);
+  MC_ASSIGN_OR_RETURN(shard_loader_, loader(corpus.train, shard.batch_size,
+                                            static_cast<int>(shard.rank),
+                                            static_cast<int>(shard.world_size)));
+  if (!rank_zero_) return absl::OkStatus();
+  MC_ASSIGN_OR_RETURN(valid_loader_, loader(corpus.valid, training_.eval_batch_size(), 0, 1));
+  MC_ASSIGN_OR_RETURN(test_loader_, loader(corpus.test, training_.eval_batch_size(), 0, 1));
   return absl::OkStatus();
 }
 
@@ -517,7 +582,7 @@ void ExperimentRun::SetLearningRate(double lr) {
 absl::Status ExperimentRun::RunEpoch(int32_t epoch) {
   const bool interactive = rank_zero_ && IsTerminal(stdout) && options_.log == &std::cout;
   ProgressBar bar(absl::StrFormat("epoch %d/%d", epoch + 1, training_.epochs()),
-                  steps_per_epoch_, log_, interactive);
+                  steps_per_epoch_, log_, interactive, text() ? "tok" : "img");
   EpochTotals totals;
   totals.lr = training_.lr();
   absl::Status step_status;
@@ -600,22 +665,35 @@ absl::Status ExperimentRun::SumOverRanks(EpochTotals& totals) {
   return absl::OkStatus();
 }
 
+void ExperimentRun::RecordHeldOut(const Evaluation& held_out, EpochMetrics& metrics,
+                                  ProgressBar& bar) {
+  if (!text()) {
+    bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", held_out.loss, held_out.accuracy));
+    metrics.set_test_loss(held_out.loss);
+    metrics.set_test_accuracy(held_out.accuracy);
+    return;
+  }
+  valid_perplexity_ = std::exp(held_out.loss);
+  bar.Finish(absl::StrFormat("valid loss %.4f ppl %.2f", held_out.loss, valid_perplexity_));
+  metrics.set_valid_loss(held_out.loss);
+  metrics.set_valid_accuracy(held_out.accuracy);
+  metrics.set_valid_perplexity(valid_perplexity_);
+  metrics.set_train_perplexity(std::exp(metrics.train_loss()));
+}
+
 absl::Status ExperimentRun::EvaluateAndCheckpoint(int32_t epoch, const EpochTotals& totals,
                                                   double train_seconds, ProgressBar& bar) {
-  Evaluation test;
-  MC_RETURN_IF_ERROR(TorchCall("evaluation", [&] {
-    test = Evaluate(*test_loader_, [&](const at::Tensor& images) {
+  MC_ASSIGN_OR_RETURN(const Evaluation held_out, TorchResult("evaluation", [&] {
+    return Evaluate(epoch_eval_loader(), [&](const at::Tensor& images) {
       return method_->EvalLogits(ModelInput(images));
     });
   }));
-  bar.Finish(absl::StrFormat("test loss %.4f acc %.4f", test.loss, test.accuracy));
   const int64_t seen = totals.seen;
   EpochMetrics metrics;
   metrics.set_epoch(epoch + 1);
   metrics.set_train_loss(seen > 0 ? totals.loss_sum / seen : 0);
   metrics.set_train_accuracy(seen > 0 ? static_cast<double>(totals.correct) / seen : 0);
-  metrics.set_test_loss(test.loss);
-  metrics.set_test_accuracy(test.accuracy);
+  RecordHeldOut(held_out, metrics, bar);
   metrics.set_lr(totals.lr);
   metrics.set_images_per_second(train_seconds > 0 ? seen / train_seconds : 0);
   metrics.set_epoch_seconds(bar.elapsed_seconds());
@@ -655,10 +733,9 @@ absl::StatusOr<ExperimentSummary> ExperimentRun::CompressAndVerify() {
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
                       model_io::BuildModel(read_back.model(), dataset_));
   MC_RETURN_IF_ERROR(method_->Restore(read_back, *restored));
-  Evaluation file_eval;
-  MC_RETURN_IF_ERROR(TorchCall("evaluating the written model", [&] {
+  MC_ASSIGN_OR_RETURN(const Evaluation file_eval, TorchResult("evaluating the written model", [&] {
     restored->eval();
-    file_eval = Evaluate(*test_loader_, [&](const at::Tensor& images) {
+    return Evaluate(*test_loader_, [&](const at::Tensor& images) {
       return restored->forward(ModelInput(images));
     });
   }));
@@ -669,6 +746,10 @@ absl::StatusOr<ExperimentSummary> ExperimentRun::CompressAndVerify() {
   summary.set_model(config_.model().name());
   summary.set_method(method_->name());
   summary.set_test_accuracy(file_eval.accuracy);
+  if (text()) {
+    summary.set_test_perplexity(std::exp(file_eval.loss));
+    summary.set_valid_perplexity(valid_perplexity_);
+  }
   summary.set_float_model_size_mb(model_io::FloatModelSizeMb(*restored));
   summary.set_model_size_mb(compressed.model_size_mb);
   summary.set_compression_ratio(

@@ -57,7 +57,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/image_data.h"
-#include "data/loader.h"
+#include "data/batch_source.h"
 #include "experiments/training_method.h"
 #include "nn_models/classifier.h"
 #include "serialization/experiment_config.pb.h"
@@ -77,7 +77,7 @@ struct MethodContext {
   std::shared_ptr<nn_models::Classifier> model;
   /// The whole training data (the same on every data-parallel rank), for methods that
   /// calibrate on a few batches before training.
-  const data::ImageLoader& train_loader;
+  const data::BatchSource& train_loader;
 };
 
 using MethodFactory = std::function<absl::StatusOr<std::unique_ptr<TrainingMethod>>(

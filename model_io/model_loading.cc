@@ -19,10 +19,9 @@ absl::Status NamingFile(const absl::Status& status, const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
-  return nn_models::CreateModelFromConfig(model, nn_models::ModelOptions()
-                                                     .in_channels(dataset.channels)
-                                                     .num_classes(dataset.num_classes)
-                                                     .image_size(dataset.height));
+  nn_models::ModelOptions options = nn_models::ModelOptions().num_classes(dataset.num_classes);
+  if (!dataset.corpus_layout) options.in_channels(dataset.channels).image_size(dataset.height);
+  return nn_models::CreateModelFromConfig(model, options);
 }
 
 absl::Status LoadModelFileInto(const std::string& path, nn_models::Classifier& model) {

@@ -61,11 +61,11 @@ TEST(LanguageModelsTest, ParameterCounts) {
   EXPECT_EQ(CountParameters(*TransformerLm(TransformerLmSmall(10'000))), 2'116'112);
 }
 
-// Tests that the registry builds every language model over num_classes words, accepts a
-// dropout, and names the models in its list.
+// Tests that the registry names every language model and builds them over num_classes words
+// with a dropout (transformer_lm_16, about 200M parameters, is too large to build here).
 TEST(LanguageModelsTest, Registry) {
-  for (const std::string name :
-       {"lstm_lm_small", "lstm_lm_medium", "transformer_lm_small", "transformer_lm_16"}) {
+  EXPECT_THAT(RegisteredModelNames(), ::testing::Contains("transformer_lm_16"));
+  for (const std::string name : {"lstm_lm_small", "lstm_lm_medium", "transformer_lm_small"}) {
     SCOPED_TRACE(name);
     MC_ASSERT_OK_AND_ASSIGN(std::shared_ptr<Classifier> model,
                          CreateModel(name, ModelOptions().num_classes(kVocabulary).dropout(0.3)));

@@ -36,11 +36,11 @@ TransformerLmConfig TransformerLmSmall(int64_t vocabulary_size) {
 TransformerLmConfig TransformerLm16(int64_t vocabulary_size) {
   TransformerLmConfig config;
   config.vocabulary_size = vocabulary_size;
-  config.width = 512;
+  config.width = 1024;
   config.layers = 16;
   config.heads = 8;
-  config.feed_forward_width = 2048;
-  config.max_length = 512;
+  config.feed_forward_width = 4096;
+  config.max_length = 3072;
   config.learned_positions = false;
   return config;
 }

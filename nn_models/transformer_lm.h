@@ -6,7 +6,8 @@
 // read on its own (no state is carried, nn_models/language_model.h).
 // The registry's transformer_lm_small trains on a Penn-Treebank-sized corpus in minutes on
 // two cores; transformer_lm_16 is the 16-layer model of the DiffQ paper's WikiText-103 runs
-// (width 512, 8 heads, feed-forward 2048, sinusoidal positions).
+// (fairseq's transformer_lm_gbw: width 1024, 8 heads, feed-forward 4096, windows of 3072,
+// sinusoidal positions; without its adaptive input and softmax).
 //
 // Example:
 //   TransformerLm model(TransformerLmSmall(/*vocabulary_size=*/10'000));
@@ -46,7 +47,8 @@ struct TransformerLmConfig {
 
 /// 4 layers of width 128, 4 heads, feed-forward 512, windows up to 256, learned positions.
 TransformerLmConfig TransformerLmSmall(int64_t vocabulary_size);
-/// 16 layers of width 512, 8 heads, feed-forward 2048, windows up to 512, sinusoidal positions.
+/// 16 layers of width 1024, 8 heads, feed-forward 4096, windows up to 3072, sinusoidal
+/// positions.
 TransformerLmConfig TransformerLm16(int64_t vocabulary_size);
 
 /// One pre-norm block. Modules: attention_norm, attention_in (Linear width -> 3 width: the

@@ -33,6 +33,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 absl::Status ValidateDataConfig(const DataConfig& data) {
   // The names are data/dataset_info.h's, checked where a data set is opened.
   if (data.dataset().empty()) return absl::InvalidArgumentError("data.dataset is empty");
+  MC_RETURN_IF_ERROR(
+      CheckRange("data.vocabulary_size", data.vocabulary_size(), Range::Closed(0, 10000000)));
   return CheckRange("data.workers", data.workers(), Range::Closed(0, 64));
 }
 
@@ -50,7 +52,7 @@ absl::Status ValidateOptimizer(const TrainingConfig& training) {
   if (training.optimizer() == TrainingConfig::OPTIMIZER_UNSPECIFIED) {
     return absl::InvalidArgumentError("training.optimizer is not set: allowed SGD, ADAM");
   }
-  MC_RETURN_IF_ERROR(CheckRange("training.lr", training.lr(), Range::LeftOpen(0, 10)));
+  MC_RETURN_IF_ERROR(CheckRange("training.lr", training.lr(), Range::LeftOpen(0, 100)));
   MC_RETURN_IF_ERROR(CheckRange("training.momentum", training.momentum(), Range::RightOpen(0, 1)));
   if (training.nesterov() &&
       (training.optimizer() != TrainingConfig::SGD || training.momentum() == 0)) {
@@ -85,6 +87,11 @@ absl::Status ValidateTrainingConfig(const TrainingConfig& training) {
   MC_RETURN_IF_ERROR(ValidateOptimizer(training));
   MC_RETURN_IF_ERROR(ValidateLrSchedule(training));
   MC_RETURN_IF_ERROR(CheckRange("training.threads", training.threads(), Range::Closed(0, 256)));
+  if (training.has_bptt()) {
+    MC_RETURN_IF_ERROR(CheckRange("training.bptt", training.bptt(), Range::Closed(1, 100000)));
+  }
+  MC_RETURN_IF_ERROR(
+      CheckRange("training.grad_clip_norm", training.grad_clip_norm(), Range::Closed(0, 1e6)));
   if (!TrainingConfig::MemoryFormat_IsValid(training.memory_format())) {
     return absl::InvalidArgumentError(absl::StrCat("training.memory_format = ",
                                                    training.memory_format(),

@@ -67,7 +67,7 @@ TEST(ExperimentConfigTest, RejectsMalformedValues) {
 TEST(ExperimentConfigTest, RejectsOutOfRangeValues) {
   ExperimentConfig config = Valid();
   config.mutable_training()->set_lr(-0.1);
-  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.lr = -0.1 is out of range: allowed (0, 10]"));
+  EXPECT_THAT(ValidationMessage(config), HasSubstr("training.lr = -0.1 is out of range: allowed (0, 100]"));
 
   config = Valid();
   config.mutable_training()->set_batch_size(0);

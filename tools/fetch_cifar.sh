@@ -6,6 +6,7 @@
 #   DIR defaults to /usr/share/datasets/cifar-10 or /usr/share/datasets/cifar-100, the
 #   data sets' default directories; pass any directory as LoadImageData's data_dir instead.
 set -euo pipefail
+source "$(dirname "$0")/fetch_common.sh"
 
 case "${1:-}" in
   cifar10)
@@ -29,18 +30,7 @@ mkdir -p "$dir"
 download="$dir/$archive.part"
 trap 'rm -f "$download"' EXIT
 
-echo "fetch_cifar: downloading $url"
-if command -v curl >/dev/null 2>&1; then
-  curl --fail --location --output "$download" "$url"
-else
-  wget --output-document="$download" "$url"
-fi
-
-actual=$(md5sum "$download" | cut -d' ' -f1)
-if [ "$actual" != "$md5" ]; then
-  echo "fetch_cifar: $archive has MD5 $actual, expected $md5; not extracting" >&2
-  exit 1
-fi
+fetch_checked "$url" "$download" "$md5"
 
 tar -xzf "$download" -C "$dir"
 echo "fetch_cifar: extracted $archive into $dir"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "data/loader.h"
+#include "data/batch_source.h"
 #include "nn_models/classifier.h"
 #include "serialization/module_encoding.h"
 #include "serialization/nested_archive.h"
@@ -67,7 +67,7 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-TrainBatches BatchesFrom(const data::ImageLoader& loader) {
+TrainBatches BatchesFrom(const data::BatchSource& loader) {
   auto next_epoch = std::make_shared<int64_t>(0);
   return [&loader, next_epoch](const BatchFn& fn) {
     bool more = true;

@@ -65,7 +65,7 @@ class InputArchive;
 class OutputArchive;
 }  // namespace torch::serialize
 namespace mc::data {
-class ImageLoader;
+class BatchSource;
 }  // namespace mc::data
 namespace mc::nn_models {
 class Classifier;
@@ -83,7 +83,7 @@ using TrainBatches = std::function<void(const BatchFn& fn)>;
 
 /// The batches of `loader`, epoch after epoch (epochs 0, 1, ... across calls). `loader` must
 /// outlive the returned stream.
-TrainBatches BatchesFrom(const data::ImageLoader& loader);
+TrainBatches BatchesFrom(const data::BatchSource& loader);
 
 /// Where progress goes (an alias, because TORCH_ARG spells `const T&` textually).
 using LogStream = std::ostream*;
