@@ -45,6 +45,17 @@ TEST(TokenLoaderTest, BatchesAreTimeMajorWindows) {
   EXPECT_TRUE(at::equal(targets, at::tensor(expected, at::kLong)));
 }
 
+// Tests that a corpus shorter than one window is read as a single shorter window.
+TEST(TokenLoaderTest, CorpusShorterThanOneWindow) {
+  MC_ASSERT_OK_AND_ASSIGN(TokenLoader loader, TokenLoader::Create(Iota(21), {2, 35}));
+  EXPECT_EQ(loader.num_batches(), 1);
+  loader.ForEachBatch(0, [&](const at::Tensor& inputs, const at::Tensor& targets) {
+    EXPECT_EQ(inputs.sizes(), (std::vector<int64_t>{9, 2}));
+    EXPECT_EQ(targets.numel(), 18);
+    return true;
+  });
+}
+
 // Tests that returning false ends the epoch, and that every epoch reads the same windows.
 TEST(TokenLoaderTest, StopsEarlyAndRepeatsEpochs) {
   MC_ASSERT_OK_AND_ASSIGN(TokenLoader loader, TokenLoader::Create(Iota(100), {3, 5}));

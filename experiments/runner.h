@@ -8,6 +8,14 @@
 // training.memory_format is CONTIGUOUS, stores the model channels-last; every batch it hands
 // the method, in training and evaluation, is then channels-last too (nn_models/memory_format.h).
 //
+// Text corpora (data.dataset kjv, ptb, wikitext2, wikitext103) train language models
+// (nn_models/language_model.h) the same way: the vocabulary built from the training split
+// (data.vocabulary_size words) sets the number of classes; training reads training.batch_size
+// streams and evaluation eval_batch_size streams, in windows of training.bptt steps
+// (data/token_loader.h); every epoch is evaluated on the validation split, the written model
+// on the test split; summary.json adds valid_perplexity and test_perplexity (exp of the mean
+// cross-entropy per token), and images_per_second counts tokens.
+//
 // Output directory:
 //   config.textproto  the full configuration of the run
 //   metrics.jsonl     one EpochMetrics line per epoch (serialization/summary.proto)
@@ -23,7 +31,8 @@
 //   at every 10th step of an epoch: train/step_loss and train/step_accuracy, means over the
 //   last 10 steps;
 //   after every epoch, the values of its metrics.jsonl line: train/loss, train/accuracy,
-//   test/loss, test/accuracy, lr, images_per_second, epoch_seconds, and the method's
+//   test/loss and test/accuracy (text corpora: train/perplexity, valid/loss, valid/accuracy
+//   and valid/perplexity), lr, images_per_second, epoch_seconds, and the method's
 //   EpochExtras(): model_size_mb under its own name (one chart for runs of every method), the
 //   others as "<method>/<key>" (diffq/mean_bits); and its EpochHistograms() as
 //   "<method>/<key>" (diffq/bits_per_layer).
