@@ -1,9 +1,13 @@
 // Runs a model file with its weights kept in their stored encodings and, side by side in the
 // same process on the same images, the decode-to-float path (the file decoded into its LibTorch
-// model): test accuracy, latency per batch, weight bytes and peak memory.
+// model): test accuracy, latency per batch, weight bytes and peak memory. On an LSTM language
+// model file: test perplexity and greedy generation from a prompt, at batch 1, with tokens per
+// second on both paths (runtime/language_model_run.h).
 //
 //   bazel run //runtime:run_model -- model.mcm --dataset=fashion_mnist --batch_size=1
 //       --threads=1 --activations=int8 [--summary_json=run.json] [--max_images=N]
+//   bazel run //runtime:run_model -- lm/model.mcm --prompt="in the beginning" --generate=100
+//       [--max_tokens=N] [--vocabulary_size=N]
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
@@ -32,9 +36,11 @@
 #include "data/transforms.h"
 #include "model_io/model_loading.h"
 #include "nn_models/classifier.h"
+#include "runtime/language_model_run.h"
 #include "runtime/run_summary.pb.h"
 #include "runtime/runtime_model.h"
 #include "serialization/json.h"
+#include "serialization/model_file.h"
 
 ABSL_FLAG(std::string, dataset, "", "data set of the test images (default: the file's)");
 ABSL_FLAG(std::string, data_dir, "", "directory of the data set (default: its usual place)");
@@ -44,6 +50,10 @@ ABSL_FLAG(std::string, activations, "int8", "the runtime's activations: int8 or 
 ABSL_FLAG(int64_t, max_images, 0, "test images to run (0: all)");
 ABSL_FLAG(int64_t, warmup_batches, 3, "batches run before timing starts, on each path");
 ABSL_FLAG(std::string, summary_json, "", "also write the results to this JSON file");
+ABSL_FLAG(int64_t, max_tokens, 0, "language models: test tokens to predict (0: all)");
+ABSL_FLAG(std::string, prompt, "in the beginning", "language models: words read before generating");
+ABSL_FLAG(int64_t, generate, 100, "language models: tokens generated after the prompt");
+ABSL_FLAG(int64_t, vocabulary_size, 0, "language models: vocabulary size used in training (0: all words)");
 
 namespace mc::runtime {
 namespace {
@@ -137,6 +147,11 @@ absl::Status CheckFlags() {
   if (absl::GetFlag(FLAGS_max_images) < 0) {
     return absl::InvalidArgumentError("--max_images must not be negative");
   }
+  if (absl::GetFlag(FLAGS_max_tokens) < 0 || absl::GetFlag(FLAGS_generate) < 0 ||
+      absl::GetFlag(FLAGS_vocabulary_size) < 0) {
+    return absl::InvalidArgumentError(
+        "--max_tokens, --generate and --vocabulary_size must not be negative");
+  }
   return absl::OkStatus();
 }
 
@@ -158,10 +173,50 @@ void PrintSummary(const RunSummary& summary, std::ostream& out) {
       << bytes(summary.peak_rss_bytes()) << " bytes after the runtime's pass\n";
 }
 
+void PrintLanguageModelSummary(const LanguageModelRunSummary& summary, std::ostream& out) {
+  const auto bytes = [](double value) { return static_cast<int64_t>(value); };
+  out << std::fixed << summary.model_file() << " on " << summary.dataset() << " ("
+      << summary.scored_tokens() << " test tokens, batch 1, " << summary.threads()
+      << " thread(s))\n"
+      << "  path                 perplexity   tokens/s   weight bytes\n"
+      << "  runtime (" << std::setw(5) << summary.activations() << ")    " << std::setprecision(2)
+      << std::setw(10) << summary.test_perplexity() << std::setprecision(1) << std::setw(11)
+      << summary.tokens_per_second() << std::setw(15) << bytes(summary.weight_bytes()) << "\n"
+      << "  decode to float      " << std::setprecision(2) << std::setw(10)
+      << summary.float_path_test_perplexity() << std::setprecision(1) << std::setw(11)
+      << summary.float_path_tokens_per_second() << std::setw(15)
+      << bytes(summary.float_weight_bytes()) << "\n"
+      << "  prompt: " << summary.prompt() << "\n"
+      << "  runtime:         " << summary.generated_text() << "\n"
+      << "  decode to float: " << summary.float_path_generated_text() << "\n";
+}
+
+absl::Status RunLanguageModelFile(const std::string& path,
+                                  const serialization::CompressedModel& stored,
+                                  Activations activations) {
+  LanguageModelRunOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.vocabulary_size = absl::GetFlag(FLAGS_vocabulary_size);
+  options.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  options.prompt = absl::GetFlag(FLAGS_prompt);
+  options.generate = absl::GetFlag(FLAGS_generate);
+  options.warmup_steps = absl::GetFlag(FLAGS_warmup_batches);
+  options.activations = activations;
+  serialization::CompressedModel on = stored;
+  if (!absl::GetFlag(FLAGS_dataset).empty()) on.set_dataset(absl::GetFlag(FLAGS_dataset));
+  MC_ASSIGN_OR_RETURN(const LanguageModelRunSummary summary, RunLanguageModel(path, on, options));
+  PrintLanguageModelSummary(summary, std::cout);
+  const std::string json = absl::GetFlag(FLAGS_summary_json);
+  if (!json.empty()) MC_RETURN_IF_ERROR(serialization::WriteJsonFile(UserPath(json), summary));
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::string& path) {
   MC_RETURN_IF_ERROR(CheckFlags());
   MC_ASSIGN_OR_RETURN(const Activations activations, ParseActivations(absl::GetFlag(FLAGS_activations)));
   ConfigureCpuThreads(static_cast<int>(absl::GetFlag(FLAGS_threads)));
+  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel stored, serialization::ReadModelFile(path));
+  if (IsRuntimeLanguageModel(stored)) return RunLanguageModelFile(path, stored, activations);
   MC_ASSIGN_OR_RETURN(const RuntimeModel model, RuntimeModel::Load(path));
   const std::string dataset_name =
       absl::GetFlag(FLAGS_dataset).empty() ? model.dataset() : absl::GetFlag(FLAGS_dataset);
