@@ -6,6 +6,9 @@
 // runtime's resident bytes per weight (float32: 4). BM_LinearDynamic times LibTorch's own
 // int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward;
 // BM_LinearDecodedTiles the decode-then-sgemm alternative against the runtime's kernels.
+// BM_LstmLmStep: one token of generation (batch 1) with lstm_lm_small or lstm_lm_medium over
+// 10,000 words, 4-bit weights in the runtime against LibTorch's float model stepping with its
+// carried state.
 //
 //   bazel run -c opt //benchmarks:runtime_benchmark -- --benchmark_filter=Linear
 #include <ATen/ATen.h>
@@ -22,7 +25,9 @@
 #include "common/cpu_threads.h"
 #include "nn_models/classifier.h"
 #include "nn_models/registry.h"
+#include "nn_models/language_model.h"
 #include "runtime/graph.h"
+#include "runtime/lstm_language_model.h"
 #include "runtime/model_graph.h"
 #include "runtime/testutil.h"
 #include "runtime/weight_loading.h"
@@ -168,6 +173,35 @@ void BM_Model(benchmark::State& state, const std::string& name, int64_t side) {
       static_cast<double>(graph->WeightBytes()) / static_cast<double>(weights);
 }
 
+// One generation step of an LSTM language model; range(0): 0 small, 1 medium.
+void BM_LstmLmStep(benchmark::State& state) {
+  ConfigureCpuThreads(static_cast<int>(state.range(1)));
+  const Activations activations = state.range(2) == 1 ? Activations::kInt8 : Activations::kFloat;
+  torch::manual_seed(0);
+  const std::string name = state.range(0) == 0 ? "lstm_lm_small" : "lstm_lm_medium";
+  auto created = nn_models::CreateModel(name, nn_models::ModelOptions().num_classes(10'000));
+  if (!created.ok()) return state.SkipWithError(std::string(created.status().message()).c_str());
+  auto& model = dynamic_cast<nn_models::LanguageModel&>(**created);
+  model.eval();
+  auto runtime_model = runtime::RuntimeLstmLm::Load(
+      runtime::testing::EncodeModel(model, runtime::testing::WeightEncoding::kFourBits));
+  if (!runtime_model.ok()) {
+    return state.SkipWithError(std::string(runtime_model.status().message()).c_str());
+  }
+  runtime::RuntimeLstmLm::State runtime_state = runtime_model->InitialState();
+  std::vector<float> logits(runtime_model->vocabulary_size());
+  const at::Tensor token = at::full({1, 1}, 42, at::kLong);
+  torch::NoGradGuard no_grad;
+  SideBySide(state, {"float", [&] { benchmark::DoNotOptimize(model.forward(token)); }},
+             {"runtime", [&] {
+                runtime_model->Step(42, runtime_state, logits.data(), activations);
+                benchmark::DoNotOptimize(logits.data());
+              }});
+  state.SetLabel(name);
+  state.counters["bytes_per_weight"] = static_cast<double>(runtime_model->WeightBytes()) /
+                                       static_cast<double>(nn_models::CountParameters(model));
+}
+
 void ModelArguments(benchmark::internal::Benchmark* benchmark, const std::vector<int64_t>& batches) {
   for (const int64_t threads : {1, 2}) {
     for (const int64_t batch : batches) {
@@ -186,6 +220,11 @@ BENCHMARK(BM_LinearDecodedTiles)
 BENCHMARK(BM_LinearDynamic)
     ->ArgsProduct({{1, 64}, {1, 2}, {0, 1, 2}})
     ->ArgNames({"batch", "threads", "engine"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LstmLmStep)
+    ->ArgsProduct({{0, 1}, {1, 2}, {1, 0}})
+    ->ArgNames({"medium", "threads", "int8"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Model, resnet20, std::string("resnet20"), 28)

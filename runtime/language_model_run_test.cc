@@ -17,7 +17,6 @@
 #include "nn_models/registry.h"
 #include "runtime/testutil.h"
 #include "serialization/model_file.h"
-#include "serialization/tensor_codec.h"
 
 namespace mc::runtime {
 namespace {
@@ -45,15 +44,10 @@ LanguageModelFile WriteModel(const std::string& dir) {
       "lstm_lm_small", nn_models::ModelOptions().num_classes(corpus.vocabulary.size()));
   LanguageModelFile file;
   file.path = dir + "/model.mcm";
+  file.stored = testing::EncodeModel(*model, testing::WeightEncoding::kFourBits);
   file.stored.set_dataset("ptb");
   file.stored.mutable_model()->set_name("lstm_lm_small");
   file.stored.mutable_model()->set_num_classes(static_cast<int32_t>(corpus.vocabulary.size()));
-  for (const auto& item : model->named_parameters()) {
-    const at::Tensor value = item.value().detach();
-    *file.stored.add_tensors() =
-        value.dim() == 2 ? testing::EncodeUniformWeight(item.key(), value, 4)
-                         : serialization::EncodePassthrough(item.key(), value, serialization::FLOAT32);
-  }
   EXPECT_THAT(serialization::WriteModelFile(file.path, file.stored), IsOk());
   return file;
 }

@@ -12,7 +12,6 @@
 #include "model_io/decoder.h"
 #include "nn_models/lstm_lm.h"
 #include "runtime/testutil.h"
-#include "serialization/tensor_codec.h"
 
 namespace mc::runtime {
 namespace {
@@ -28,14 +27,7 @@ nn_models::LstmLmConfig SmallConfig(bool tied, int64_t width = 24) {
 
 // The model's matrices as 4-bit uniform levels, its biases as float32.
 serialization::CompressedModel EncodeFourBits(const nn_models::LstmLmImpl& model) {
-  serialization::CompressedModel stored;
-  for (const auto& item : model.named_parameters()) {
-    const at::Tensor value = item.value().detach();
-    *stored.add_tensors() =
-        value.dim() == 2 ? testing::EncodeUniformWeight(item.key(), value, 4)
-                         : serialization::EncodePassthrough(item.key(), value, serialization::FLOAT32);
-  }
-  return stored;
+  return testing::EncodeModel(model, testing::WeightEncoding::kFourBits);
 }
 
 // Logits of every step of `tokens` read one at a time by the LibTorch model holding the

@@ -141,8 +141,9 @@ serialization::CompressedModel EncodeModel(const nn_models::Classifier& model,
   at::manual_seed(11);
   std::map<std::string, serialization::CompressedTensor> encoded;
   for (const auto& parameter : model.named_parameters()) {
-    if (parameter.key().size() > 7 && parameter.key().substr(parameter.key().size() - 7) == ".weight" &&
-        parameter.value().dim() >= 2) {
+    const std::string& name = parameter.key();
+    const std::string local_name = name.substr(name.find_last_of('.') + 1);
+    if (local_name.rfind("weight", 0) == 0 && parameter.value().dim() >= 2) {
       encoded[parameter.key()] = Encode(parameter.key(), parameter.value().detach(), encoding);
     }
   }

@@ -39,8 +39,10 @@ serialization::CompressedTensor EncodeCodebookWeight(const std::string& name,
                                                      const at::Tensor& weight, int64_t block,
                                                      int64_t num_centroids);
 
-/// `model`'s parameters and buffers, its convolution and linear weights in `encoding`
-/// (quantized from their current values, seeded), the rest as float32.
+/// `model`'s parameters and buffers, its weight matrices and kernels (parameters of 2 or more
+/// dimensions whose local name starts with "weight": convolutions, linear layers, embeddings,
+/// LSTM weights) in `encoding` (quantized from their current values, seeded), the rest as
+/// float32.
 serialization::CompressedModel EncodeModel(const nn_models::Classifier& model,
                                            WeightEncoding encoding);
 
