@@ -51,14 +51,14 @@ ExperimentConfig LanguageModelDiffqDefaults(absl::string_view dataset) {
   ExperimentConfig config = LanguageModelRecipe(dataset);
   QuantizationConfig* quantization = config.mutable_quantization();
   quantization->set_bits(4);
-  quantization->set_penalty(1);
+  quantization->set_penalty(0.5);
   quantization->set_group_size(8);
   quantization->set_min_size(0.01);
   quantization->set_min_bits(2);
   quantization->set_max_bits(15);
   quantization->set_init_bits(8);
   quantization->set_noise("gaussian");
-  quantization->set_bits_lr(1e-3);
+  quantization->set_bits_lr(5e-3);
   quantization->set_float16(false);
   return config;
 }
