@@ -113,9 +113,13 @@ RuntimeLstmLm::State RuntimeLstmLm::InitialState() const {
 void RuntimeLstmLm::Step(int64_t token, State& state, float* logits,
                          Activations activations) const {
   const int64_t width = this->width();
-  std::vector<float> x(width);
-  std::vector<float> from_input(4 * width);
-  std::vector<float> from_hidden(4 * width);
+  // Scratch reused across steps: generation calls Step once per token.
+  thread_local std::vector<float> x;
+  thread_local std::vector<float> from_input;
+  thread_local std::vector<float> from_hidden;
+  x.resize(width);
+  from_input.resize(4 * width);
+  from_hidden.resize(4 * width);
   embedding_.DecodeRows(token, token + 1, x.data());
   for (size_t k = 0; k < layers_.size(); ++k) {
     const Layer& layer = layers_[k];
