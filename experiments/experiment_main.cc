@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "data/dataset_info.h"
 #include "distributed/process_group.h"
 #include "experiments/float_training.h"
 #include "serialization/atomic_file.h"
@@ -62,10 +63,16 @@ serialization::ExperimentConfig LanguageModelRecipe(absl::string_view dataset) {
   return config;
 }
 
+serialization::ExperimentConfig FloatRecipe(absl::string_view dataset) {
+  const absl::StatusOr<data::DatasetInfo> info = data::GetDatasetInfo(dataset);
+  const bool text = info.ok() && info->corpus_layout.has_value();
+  return text ? LanguageModelRecipe(dataset) : BaselineRecipe(dataset);
+}
+
 serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
                                                    absl::string_view model,
                                                    const std::string& output_dir) {
-  serialization::ExperimentConfig config = BaselineRecipe(like.data().dataset());
+  serialization::ExperimentConfig config = FloatRecipe(like.data().dataset());
   config.set_experiment(like.experiment());
   *config.mutable_data() = like.data();
   config.mutable_model()->set_name(std::string(model));
@@ -254,7 +261,7 @@ absl::Status RunWithFloatStartingPoint(serialization::ExperimentConfig config,
         config, config.model().name(), config.output().dir() + "/" + start.subdirectory);
     if (start.baseline_epochs) {
       baseline.mutable_training()->set_epochs(
-          BaselineRecipe(config.data().dataset()).training().epochs());
+          FloatRecipe(config.data().dataset()).training().epochs());
     }
     std::cout << "training " << start.role << " in " << baseline.output().dir() << std::endl;
     MC_ASSIGN_OR_RETURN(float_run, RunConfig(baseline, &MakeFloatTraining));

@@ -34,7 +34,8 @@ struct FloatStartingPoint {
   std::string subdirectory;
   /// What the float model is to the method, for the log, e.g. "the float model to compress".
   std::string role;
-  /// Train it for the data set's baseline epochs rather than the run's own.
+  /// Train it for the epochs of the data set's float recipe (FloatRecipe) rather than the
+  /// run's own.
   bool baseline_epochs = false;
   /// Changes the method's configuration once the float model exists (optional): settings
   /// that must not apply to the float model's training.
@@ -90,7 +91,11 @@ serialization::ExperimentConfig BaselineRecipe(absl::string_view dataset);
 /// cosine annealing, 6 epochs, evaluation over 10 streams, seed 1.
 serialization::ExperimentConfig LanguageModelRecipe(absl::string_view dataset);
 
-/// The configuration that trains `model` with the baseline recipe on the data of `like`, with
+/// The float recipe of `dataset`: LanguageModelRecipe for a text corpus, BaselineRecipe
+/// otherwise (and for a name that is no data set, which the run reports).
+serialization::ExperimentConfig FloatRecipe(absl::string_view dataset);
+
+/// The configuration that trains `model` with the float recipe of the data of `like`, with
 /// its epochs, seed, threads, batch limits and experiment name, into `output_dir`: the
 /// teacher or float starting point a method trains first when none is given.
 serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,

@@ -1,9 +1,10 @@
-// Language models through the runner: a small Penn-Treebank-layout corpus, the float, DiffQ
-// and QAT methods, perplexities in the summary and metrics, resume, and gradient clipping.
+// Language models through the runner: a small Penn-Treebank-layout corpus, the float, DiffQ,
+// QAT and product-quantization methods, perplexities in the summary and metrics, resume, and gradient clipping.
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -16,6 +17,7 @@
 #include "experiments/method_testutil.h"
 #include "experiments/runner.h"
 #include "experiments/testutil.h"
+#include "experiments/vq_method.h"
 #include "serialization/atomic_file.h"
 #include "serialization/experiment_config.pb.h"
 #include "serialization/summary.pb.h"
@@ -97,6 +99,42 @@ TEST(LanguageModelTrainingTest, QuantizedRunsShrinkTheModel) {
     EXPECT_LT(summary.test_perplexity(), 8.0);
     EXPECT_GT(summary.mean_bits(), 1.0);
   }
+}
+
+// Tests product quantization of a trained LSTM: the embedding and the four LSTM weight
+// matrices become codebooks (8 values per block), the model shrinks more than 15x and still
+// knows the grammar, the summary records the float model's perplexity for comparison.
+TEST(LanguageModelTrainingTest, ProductQuantizationOfATrainedModel) {
+  MC_ASSERT_OK_AND_ASSIGN(
+      const ExperimentSummary teacher,
+      RunExperiment(LanguageModelRun("vq_teacher", "float"), &MakeQuantizationTraining, QuietRun()));
+  ExperimentConfig config = LanguageModelVqDefaults("ptb");
+  config.set_experiment("lm_test");
+  config.mutable_data()->set_data_dir(teacher.config().data().data_dir());
+  auto* training = config.mutable_training();
+  training->set_batch_size(4);
+  training->set_eval_batch_size(2);
+  training->set_bptt(12);
+  training->set_threads(1);
+  auto* vq = config.mutable_vq();
+  vq->set_teacher(teacher.model_file());
+  vq->set_n_iter(10);
+  vq->set_n_activations(240);
+  vq->set_finetune_steps(5);
+  vq->set_global_finetune_steps(30);
+  LimitGlobalFinetuneSteps(config);
+  config.mutable_output()->set_dir(std::string(std::getenv("TEST_TMPDIR")) + "/vq");
+  MC_ASSERT_OK_AND_ASSIGN(const ExperimentSummary summary,
+                          RunExperiment(config, &MakeVqTraining, QuietRun()));
+  int codebooks = 0;
+  for (const serialization::LayerSummary& layer : summary.layers()) {
+    if (layer.encoding() != "codebook") continue;
+    ++codebooks;
+    EXPECT_EQ(layer.block_size(), 8) << layer.name();
+  }
+  EXPECT_EQ(codebooks, 5);
+  EXPECT_LT(summary.model_size_mb(), summary.float_model_size_mb() / 15);
+  EXPECT_LT(summary.test_perplexity(), std::max(6.0, 1.5 * teacher.test_perplexity()));
 }
 
 // Tests that a run stopped after its first epoch and resumed writes the model of the run done

@@ -43,12 +43,33 @@ ExperimentConfig VqDefaults(absl::string_view dataset) {
   v.set_n_centroids_cv(256);
   v.set_n_centroids_pw(256);
   v.set_n_centroids_fc(2048);
+  v.set_block_size_emb(8);
+  v.set_n_centroids_emb(256);
   v.set_n_iter(30);
   v.set_n_activations(512);
   v.set_activation_rows(4096);
   v.set_finetune_steps(10);
   v.set_finetune_lr(0.05);
   v.set_global_finetune_steps(150);
+  return config;
+}
+
+ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset) {
+  ExperimentConfig config = LanguageModelRecipe(dataset);
+  ExperimentConfig image = VqDefaults(dataset);
+  *config.mutable_vq() = image.vq();
+  serialization::TrainingConfig& training = *config.mutable_training();
+  training.set_epochs(1);
+  training.set_lr(2);
+  training.set_momentum(0);
+  training.set_lr_schedule(serialization::TrainingConfig::COSINE);
+  VqConfig& v = *config.mutable_vq();
+  v.set_block_size_fc(8);
+  v.set_n_centroids_fc(256);
+  v.set_n_activations(2048);
+  v.set_finetune_steps(50);
+  v.set_finetune_lr(2);
+  v.set_global_finetune_steps(1000);
   return config;
 }
 
@@ -64,7 +85,9 @@ vq::CompressorOptions Options(const ExperimentConfig& config) {
                   .block_size_linear(v.block_size_fc())
                   .centroids_conv(v.n_centroids_cv())
                   .centroids_pointwise(v.n_centroids_pw())
-                  .centroids_linear(v.n_centroids_fc()))
+                  .centroids_linear(v.n_centroids_fc())
+                  .block_size_embedding(v.block_size_emb())
+                  .centroids_embedding(v.n_centroids_emb()))
       .n_iter(v.n_iter())
       .n_activations(v.n_activations())
       .activation_rows(v.activation_rows())
@@ -73,6 +96,7 @@ vq::CompressorOptions Options(const ExperimentConfig& config) {
       .momentum(training.momentum())
       .weight_decay(training.weight_decay())
       .global_lr(training.lr())
+      .grad_clip_norm(training.grad_clip_norm())
       .seed(training.seed())
       .log(&std::cout);
 }

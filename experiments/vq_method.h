@@ -31,6 +31,12 @@ namespace mc::experiments {
 /// Fashion-MNIST in about half an hour (see the top-level README).
 serialization::ExperimentConfig VqDefaults(absl::string_view dataset);
 
+/// LanguageModelRecipe (experiment_main.h) with fairseq iPQ's blocks for language models:
+/// 8 values per block and 256 centroids for the embedding and every LSTM or linear weight
+/// matrix; the k-means weighted by the inputs of 2048 time steps, and one epoch
+/// of 1000 global fine-tuning steps.
+serialization::ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset);
+
 /// Checks the vq section (and the recipe's block sizes and centroids).
 /// \error kInvalidArgument naming the field.
 absl::Status ValidateVqConfig(const serialization::ExperimentConfig& config);

@@ -30,6 +30,11 @@ class Classifier : public virtual torch::nn::Module {
   /// forward() in eval mode spelled out on `builder` (nn_models/forward_graph.h), for engines
   /// that run the model from other weights; returns the logits' value.
   virtual ForwardGraphBuilder::Value DescribeForward(ForwardGraphBuilder& builder) const = 0;
+
+  /// Forgets any state carried from one forward to the next (a recurrent language model's
+  /// hidden state, nn_models/language_model.h); nothing for stateless models. Callers that
+  /// compare forwards on fixed inputs (e.g. a probe batch) reset it first.
+  virtual void ResetState() {}
 };
 
 /// Deep copy of `model`: same architecture, parameters and buffers (BatchNorm statistics),

@@ -39,9 +39,6 @@ class LanguageModel : public Classifier {
   /// Number of token ids, which is also the number of logits per position.
   virtual int64_t vocabulary_size() const = 0;
 
-  /// Forgets the hidden state carried between forwards (nothing for stateless models).
-  virtual void ResetState() {}
-
   /// Switches mode like Module::train, resetting the carried state when the mode changes.
   void train(bool on = true) override;
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -95,6 +96,10 @@ absl::Status Validate(const CompressorOptions& options) {
   MC_RETURN_IF_ERROR(CheckRate(options.global_lr(), 0, 10, true, "global_lr"));
   MC_RETURN_IF_ERROR(CheckRate(options.global_lr_gamma(), 0, 1, true, "global_lr_gamma"));
   MC_RETURN_IF_ERROR(CheckRate(options.weight_decay(), 0, 1, false, "weight_decay"));
+  if (!(options.grad_clip_norm() >= 0 && std::isfinite(options.grad_clip_norm()))) {
+    return absl::InvalidArgumentError(absl::StrCat("CompressorOptions.grad_clip_norm must be >= 0, got ",
+                                                   options.grad_clip_norm()));
+  }
   if (!(options.momentum() >= 0 && options.momentum() < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("CompressorOptions.momentum = ",
                                                    options.momentum(), " is out of range [0, 1)"));
@@ -170,10 +175,11 @@ struct VqCompressor::State {
     const at::Tensor loss = KlToTeacher(logits, target);
     loss.backward();
     PullGradients(trained);
-    if (sync_gradients) {
-      std::vector<at::Tensor> centroids;
-      for (const Layer* layer : trained) centroids.push_back(layer->centroids);
-      sync_gradients(centroids);
+    std::vector<at::Tensor> centroids;
+    for (const Layer* layer : trained) centroids.push_back(layer->centroids);
+    if (sync_gradients) sync_gradients(centroids);
+    if (options.grad_clip_norm() > 0) {
+      torch::nn::utils::clip_grad_norm_(centroids, options.grad_clip_norm());
     }
     optimizer.step();
     WriteWeights(trained);
@@ -183,12 +189,14 @@ struct VqCompressor::State {
   double ProbeLoss() const {
     torch::NoGradGuard no_grad;
     student->eval();
+    student->ResetState();
     return KlToTeacher(student->forward(probe_images), probe_teacher_logits).item<double>();
   }
 
   absl::StatusOr<at::Tensor> CollectInputs(size_t index, const TrainBatches& batches) {
     Layer& layer = layers[index];
     student->eval();
+    student->ResetState();
     std::vector<at::Tensor> rows;
     int64_t images_seen = 0;
     int64_t kept_rows = 0;
@@ -259,6 +267,7 @@ struct VqCompressor::State {
     if (options.finetune_steps() > 0) {
       layer.weight.set_requires_grad(true);
       const std::unique_ptr<torch::optim::SGD> optimizer = MakeOptimizer({&layer}, options.finetune_lr());
+      ResetStates();
       int64_t steps = 0;
       batches([&](const at::Tensor& images, const at::Tensor&) {
         student->eval();  // BatchNorm statistics stay frozen
@@ -291,6 +300,13 @@ struct VqCompressor::State {
         report.finetune_reverted ? ", higher: k-means centroids kept" : ""));
     reports.push_back(report);
     return absl::OkStatus();
+  }
+
+  // Teacher and student read the same windows from here on with the same context (recurrent
+  // language models carry state between forwards).
+  void ResetStates() {
+    student->ResetState();
+    teacher->ResetState();
   }
 
   std::vector<Layer*> AllLayers() {
@@ -337,6 +353,7 @@ absl::Status VqCompressor::CompressLayers(const TrainBatches& batches) {
     return false;
   });
   if (!s.probe_images.defined()) return absl::InvalidArgumentError("the training batches are empty");
+  s.teacher->ResetState();
   s.probe_teacher_logits = s.TeacherLogits(s.probe_images);
   s.Log(absl::StrFormat("compressing %d layers; probe loss of the uncompressed student %.4f",
                         s.layers.size(), s.ProbeLoss()));
@@ -353,6 +370,7 @@ DistillationStep VqCompressor::GlobalStep(const at::Tensor& images,
   TORCH_CHECK(s.global_optimizer != nullptr, "VqCompressor::GlobalStep before CompressLayers");
   const Clock::time_point start = Clock::now();
   for (Layer& layer : s.layers) layer.weight.set_requires_grad(true);
+  if (!s.student->is_training()) s.ResetStates();
   s.student->train();  // BatchNorm statistics are updated
   DistillationStep step = s.Step(images, s.AllLayers(), *s.global_optimizer, sync_gradients);
   s.seconds["global_finetune"] += SecondsSince(start);
@@ -403,6 +421,8 @@ absl::StatusOr<serialization::CompressedModel> VqCompressor::ToCompressedModel()
   method_options["centroids_conv"] = absl::StrCat(recipe.centroids_conv());
   method_options["centroids_pointwise"] = absl::StrCat(recipe.centroids_pointwise());
   method_options["centroids_linear"] = absl::StrCat(recipe.centroids_linear());
+  method_options["block_size_embedding"] = absl::StrCat(recipe.block_size_embedding());
+  method_options["centroids_embedding"] = absl::StrCat(recipe.centroids_embedding());
   std::map<std::string, serialization::CompressedTensor> encoded;
   for (const Layer& layer : s.layers) {
     MC_ASSIGN_OR_RETURN(encoded[layer.plan.name],

@@ -94,8 +94,9 @@ struct CompressorOptions {
   TORCH_ARG(VqSizeOptions, recipe) = VqSizeOptions();
   /// k-means iterations per layer (--n-iter). Default: 100, the reference's.
   TORCH_ARG(int64_t, n_iter) = 100;
-  /// Training images whose inputs to each layer weight its k-means (--n-activations),
-  /// rounded up to whole batches. Default: 1024, the reference's.
+  /// Training examples (the batches' first dimension: images, or the time steps of token
+  /// windows) whose inputs to each layer weight its k-means (--n-activations), rounded up to
+  /// whole batches. Default: 1024, the reference's.
   TORCH_ARG(int64_t, n_activations) = 1024;
   /// Input rows kept per layer: im2col patches of a convolution (drawn from each batch in
   /// proportion) or input rows of a linear layer. The k-means metric is the Gram matrix of
@@ -118,6 +119,9 @@ struct CompressorOptions {
   TORCH_ARG(double, global_lr) = 0.01;
   TORCH_ARG(int64_t, global_lr_step_epochs) = 3;
   TORCH_ARG(double, global_lr_gamma) = 0.1;
+  /// Centroid gradients are clipped to this total norm before each step (after averaging
+  /// across ranks), as recurrent language models are trained; 0: no clipping. Default: 0.
+  TORCH_ARG(double, grad_clip_norm) = 0;
   /// Seed of the k-means and of the activation draws. Default: 0.
   TORCH_ARG(uint64_t, seed) = 0;
   /// Progress, one line per layer with the wall time of each stage; nullptr: silent.
@@ -125,7 +129,8 @@ struct CompressorOptions {
 };
 
 /// Checks every option: positive counts (finetune_steps and the global ones may be 0),
-/// positive learning rates, momentum in [0, 1), weight_decay >= 0, gamma in (0, 1].
+/// positive learning rates, momentum in [0, 1), weight_decay >= 0, gamma in (0, 1],
+/// grad_clip_norm >= 0.
 /// \returns OK, or kInvalidArgument naming the field and value.
 absl::Status Validate(const CompressorOptions& options);
 

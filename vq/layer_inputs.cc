@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/record_function.h>
+#include <c10/core/GradMode.h>
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +18,24 @@
 namespace mc::vq {
 namespace {
 
+// An aten::lstm call that holds the watched weight among its parameters.
+struct LstmCall {
+  std::vector<at::Tensor> hx;      // (h0, c0), each (num_layers, B, H)
+  std::vector<at::Tensor> params;  // per layer: weight_ih, weight_hh[, bias_ih, bias_hh]
+  bool has_biases = true;
+  bool batch_first = false;
+  int64_t layer = 0;               // the weight's layer
+  bool hidden_weight = false;      // weight_hh (multiplies h_{t-1}) rather than weight_ih
+};
+
 // What the observer records of the first call of the watched layer.
 struct Capture {
   const c10::TensorImpl* weight = nullptr;
   bool seen = false;
   bool is_conv = false;
   bool after_transpose = false;  // the last call was aten::t of the weight
+  bool embedding_lookup = false;  // aten::embedding read the weight (kept looking for a product)
+  std::optional<LstmCall> lstm;
   at::Tensor input;
   std::vector<int64_t> stride, padding, dilation;
   int64_t groups = 1;
@@ -58,9 +72,49 @@ void ObserveLinear(const at::RecordFunction& call, Capture& capture) {
   capture.input = input.detach();
 }
 
+// aten::lstm(input, hx[], params[], has_biases, num_layers, dropout, train, bidirectional,
+// batch_first): the call is recorded before the products it makes inside, so the whole
+// sequence is captured rather than one time step of the recurrent product.
+void ObserveLstm(const at::RecordFunction& call, Capture& capture) {
+  const c10::ArrayRef<const c10::IValue> inputs = call.inputs();
+  if (inputs.size() < 9 || !inputs[2].isTensorList()) return;
+  const std::vector<at::Tensor> params = inputs[2].toTensorVector();
+  size_t index = 0;
+  while (index < params.size() && params[index].unsafeGetTensorImpl() != capture.weight) ++index;
+  if (index == params.size()) return;
+  capture.seen = true;
+  if (inputs[7].toBool()) {
+    capture.error = "bidirectional LSTM layers are not supported";
+    return;
+  }
+  LstmCall lstm;
+  lstm.hx = inputs[1].toTensorVector();
+  lstm.params = params;
+  lstm.has_biases = inputs[3].toBool();
+  lstm.batch_first = inputs[8].toBool();
+  const size_t per_layer = lstm.has_biases ? 4 : 2;
+  lstm.layer = static_cast<int64_t>(index / per_layer);
+  lstm.hidden_weight = index % per_layer == 1;
+  if (index % per_layer > 1 || lstm.hx.size() != 2) {
+    capture.error = "the weight is not an LSTM weight matrix";
+    return;
+  }
+  capture.input = inputs[0].toTensor().detach();
+  capture.lstm = std::move(lstm);
+}
+
 std::unique_ptr<at::ObserverContext> Observe(const at::RecordFunction& call) {
   Capture* capture = current_capture;
   if (capture == nullptr || capture->seen) return nullptr;
+  if (std::strcmp(call.name(), "aten::lstm") == 0) {
+    ObserveLstm(call, *capture);
+    return nullptr;
+  }
+  if (std::strcmp(call.name(), "aten::embedding") == 0) {
+    const c10::ArrayRef<const c10::IValue> inputs = call.inputs();
+    if (!inputs.empty() && IsWeight(inputs[0], *capture)) capture->embedding_lookup = true;
+    return nullptr;
+  }
   if (std::strcmp(call.name(), "aten::conv2d") != 0) {
     ObserveLinear(call, *capture);
     return nullptr;
@@ -133,6 +187,31 @@ at::Tensor SamplePatches(const Capture& capture, const at::Tensor& weight, int64
   return patches.reshape({rows * capture.groups, channels / capture.groups * kh * kw});
 }
 
+// The rows an LSTM weight multiplies over the recorded sequence: the input sequence of its
+// layer (weight_ih: x_t) or that layer's hidden states one step behind (weight_hh: h_{t-1},
+// from h0). Upper layers' inputs are recomputed from the call's own tensors, layer by layer,
+// as in evaluation (no dropout between layers).
+at::Tensor LstmRows(const Capture& capture) {
+  const LstmCall& lstm = *capture.lstm;
+  c10::NoGradGuard no_grad;
+  const size_t per_layer = lstm.has_biases ? 4 : 2;
+  at::Tensor x = lstm.batch_first ? capture.input.transpose(0, 1) : capture.input;  // (T, B, in)
+  const int64_t last = lstm.hidden_weight ? lstm.layer : lstm.layer - 1;
+  at::Tensor output;
+  for (int64_t l = 0; l <= last; ++l) {
+    const std::vector<at::Tensor> params(lstm.params.begin() + l * per_layer,
+                                         lstm.params.begin() + (l + 1) * per_layer);
+    output = std::get<0>(at::lstm(x, {lstm.hx[0].slice(0, l, l + 1), lstm.hx[1].slice(0, l, l + 1)},
+                                  params, lstm.has_biases, /*num_layers=*/1, /*dropout=*/0,
+                                  /*train=*/false, /*bidirectional=*/false, /*batch_first=*/false));
+    if (l < lstm.layer) x = output;
+  }
+  if (!lstm.hidden_weight) return x.reshape({-1, x.size(-1)});
+  const at::Tensor previous =
+      at::cat({lstm.hx[0].slice(0, lstm.layer, lstm.layer + 1), output.slice(0, 0, -1)});
+  return previous.reshape({-1, previous.size(-1)});
+}
+
 }  // namespace
 
 absl::StatusOr<at::Tensor> SampleLayerInputs(const at::Tensor& weight,
@@ -148,6 +227,9 @@ absl::StatusOr<at::Tensor> SampleLayerInputs(const at::Tensor& weight,
     forward();
   }
   if (!capture.error.empty()) return absl::UnimplementedError(capture.error);
+  if (!capture.seen && capture.embedding_lookup) {
+    return at::eye(weight.size(1), at::kFloat);
+  }
   if (!capture.seen) {
     return absl::NotFoundError(absl::StrCat("no convolution or linear call with the weight of shape (",
                                             absl::StrJoin(weight.sizes(), ", "),
@@ -155,7 +237,8 @@ absl::StatusOr<at::Tensor> SampleLayerInputs(const at::Tensor& weight,
   }
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   if (capture.is_conv) return SamplePatches(capture, weight, max_rows, generator);
-  const at::Tensor rows = capture.input.to(at::kFloat).reshape({-1, weight.size(1)});
+  const at::Tensor rows = capture.lstm ? LstmRows(capture).to(at::kFloat)
+                                       : capture.input.to(at::kFloat).reshape({-1, weight.size(1)});
   return rows.index_select(0, DrawIndices(rows.size(0), max_rows, generator));
 }
 

@@ -12,6 +12,13 @@
 // replacement and only their patches are cut, each a row ordered (c_in, kh, kw) like
 // weight.view(out, -1). With groups > 1 the patch of each group is a row of its own.
 //
+// Language models: an LSTM weight is found among the parameters of aten::lstm; weight_ih_l{k}
+// multiplies the inputs of layer k, weight_hh_l{k} its hidden states one step behind, both
+// recomputed over the recorded sequence. An embedding table only looked up (aten::embedding,
+// never multiplied) has rows that count alike in every coordinate: its "inputs" are the
+// identity, so its k-means is unweighted, as fairseq's iPQ does. A tied embedding is also
+// the decoder's weight: the decoder's inputs are then its rows.
+//
 // Example:
 //   MC_ASSIGN_OR_RETURN(at::Tensor rows, SampleLayerInputs(conv->weight,
 //       [&] { model->forward(images); }, /*max_rows=*/4096, /*seed=*/1));
@@ -33,11 +40,15 @@ namespace mc::vq {
 /// `weight` (the same tensor, not a copy), taken from its first call:
 ///  - convolution (aten::conv2d, zero padding given as numbers): im2col patches at output
 ///    positions drawn uniformly without replacement, (rows * groups, in / groups * kh * kw);
-///  - linear (torch::nn::Linear): the input's rows (..., in) flattened, all of them when there are
-///    at most max_rows, otherwise a draw without replacement.
+///  - linear (torch::nn::Linear, or at::linear with the weight): the input's rows (..., in)
+///    flattened, all of them when there are at most max_rows, otherwise a draw without
+///    replacement;
+///  - LSTM weight matrix (torch::nn::LSTM, unidirectional): the rows of x_t (weight_ih) or
+///    h_{t-1} (weight_hh) of its layer over the call's sequence, drawn likewise;
+///  - embedding table looked up but never multiplied: the identity (width, width).
 /// Draws come from a generator seeded with `seed`. Returned rows are float32, detached.
 /// \error kInvalidArgument if max_rows < 1; kNotFound if `forward` never calls the layer;
-///   kUnimplemented for a convolution with string padding ("same").
+///   kUnimplemented for a convolution with string padding ("same") or a bidirectional LSTM.
 absl::StatusOr<at::Tensor> SampleLayerInputs(const at::Tensor& weight,
                                              const std::function<void()>& forward,
                                              int64_t max_rows, uint64_t seed);

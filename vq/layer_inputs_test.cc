@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
 #include <torch/utils.h>
 
 #include "common/status_matchers.h"
@@ -95,6 +97,63 @@ TEST_F(LayerInputsTest, LinearWithoutBiasOnSequences) {
   MC_ASSERT_OK_AND_ASSIGN(const at::Tensor rows,
                           SampleLayerInputs(layer->weight, [&] { layer->forward(x); }, 100, 1));
   EXPECT_TRUE(rows.equal(x.reshape({10, 8})));
+}
+
+// Tests the rows of a two-layer LSTM's weights: weight_ih_l0 sees the input sequence,
+// weight_ih_l1 the first layer's outputs, weight_hh_l1 the second layer's outputs one step
+// behind, starting from the given h0.
+TEST_F(LayerInputsTest, LstmWeightsSeeTheirLayersInputs) {
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(3, 5).num_layers(2));
+  lstm->eval();
+  const at::Tensor x = at::randn({4, 2, 3});  // (T, B, in)
+  const at::Tensor h0 = at::randn({2, 2, 5}), c0 = at::randn({2, 2, 5});
+  const auto run = [&] { lstm->forward(x, std::make_tuple(h0, c0)); };
+  torch::nn::LSTM lower(torch::nn::LSTMOptions(3, 5));
+  torch::nn::LSTM upper(torch::nn::LSTMOptions(5, 5));
+  {
+    torch::NoGradGuard no_grad;
+    for (const char* name : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
+      lower->named_parameters()[std::string(name) + "_l0"].copy_(
+          lstm->named_parameters()[std::string(name) + "_l0"]);
+      upper->named_parameters()[std::string(name) + "_l0"].copy_(
+          lstm->named_parameters()[std::string(name) + "_l1"]);
+    }
+  }
+  const at::Tensor first = std::get<0>(lower->forward(
+      x, std::make_tuple(h0.slice(0, 0, 1), c0.slice(0, 0, 1))));
+  const at::Tensor second = std::get<0>(upper->forward(
+      first, std::make_tuple(h0.slice(0, 1, 2), c0.slice(0, 1, 2))));
+  const auto rows = [&](const char* name) {
+    absl::StatusOr<at::Tensor> sampled =
+        SampleLayerInputs(lstm->named_parameters()[name], run, 100, 1);
+    EXPECT_THAT(sampled, IsOk());
+    return sampled.ok() ? *sampled : at::Tensor();
+  };
+  EXPECT_TRUE(rows("weight_ih_l0").equal(x.reshape({8, 3})));
+  EXPECT_TRUE(rows("weight_ih_l1").allclose(first.reshape({8, 5}), 1e-5, 1e-6));
+  const at::Tensor behind = at::cat({h0.slice(0, 1, 2), second.slice(0, 0, 3)});
+  EXPECT_TRUE(rows("weight_hh_l1").allclose(behind.reshape({8, 5}), 1e-5, 1e-6));
+}
+
+// Tests that an embedding only looked up gets identity rows (unweighted k-means), and a tied
+// one, also multiplied as the output layer, the output layer's inputs.
+TEST_F(LayerInputsTest, EmbeddingLookupAndTiedDecoder) {
+  torch::nn::Embedding embedding(10, 4);
+  const at::Tensor tokens = at::randint(10, {6}, at::kLong);
+  MC_ASSERT_OK_AND_ASSIGN(
+      const at::Tensor lookup,
+      SampleLayerInputs(embedding->weight, [&] { embedding->forward(tokens); }, 100, 1));
+  EXPECT_TRUE(lookup.equal(at::eye(4)));
+  const at::Tensor hidden = at::randn({6, 4});
+  MC_ASSERT_OK_AND_ASSIGN(const at::Tensor tied,
+                          SampleLayerInputs(
+                              embedding->weight,
+                              [&] {
+                                embedding->forward(tokens);
+                                at::linear(hidden, embedding->weight, at::zeros({10}));
+                              },
+                              100, 1));
+  EXPECT_TRUE(tied.equal(hidden));
 }
 
 // Tests that a layer the forward never calls, and a bad row count, are errors.

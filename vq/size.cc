@@ -1,8 +1,11 @@
 #include "vq/size.h"
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
 
 #include <cmath>
+#include <memory>
+#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -36,7 +39,10 @@ absl::StatusOr<LayerQuantization> PlanLayer(const ParameterShape& parameter,
   layer.name = parameter.name;
   layer.shape = parameter.shape;
   int64_t requested_centroids = 0;
-  if (parameter.shape.size() == 2) {
+  if (parameter.embedding) {
+    layer.block_size = options.block_size_embedding();
+    requested_centroids = options.centroids_embedding();
+  } else if (parameter.shape.size() == 2) {
     layer.block_size = options.block_size_linear();
     requested_centroids = options.centroids_linear();
   } else if (parameter.shape[2] * parameter.shape[3] > 1) {
@@ -72,16 +78,18 @@ absl::StatusOr<std::vector<LayerQuantization>> PlanLayers(
   MC_RETURN_IF_ERROR(CheckPositive(options.centroids_conv(), "centroids_conv"));
   MC_RETURN_IF_ERROR(CheckPositive(options.centroids_pointwise(), "centroids_pointwise"));
   MC_RETURN_IF_ERROR(CheckPositive(options.centroids_linear(), "centroids_linear"));
+  MC_RETURN_IF_ERROR(CheckPositive(options.block_size_embedding(), "block_size_embedding"));
+  MC_RETURN_IF_ERROR(CheckPositive(options.centroids_embedding(), "centroids_embedding"));
   MC_RETURN_IF_ERROR(CheckPositive(options.centroids_threshold(), "centroids_threshold"));
   std::vector<LayerQuantization> layers;
   bool first_layer_seen = false;
   for (const ParameterShape& parameter : parameters) {
     if (!IsLayerWeight(parameter)) continue;
-    // The reference keeps the first convolution (the 7x7 stem) in float.
-    if (!first_layer_seen) {
-      first_layer_seen = true;
-      continue;
-    }
+    // The reference keeps the first convolution (the 7x7 stem) in float; a model that starts
+    // with an embedding has no such stem.
+    const bool stem = !first_layer_seen && !parameter.embedding;
+    first_layer_seen = true;
+    if (stem) continue;
     MC_ASSIGN_OR_RETURN(LayerQuantization layer, PlanLayer(parameter, options));
     layers.push_back(std::move(layer));
   }
@@ -115,9 +123,16 @@ absl::StatusOr<VqSize> ReferenceVqSize(const torch::nn::Module& model,
 }
 
 std::vector<ParameterShape> ParameterShapes(const torch::nn::Module& model) {
+  std::set<const c10::TensorImpl*> embeddings;
+  for (const std::shared_ptr<torch::nn::Module>& module : model.modules(/*include_self=*/true)) {
+    if (const auto* embedding = dynamic_cast<const torch::nn::EmbeddingImpl*>(module.get())) {
+      embeddings.insert(embedding->weight.unsafeGetTensorImpl());
+    }
+  }
   std::vector<ParameterShape> shapes;
   for (const auto& parameter : model.named_parameters(/*recurse=*/true)) {
-    shapes.push_back({parameter.key(), parameter.value().sizes().vec()});
+    shapes.push_back({parameter.key(), parameter.value().sizes().vec(),
+                      embeddings.count(parameter.value().unsafeGetTensorImpl()) > 0});
   }
   return shapes;
 }

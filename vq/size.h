@@ -11,7 +11,11 @@
 //   other     = 4 bytes for every parameter that is not quantized (the first convolution,
 //               biases, BatchNorm weights and biases); buffers (running statistics) are free.
 // Quantized layers: every convolution and linear weight (4-D and 2-D parameter) in
-// registration order except the first one.
+// registration order except the first one, and every embedding table. An embedding is cut
+// into blocks along its width, as fairseq's iPQ does, and is quantized even when it is the
+// first layer: in a language model it holds most of the weights. The 2-D weights of
+// recurrent layers (an LSTM's weight_ih / weight_hh) are linear maps of the layer's input and
+// of its previous hidden state, and are quantized as linear layers.
 //
 // Example (ResNet-18, the reference's "small blocks" recipe; 1.54 MB):
 //   MC_ASSIGN_OR_RETURN(VqSize size, ReferenceVqSize(*resnet18, VqSizeOptions()));
@@ -52,15 +56,21 @@ struct VqSizeOptions {
   TORCH_ARG(int64_t, centroids_pointwise) = 256;
   /// Centroids requested for linear layers (--n-centroids-fc). Default: 2048.
   TORCH_ARG(int64_t, centroids_linear) = 2048;
+  /// Subvector length and centroids of embedding tables (fairseq iPQ's defaults). Default: 8
+  /// and 256.
+  TORCH_ARG(int64_t, block_size_embedding) = 8;
+  TORCH_ARG(int64_t, centroids_embedding) = 256;
   /// Each layer gets fewer centroids than n_subvectors / threshold (ClampNumCentroids in
   /// vq/layout.h; --n-centroids-threshold). Default: 4.
   TORCH_ARG(int64_t, centroids_threshold) = 4;
 };
 
-/// A parameter of a model: its name and shape.
+/// A parameter of a model: its name and shape, and whether it is an embedding table
+/// (the weight of a torch::nn::Embedding, (vocabulary, width)).
 struct ParameterShape {
   std::string name;
   std::vector<int64_t> shape;
+  bool embedding = false;
 };
 
 /// How one layer is quantized.
@@ -86,8 +96,8 @@ struct VqSize {
 };
 
 /// The layers the reference quantizes among `parameters` (in registration order): every 4-D
-/// (convolution) and 2-D (linear) parameter but the first, with their block sizes and clamped
-/// numbers of centroids.
+/// (convolution) and 2-D (linear) parameter but the first, and every embedding table, with
+/// their block sizes and clamped numbers of centroids.
 /// \error kInvalidArgument if an option is not positive, a block size does not divide a
 ///   layer's row length, or a layer has too few subvectors for the threshold; the message
 ///   names the layer.
@@ -103,7 +113,8 @@ absl::StatusOr<VqSize> ReferenceVqSize(const std::vector<ParameterShape>& parame
 absl::StatusOr<VqSize> ReferenceVqSize(const torch::nn::Module& model,
                                        const VqSizeOptions& options);
 
-/// The names and shapes of a module's parameters, in registration order.
+/// The names and shapes of a module's parameters, in registration order; the weights of its
+/// torch::nn::Embedding submodules are marked as embeddings.
 std::vector<ParameterShape> ParameterShapes(const torch::nn::Module& model);
 
 }  // namespace mc::vq

@@ -108,6 +108,32 @@ TEST(SizeTest, HandWorkedParameters) {
   EXPECT_DOUBLE_EQ(size.total_bytes(), 87 + 384 + 1096);
 }
 
+// Tests a language model: the embedding comes first and is quantized all the same, with the
+// embedding's block size and centroids; the LSTM's 2-D weights are linear layers; biases stay
+// float. lstm_lm_small over 10,000 words: embedding (10000, 200), tied decoder.
+TEST(SizeTest, LanguageModelQuantizesItsEmbeddingAndRecurrentWeights) {
+  MC_ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<nn_models::Classifier> model,
+      nn_models::CreateModel("lstm_lm_small", nn_models::ModelOptions().num_classes(10000)));
+  const std::vector<ParameterShape> shapes = ParameterShapes(*model);
+  const VqSizeOptions options = VqSizeOptions().block_size_linear(8).centroids_linear(256);
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<LayerQuantization> layers,
+                          PlanLayers(shapes, options));
+  ASSERT_EQ(layers.size(), 5u);
+  EXPECT_EQ(layers[0].name, "embedding.weight");
+  EXPECT_EQ(layers[0].block_size, 8);
+  EXPECT_EQ(layers[0].num_subvectors, 10000 * 200 / 8);
+  EXPECT_EQ(layers[0].num_centroids, 256);
+  EXPECT_EQ(layers[1].name, "lstm.weight_ih_l0");
+  EXPECT_EQ(layers[4].name, "lstm.weight_hh_l1");
+  EXPECT_EQ(layers[4].num_subvectors, 800 * 200 / 8);
+  MC_ASSERT_OK_AND_ASSIGN(const VqSize size, ReferenceVqSize(shapes, options));
+  const double subvectors = 10000 * 200 / 8 + 4 * 800 * 200 / 8;
+  EXPECT_DOUBLE_EQ(size.index_bytes, subvectors);  // 8 bits each
+  EXPECT_DOUBLE_EQ(size.centroid_bytes, 5 * 256 * 8 * 2);
+  EXPECT_DOUBLE_EQ(size.other_bytes, 4.0 * (4 * 800 + 10000));  // LSTM and decoder biases
+}
+
 // Tests that a layer the recipe cannot cut is reported by name.
 TEST(SizeTest, RejectsLayersThatDoNotDivide) {
   const std::vector<ParameterShape> parameters = {{"conv1.weight", {8, 3, 3, 3}},
