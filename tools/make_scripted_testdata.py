@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Writes the TorchScript files that the scripted-model tests read, and models to compress.
+
+Run with Debian's PyTorch (`apt-get install python3-torch python3-torchvision`, torch 1.13):
+
+    /usr/bin/python3 tools/make_scripted_testdata.py                 # test files
+    /usr/bin/python3 tools/make_scripted_testdata.py --mobilenet_v2=mobilenet_v2.pt
+
+and commit the test files it writes. PyTorch is needed only here, never to build or test.
+
+nn_models/testdata/ (read by //nn_models:scripted_model_test):
+  scripted_residual_gelu.pt   torch.jit.script(ResidualGeluNet()): layers the zoo lacks (a
+                              depthwise convolution, GELU, LayerNorm, a residual written in
+                              forward), for (N, 1, 28, 28) images and 10 classes; random
+                              weights and batch-norm statistics (seed 0).
+  traced_residual_gelu.pt     the same module, torch.jit.trace'd on a (2, 1, 28, 28) batch.
+  residual_gelu_forward.pt    {"input": (2, 1, 28, 28), "output": (2, 10)}: its eval-mode
+                              logits for that input, saved with torch.save.
+  tuple_forward.pt            a scripted module whose forward returns (logits, features).
+  pickled_module.pt           torch.save(ResidualGeluNet()): a pickled module, not TorchScript.
+  state_dict.pt               torch.save(ResidualGeluNet().state_dict()).
+
+--mobilenet_v2=PATH writes torchvision's MobileNetV2 for 1-channel images and 10 classes
+(its stem convolution takes 1 channel), scripted, untrained: the model of the README's
+"Bring your own model" table (about 9 MB, so not committed).
+"""
+
+import argparse
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTDATA = os.path.join(ROOT, "nn_models", "testdata")
+
+
+class ResidualGeluNet(nn.Module):
+    """stem (3x3, stride 2, 8 channels) -> batch norm -> ReLU -> x + GELU(depthwise 3x3) ->
+    pointwise to 16 -> GELU -> global mean -> LayerNorm -> linear to 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.depthwise = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.pointwise = nn.Conv2d(8, 16, 1)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.stem(x)))
+        x = x + F.gelu(self.depthwise(x))
+        x = F.gelu(self.pointwise(x))
+        return self.fc(self.norm(x.mean(dim=(2, 3))))
+
+
+class TupleForward(nn.Module):
+    """Returns (logits, features): not a classifier's forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        features = x.flatten(1)
+        return self.fc(features), features
+
+
+def residual_gelu_net():
+    torch.manual_seed(0)
+    model = ResidualGeluNet()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 2.0)
+        model.bn.weight.uniform_(0.5, 1.5)
+        model.bn.bias.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def write_testdata():
+    os.makedirs(TESTDATA, exist_ok=True)
+    path = lambda name: os.path.join(TESTDATA, name)
+    model = residual_gelu_net()
+    images = torch.linspace(-1.0, 1.0, 2 * 28 * 28).reshape(2, 1, 28, 28)
+    torch.jit.save(torch.jit.script(model), path("scripted_residual_gelu.pt"))
+    torch.jit.save(torch.jit.trace(model, images), path("traced_residual_gelu.pt"))
+    with torch.no_grad():
+        torch.save({"input": images, "output": model(images)}, path("residual_gelu_forward.pt"))
+    torch.jit.save(torch.jit.script(TupleForward()), path("tuple_forward.pt"))
+    torch.save(model, path("pickled_module.pt"))
+    torch.save(model.state_dict(), path("state_dict.pt"))
+
+
+def write_mobilenet_v2(path):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2(num_classes=10)
+    stem = model.features[0][0]
+    model.features[0][0] = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride,
+                                     stem.padding, bias=False)
+    torch.jit.save(torch.jit.script(model), path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mobilenet_v2", help="write the scripted MobileNetV2 here instead")
+    args = parser.parse_args()
+    if args.mobilenet_v2:
+        write_mobilenet_v2(args.mobilenet_v2)
+    else:
+        write_testdata()
+
+
+if __name__ == "__main__":
+    main()
