@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,7 +22,9 @@
 ABSL_FLAG(std::optional<std::string>, config, std::nullopt, "Experiment configuration (textproto); flags override it.");
 ABSL_FLAG(std::optional<std::string>, dataset, std::nullopt, "cifar10 | cifar100 | fashion_mnist | mnist | synthetic; text corpora: kjv | ptb | wikitext2 | wikitext103.");
 ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt, "Directory of the data set files (default: its usual place).");
-ABSL_FLAG(std::optional<std::string>, model, std::nullopt, "Model name from the registry, e.g. resnet20.");
+ABSL_FLAG(std::optional<std::string>, model, std::nullopt,
+          "Model name from the registry, e.g. resnet20, or the TorchScript file (.pt, .pth) of a "
+          "model written in Python.");
 ABSL_FLAG(std::optional<int32_t>, epochs, std::nullopt, "Training epochs.");
 ABSL_FLAG(std::optional<int32_t>, batch_size, std::nullopt, "Training batch size.");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt, "Initial learning rate.");
@@ -54,6 +57,18 @@ std::string Timestamp() {
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
   return buffer;
+}
+
+// --model: a registry name, or the TorchScript file of a model written in Python, which the
+// file's name (without its extension) then labels.
+void SetModel(const std::string& value, serialization::ModelConfig& model) {
+  if (!absl::EndsWith(value, ".pt") && !absl::EndsWith(value, ".pth")) {
+    model.set_name(value);
+    return;
+  }
+  model.set_torchscript_file(value);
+  const std::string file = value.substr(value.find_last_of('/') + 1);
+  model.set_name(file.substr(0, file.find_last_of('.')));
 }
 
 // The distributed section from the flags, over the --config file's, with defaults for the
@@ -172,7 +187,7 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   }
   if (const auto bptt = absl::GetFlag(FLAGS_bptt)) training->set_bptt(*bptt);
   if (const auto clip = absl::GetFlag(FLAGS_grad_clip_norm)) training->set_grad_clip_norm(*clip);
-  if (const auto model = absl::GetFlag(FLAGS_model)) config.mutable_model()->set_name(*model);
+  if (const auto model = absl::GetFlag(FLAGS_model)) SetModel(*model, *config.mutable_model());
   if (const auto epochs = absl::GetFlag(FLAGS_epochs)) training->set_epochs(*epochs);
   if (const auto batch_size = absl::GetFlag(FLAGS_batch_size)) training->set_batch_size(*batch_size);
   if (const auto lr = absl::GetFlag(FLAGS_lr)) training->set_lr(*lr);
@@ -198,6 +213,9 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
   }
   config.mutable_output()->set_dir(UserPath(config.output().dir()));
   if (!data->data_dir().empty()) data->set_data_dir(UserPath(data->data_dir()));
+  if (config.model().has_torchscript_file()) {
+    config.mutable_model()->set_torchscript_file(UserPath(config.model().torchscript_file()));
+  }
   MC_RETURN_IF_ERROR(serialization::CheckChoice("data.dataset", dataset, data::DatasetNames()));
   MC_RETURN_IF_ERROR(serialization::ValidateExperimentConfig(config));
   return config;

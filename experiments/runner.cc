@@ -31,6 +31,7 @@
 #include "experiments/progress.h"
 #include "nn_models/memory_format.h"
 #include "nn_models/model_config.h"
+#include "nn_models/scripted_model.h"
 #include "model_io/model_loading.h"
 #include "serialization/atomic_file.h"
 #include "serialization/event_writer.h"
@@ -719,6 +720,10 @@ absl::StatusOr<CompressedResult> ExperimentRun::CompressAndWrite(const std::stri
       config_.model().in_channels() > 0 ? config_.model().in_channels() : dataset_.channels);
   stored.mutable_model()->set_num_classes(
       config_.model().num_classes() > 0 ? config_.model().num_classes() : dataset_.num_classes);
+  if (const auto* scripted = dynamic_cast<const nn_models::ScriptedModelImpl*>(model_.get())) {
+    stored.mutable_model()->clear_torchscript_file();
+    stored.mutable_model()->set_torchscript_code(scripted->SaveCodeArchive());
+  }
   stored.set_dataset(dataset_.name);
   MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, stored));
   return compressed;

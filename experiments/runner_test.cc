@@ -500,6 +500,24 @@ TEST(RunnerDeathTest, FullDiskKeepsThePreviousCheckpoint) {
 }
 
 // Tests that a missing data set and an unknown model are reported, not crashed on.
+// Tests that a model written in Python trains and compresses as a zoo model does, and that
+// its model file rebuilds it alone: the runner scores the file it wrote, which holds the code.
+TEST(RunnerTest, CompressesAScriptedModelIntoAFileThatRebuildsIt) {
+  ExperimentConfig config = SmallRun("scripted");
+  config.mutable_model()->set_name("residual_gelu");
+  config.mutable_model()->set_torchscript_file("nn_models/testdata/scripted_residual_gelu.pt");
+  MC_ASSERT_OK_AND_ASSIGN(const ExperimentSummary summary,
+                          RunExperiment(config, &DiffQ, QuietRun()));
+  EXPECT_GT(summary.test_accuracy(), 0.3);  // the synthetic set is learnable; chance is 0.1
+  EXPECT_LT(summary.model_size_mb(), summary.float_model_size_mb() / 4);
+
+  MC_ASSERT_OK_AND_ASSIGN(const serialization::CompressedModel stored,
+                          serialization::ReadModelFile(summary.model_file()));
+  EXPECT_EQ(stored.model().name(), "residual_gelu");
+  EXPECT_FALSE(stored.model().has_torchscript_file());
+  EXPECT_FALSE(stored.model().torchscript_code().empty());
+}
+
 TEST(RunnerTest, ReportsBadDataAndModel) {
   ExperimentConfig config = SmallRun("bad_model");
   config.mutable_model()->set_name("resnet1000");

@@ -8,6 +8,7 @@
 #include "model_io/decoder.h"
 #include "nn_models/classifier.h"
 #include "nn_models/model_config.h"
+#include "nn_models/scripted_model.h"
 #include "serialization/model_file.h"
 
 namespace mc::model_io {
@@ -19,6 +20,10 @@ absl::Status NamingFile(const absl::Status& status, const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset) {
+  if (model.has_torchscript_code()) {
+    return nn_models::ScriptedModelImpl::FromArchive(model.torchscript_code(), model.name());
+  }
+  if (model.has_torchscript_file()) return nn_models::ScriptedModelImpl::Load(model.torchscript_file());
   nn_models::ModelOptions options = nn_models::ModelOptions().num_classes(dataset.num_classes);
   if (!dataset.corpus_layout) options.in_channels(dataset.channels).image_size(dataset.height);
   return nn_models::CreateModelFromConfig(model, options);

@@ -23,8 +23,11 @@ class Classifier;
 
 namespace mc::model_io {
 
-/// Builds `model` for the data set (in_channels and num_classes default to the data set's).
-/// \error kNotFound for an unknown model name.
+/// Builds `model` for the data set (in_channels and num_classes default to the data set's):
+/// from the registry, or a model written in Python from its TorchScript code or file
+/// (nn_models/scripted_model.h), which fixes its own channels and classes.
+/// \error kNotFound for an unknown model name or a missing TorchScript file;
+///   kInvalidArgument for TorchScript that is not a classifier's.
 absl::StatusOr<std::shared_ptr<nn_models::Classifier>> BuildModel(
     const serialization::ModelConfig& model, const data::DatasetInfo& dataset);
 

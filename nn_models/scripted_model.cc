@@ -2,6 +2,8 @@
 
 #include <ATen/core/function_schema.h>
 #include <ATen/core/jit_type.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/module.h>
@@ -9,6 +11,7 @@
 
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -29,14 +32,27 @@ std::string ClassName(const torch::jit::Module& script) {
   return script.type()->name() ? script.type()->name()->qualifiedName() : "<unnamed>";
 }
 
-void Mirror(const torch::jit::Module& script, torch::nn::Module& mirror) {
+// A tensor whose elements share memory (SaveCodeArchive's placeholders): its own zeros.
+at::Tensor OwnMemory(torch::jit::Module& script, const std::string& name,
+                     const at::Tensor& tensor) {
+  if (tensor.storage().nbytes() >= static_cast<size_t>(tensor.numel()) * tensor.itemsize()) {
+    return tensor;
+  }
+  at::Tensor filled = at::zeros(tensor.sizes(), tensor.options());
+  filled.set_requires_grad(tensor.requires_grad());
+  script.setattr(name, filled);
+  return filled;
+}
+
+void Mirror(torch::jit::Module& script, torch::nn::Module& mirror) {
   for (const torch::jit::NameTensor& parameter : script.named_parameters(/*recurse=*/false)) {
-    mirror.register_parameter(parameter.name, parameter.value, parameter.value.requires_grad());
+    const at::Tensor value = OwnMemory(script, parameter.name, parameter.value);
+    mirror.register_parameter(parameter.name, value, value.requires_grad());
   }
   for (const torch::jit::NameTensor& buffer : script.named_buffers(/*recurse=*/false)) {
-    mirror.register_buffer(buffer.name, buffer.value);
+    mirror.register_buffer(buffer.name, OwnMemory(script, buffer.name, buffer.value));
   }
-  for (const torch::jit::NameModule& child : script.named_children()) {
+  for (torch::jit::NameModule child : script.named_children()) {
     auto node = std::make_shared<ScriptSubmodule>(ClassName(child.value));
     Mirror(child.value, *node);
     mirror.register_module(child.name, std::move(node));
@@ -153,6 +169,25 @@ void ScriptedModelImpl::pretty_print(std::ostream& stream) const {
 std::string ScriptedModelImpl::SaveArchive() const {
   std::ostringstream stream;
   script_->save(stream);
+  return stream.str();
+}
+
+std::string ScriptedModelImpl::SaveCodeArchive() const {
+  torch::jit::Module code = script_->deepcopy();
+  for (torch::jit::Module module : code.modules()) {
+    std::vector<torch::jit::NameTensor> tensors;
+    for (const auto& parameter : module.named_parameters(/*recurse=*/false)) tensors.push_back(parameter);
+    for (const auto& buffer : module.named_buffers(/*recurse=*/false)) tensors.push_back(buffer);
+    for (const torch::jit::NameTensor& tensor : tensors) {
+      at::Tensor placeholder = at::empty({0}, tensor.value.options());
+      placeholder.set_(at::zeros({1}, tensor.value.options()).storage(), /*storage_offset=*/0,
+                       tensor.value.sizes(), std::vector<int64_t>(tensor.value.dim(), 0));
+      placeholder.set_requires_grad(tensor.value.requires_grad());
+      module.setattr(tensor.name, placeholder);
+    }
+  }
+  std::ostringstream stream;
+  code.save(stream);
   return stream.str();
 }
 

@@ -68,6 +68,11 @@ class ScriptedModelImpl : public Classifier {
   /// `torch.jit.load` reads in Python and FromArchive here.
   std::string SaveArchive() const;
 
+  /// The script with tensors of one element broadcast to the shapes of its parameters and
+  /// buffers: its code and structure in a few kilobytes, for files that store the tensors
+  /// themselves. FromArchive fills such tensors with zeros, in their own memory.
+  std::string SaveCodeArchive() const;
+
   /// The TorchScript class name of the scripted module, e.g.
   /// "__torch__.torchvision.models.mobilenetv2.MobileNetV2".
   std::string ScriptClassName() const;

@@ -32,7 +32,7 @@ std::shared_ptr<ScriptedModelImpl> LoadTestModel(const std::string& name) {
   return model.ok() ? *model : nullptr;
 }
 
-// {"input": (2, 1, 28, 28), "output": (2, 10)}: Python's eval-mode logits.
+// {"input": (2, 3, 32, 32), "output": (2, 10)}: Python's eval-mode logits.
 std::pair<at::Tensor, at::Tensor> PythonForward() {
   absl::StatusOr<serialization::StateDict> saved =
       serialization::ReadPyTorchStateDict(kTestdata + "residual_gelu_forward.pt");
@@ -67,7 +67,7 @@ TEST(ScriptedModelTest, ParametersAndBuffersHaveTheirPythonNames) {
                           "norm.bias", "fc.weight", "fc.bias"));
   EXPECT_THAT(Names(model->named_buffers()),
               ElementsAre("bn.running_mean", "bn.running_var", "bn.num_batches_tracked"));
-  EXPECT_EQ(model->named_parameters()["depthwise.weight"].sizes(), at::IntArrayRef({8, 1, 3, 3}));
+  EXPECT_EQ(model->named_parameters()["stem.weight"].sizes(), at::IntArrayRef({8, 3, 3, 3}));
   EXPECT_EQ(model->ScriptClassName(), "__torch__.ResidualGeluNet");
 }
 
@@ -140,6 +140,29 @@ TEST(ScriptedModelTest, SavedArchiveKeepsTheCurrentWeights) {
                        ScriptedModelImpl::FromArchive(model->SaveArchive(), "saved"));
   reloaded->eval();
   EXPECT_TRUE(at::allclose(reloaded->forward(input), changed, 1e-6, 1e-6));
+}
+
+TEST(ScriptedModelTest, CodeArchiveRebuildsTheModelWithZeroTensorsToFill) {
+  const auto [input, expected] = PythonForward();
+  std::shared_ptr<ScriptedModelImpl> model = LoadTestModel("scripted_residual_gelu.pt");
+  ASSERT_NE(model, nullptr);
+  const std::string code = model->SaveCodeArchive();
+  EXPECT_LT(code.size(), model->SaveArchive().size());
+
+  MC_ASSERT_OK_AND_ASSIGN(std::shared_ptr<ScriptedModelImpl> rebuilt,
+                          ScriptedModelImpl::FromArchive(code, "code"));
+  c10::NoGradGuard no_grad;
+  auto originals = model->named_parameters();
+  for (const auto& parameter : rebuilt->named_parameters()) {
+    SCOPED_TRACE(parameter.key());
+    EXPECT_TRUE(parameter.value().requires_grad());
+    EXPECT_TRUE(at::equal(parameter.value(), at::zeros_like(originals[parameter.key()])));
+    parameter.value().copy_(originals[parameter.key()]);
+  }
+  auto buffers = model->named_buffers();
+  for (const auto& buffer : rebuilt->named_buffers()) buffer.value().copy_(buffers[buffer.key()]);
+  rebuilt->eval();
+  EXPECT_TRUE(at::allclose(rebuilt->forward(input), expected, 1e-5, 1e-5));
 }
 
 TEST(ScriptedModelTest, FilesWrittenByTorchSaveAreRefusedNamingTorchJitSave) {

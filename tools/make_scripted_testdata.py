@@ -5,16 +5,17 @@ Run with Debian's PyTorch (`apt-get install python3-torch python3-torchvision`, 
 
     /usr/bin/python3 tools/make_scripted_testdata.py                 # test files
     /usr/bin/python3 tools/make_scripted_testdata.py --mobilenet_v2=mobilenet_v2.pt
+    /usr/bin/python3 tools/make_scripted_testdata.py --residual_gelu=residual_gelu.pt
 
 and commit the test files it writes. PyTorch is needed only here, never to build or test.
 
 nn_models/testdata/ (read by //nn_models:scripted_model_test):
-  scripted_residual_gelu.pt   torch.jit.script(ResidualGeluNet()): layers the zoo lacks (a
+  scripted_residual_gelu.pt   torch.jit.script(ResidualGeluNet(3)): layers the zoo lacks (a
                               depthwise convolution, GELU, LayerNorm, a residual written in
-                              forward), for (N, 1, 28, 28) images and 10 classes; random
-                              weights and batch-norm statistics (seed 0).
-  traced_residual_gelu.pt     the same module, torch.jit.trace'd on a (2, 1, 28, 28) batch.
-  residual_gelu_forward.pt    {"input": (2, 1, 28, 28), "output": (2, 10)}: its eval-mode
+                              forward), for 3-channel images (the synthetic set's) and 10
+                              classes; random weights and batch-norm statistics (seed 0).
+  traced_residual_gelu.pt     the same module, torch.jit.trace'd on a (2, 3, 32, 32) batch.
+  residual_gelu_forward.pt    {"input": (2, 3, 32, 32), "output": (2, 10)}: its eval-mode
                               logits for that input, saved with torch.save.
   tuple_forward.pt            a scripted module whose forward returns (logits, features).
   pickled_module.pt           torch.save(ResidualGeluNet()): a pickled module, not TorchScript.
@@ -22,7 +23,9 @@ nn_models/testdata/ (read by //nn_models:scripted_model_test):
 
 --mobilenet_v2=PATH writes torchvision's MobileNetV2 for 1-channel images and 10 classes
 (its stem convolution takes 1 channel), scripted, untrained: the model of the README's
-"Bring your own model" table (about 9 MB, so not committed).
+"Bring your own model" table (about 9 MB, so not committed). --residual_gelu=PATH writes
+ResidualGeluNet for 1-channel images, untrained, traced in training mode (a trace records
+the batch-norm mode it ran in; evaluation then uses batch statistics), for the same table.
 """
 
 import argparse
@@ -40,9 +43,9 @@ class ResidualGeluNet(nn.Module):
     """stem (3x3, stride 2, 8 channels) -> batch norm -> ReLU -> x + GELU(depthwise 3x3) ->
     pointwise to 16 -> GELU -> global mean -> LayerNorm -> linear to 10 classes."""
 
-    def __init__(self):
+    def __init__(self, in_channels):
         super().__init__()
-        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.stem = nn.Conv2d(in_channels, 8, 3, stride=2, padding=1)
         self.bn = nn.BatchNorm2d(8)
         self.depthwise = nn.Conv2d(8, 8, 3, padding=1, groups=8)
         self.pointwise = nn.Conv2d(8, 16, 1)
@@ -61,16 +64,16 @@ class TupleForward(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.fc = nn.Linear(784, 10)
+        self.fc = nn.Linear(3, 10)
 
     def forward(self, x):
-        features = x.flatten(1)
+        features = x.mean(dim=(2, 3))
         return self.fc(features), features
 
 
 def residual_gelu_net():
     torch.manual_seed(0)
-    model = ResidualGeluNet()
+    model = ResidualGeluNet(3)
     with torch.no_grad():
         model.bn.running_mean.uniform_(-0.5, 0.5)
         model.bn.running_var.uniform_(0.5, 2.0)
@@ -83,7 +86,7 @@ def write_testdata():
     os.makedirs(TESTDATA, exist_ok=True)
     path = lambda name: os.path.join(TESTDATA, name)
     model = residual_gelu_net()
-    images = torch.linspace(-1.0, 1.0, 2 * 28 * 28).reshape(2, 1, 28, 28)
+    images = torch.linspace(-1.0, 1.0, 2 * 3 * 32 * 32).reshape(2, 3, 32, 32)
     torch.jit.save(torch.jit.script(model), path("scripted_residual_gelu.pt"))
     torch.jit.save(torch.jit.trace(model, images), path("traced_residual_gelu.pt"))
     with torch.no_grad():
@@ -104,12 +107,21 @@ def write_mobilenet_v2(path):
     torch.jit.save(torch.jit.script(model), path)
 
 
+def write_residual_gelu(path):
+    torch.manual_seed(0)
+    model = ResidualGeluNet(1).train()
+    torch.jit.save(torch.jit.trace(model, torch.randn(8, 1, 28, 28)), path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mobilenet_v2", help="write the scripted MobileNetV2 here instead")
+    parser.add_argument("--residual_gelu", help="write the traced 1-channel ResidualGeluNet here")
     args = parser.parse_args()
     if args.mobilenet_v2:
         write_mobilenet_v2(args.mobilenet_v2)
+    elif args.residual_gelu:
+        write_residual_gelu(args.residual_gelu)
     else:
         write_testdata()
 
