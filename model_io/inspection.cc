@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "model_io/decoder.h"
+#include "nn_models/scripted_model.h"
+#include "nn_models/state_dict.h"
 #include "quant/uniform_codec.h"
 #include "serialization/atomic_file.h"
 #include "serialization/model_file.h"
@@ -22,6 +26,34 @@ namespace mc::model_io {
 namespace {
 
 using serialization::CompressedTensor;
+
+// The recorded architecture; a model written in Python by its label and the size of its code.
+std::string DescribeArchitecture(const serialization::CompressedModel& model) {
+  if (!model.has_model()) return "not recorded";
+  serialization::ModelConfig config = model.model();
+  if (!config.has_torchscript_code()) return config.ShortDebugString();
+  config.clear_torchscript_code();
+  return absl::StrCat(config.ShortDebugString(), ", written in Python (TorchScript code, ",
+                      model.model().torchscript_code().size(), " bytes)");
+}
+
+// The model's TorchScript code with the decoded tensors, written to `export_path`.
+absl::Status ExportTorchScript(const serialization::CompressedModel& model,
+                               const serialization::StateDict& decoded, const std::string& path,
+                               const std::string& export_path) {
+  if (!model.model().has_torchscript_code()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " holds a model of the zoo (", model.model().name(),
+                     "), not TorchScript code: --export_torchscript needs a model written in "
+                     "Python; --export_pytorch writes its state dict"));
+  }
+  MC_ASSIGN_OR_RETURN(
+      std::shared_ptr<nn_models::ScriptedModelImpl> script,
+      nn_models::ScriptedModelImpl::FromArchive(model.model().torchscript_code(), path));
+  const absl::Status loaded = nn_models::LoadStateDict(*script, decoded);
+  if (!loaded.ok()) return absl::Status(loaded.code(), absl::StrCat(path, ": ", loaded.message()));
+  return serialization::WriteFileAtomically(export_path, script->SaveArchive());
+}
 
 absl::Status DescribePassthrough(const CompressedTensor& tensor, TensorInspection& row) {
   switch (tensor.passthrough().dtype()) {
@@ -130,8 +162,7 @@ std::string FormatInspection(const serialization::CompressedModel& model,
   absl::StrAppend(&out, "method options: ",
                   SortedEntries(model.method_options(), [](const std::string& v) { return v; }),
                   "\n");
-  absl::StrAppend(&out, "architecture: ",
-                  model.has_model() ? model.model().ShortDebugString() : "not recorded", "\n");
+  absl::StrAppend(&out, "architecture: ", DescribeArchitecture(model), "\n");
   absl::StrAppend(&out, "dataset: ", model.dataset().empty() ? "not recorded" : model.dataset(),
                   "\n");
   absl::StrAppend(&out, "metrics: ",
@@ -195,7 +226,7 @@ std::string FormatInspection(const serialization::CompressedModel& model,
   return out;
 }
 
-absl::Status InspectModelFile(const std::string& path, const std::string& export_path,
+absl::Status InspectModelFile(const std::string& path, const InspectionExports& exports,
                               std::ostream& out) {
   MC_ASSIGN_OR_RETURN(const std::string bytes, serialization::ReadFileToString(path));
   MC_ASSIGN_OR_RETURN(const serialization::CompressedModel model,
@@ -203,8 +234,11 @@ absl::Status InspectModelFile(const std::string& path, const std::string& export
   MC_ASSIGN_OR_RETURN(const ModelInspection inspection, InspectModel(model));
   MC_ASSIGN_OR_RETURN(const serialization::StateDict decoded, model_io::DecodeCompressedModel(model));
   // Written before anything is printed, so that a failure is the only output.
-  if (!export_path.empty()) {
-    MC_RETURN_IF_ERROR(serialization::WritePyTorchStateDict(export_path, decoded));
+  if (!exports.pytorch.empty()) {
+    MC_RETURN_IF_ERROR(serialization::WritePyTorchStateDict(exports.pytorch, decoded));
+  }
+  if (!exports.torchscript.empty()) {
+    MC_RETURN_IF_ERROR(ExportTorchScript(model, decoded, path, exports.torchscript));
   }
   const int64_t file_bytes = static_cast<int64_t>(bytes.size());
   out << "file: " << path << " (" << file_bytes << " bytes)\n"
@@ -212,10 +246,11 @@ absl::Status InspectModelFile(const std::string& path, const std::string& export
       << " payload bytes matches the header)\n"
       << "decoding: OK (all " << decoded.size() << " tensors)\n"
       << FormatInspection(model, inspection, file_bytes);
-  if (!export_path.empty()) {
+  if (!exports.torchscript.empty()) out << "exported: " << exports.torchscript << " (TorchScript)\n";
+  if (!exports.pytorch.empty()) {
     int64_t floating = 0;
     for (const auto& [name, tensor] : decoded) floating += at::isFloatingType(tensor.scalar_type());
-    out << "exported: " << export_path << " (" << decoded.size() << " tensors: " << floating
+    out << "exported: " << exports.pytorch << " (" << decoded.size() << " tensors: " << floating
         << " float32, " << static_cast<int64_t>(decoded.size()) - floating << " int64)\n";
   }
   out << std::flush;

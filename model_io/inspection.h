@@ -65,17 +65,26 @@ absl::StatusOr<ModelInspection> InspectModel(const serialization::CompressedMode
 std::string FormatInspection(const serialization::CompressedModel& model,
                              const ModelInspection& inspection, int64_t file_bytes);
 
+/// Where InspectModelFile writes the decoded model (empty: nowhere).
+struct InspectionExports {
+  /// The decoded tensors (floating tensors as float32, integer buffers as int64) as a state
+  /// dict for Python's `torch.load` (serialization::WritePyTorchStateDict).
+  std::string pytorch;
+  /// A model written in Python (its file holds TorchScript code): the script with the
+  /// decoded tensors, for Python's `torch.jit.load`.
+  std::string torchscript;
+};
+
 /// Reads the model file at `path` and prints to `out` its name, size and checksum status,
 /// then FormatInspection. A file whose CRC-32 does not match is refused, not reported:
 /// nothing in it can be trusted. Every tensor is then decoded with model_io/decoder.h, so
-/// that a report is only given for a file that loads. When `export_path` is not empty, the
-/// decoded tensors (floating tensors as float32, integer buffers as int64) are written there
-/// for Python's `torch.load` (serialization::WritePyTorchStateDict). Nothing is printed
-/// unless all of this succeeds.
+/// that a report is only given for a file that loads; then `exports` are written
+/// (atomically). Nothing is printed unless all of this succeeds.
 /// \error kNotFound for a missing file; kDataLoss for a truncated, corrupt (CRC mismatch) or
 ///   foreign file or a tensor that does not decode; kFailedPrecondition for a newer format
-///   version; errors of WritePyTorchStateDict.
-absl::Status InspectModelFile(const std::string& path, const std::string& export_path,
+///   version; kInvalidArgument for a TorchScript export of a model without TorchScript code
+///   or whose tensors do not fit its script; errors of writing the files.
+absl::Status InspectModelFile(const std::string& path, const InspectionExports& exports,
                               std::ostream& out);
 
 }  // namespace mc::model_io

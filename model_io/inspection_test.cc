@@ -5,13 +5,16 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/status_matchers.h"
 #include "quant/learned_points.h"
 #include "model_io/decoder.h"
+#include "nn_models/scripted_model.h"
 #include "quant/uniform.h"
 #include "quant/uniform_codec.h"
 #include "serialization/atomic_file.h"
@@ -200,7 +203,7 @@ TEST(ModelInspectionTest, InspectsFileAndExportsDecodedTensors) {
   const int64_t file_bytes =
       static_cast<int64_t>(serialization::ReadFileToString(path)->size());
   std::ostringstream out;
-  ASSERT_THAT(InspectModelFile(path, export_path, out), IsOk());
+  ASSERT_THAT(InspectModelFile(path, InspectionExports{export_path, ""}, out), IsOk());
   EXPECT_THAT(out.str(), HasSubstr(absl::StrCat("file: ", path, " (", file_bytes, " bytes)\n",
                                                 "checksum: OK (CRC-32 of the ", file_bytes - 24,
                                                 " payload bytes matches the header)\n",
@@ -243,7 +246,7 @@ TEST(ModelInspectionTest, RefusesCorruptFile) {
   const std::string export_path = TempFile("corrupt.pt");
   ASSERT_THAT(serialization::WriteFileAtomically(path, bytes), IsOk());
   std::ostringstream out;
-  EXPECT_THAT(InspectModelFile(path, export_path, out),
+  EXPECT_THAT(InspectModelFile(path, InspectionExports{export_path, ""}, out),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("corrupt model file (CRC-32")));
   EXPECT_EQ(out.str(), "");
   EXPECT_THAT(serialization::ReadFileToString(export_path),
@@ -258,11 +261,58 @@ TEST(ModelInspectionTest, RefusesUndecodableTensorAndMissingFile) {
   const std::string path = TempFile("undecodable.mcm");
   ASSERT_THAT(serialization::WriteModelFile(path, model), IsOk());
   std::ostringstream out;
-  EXPECT_THAT(InspectModelFile(path, "", out),
+  EXPECT_THAT(InspectModelFile(path, {}, out),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("fc.weight")));
   EXPECT_EQ(out.str(), "");
-  EXPECT_THAT(InspectModelFile(TempFile("no_such.mcm"), "", out),
+  EXPECT_THAT(InspectModelFile(TempFile("no_such.mcm"), {}, out),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no_such.mcm")));
+}
+
+// Tests that a model written in Python comes back as TorchScript with the file's tensors,
+// and that --export_torchscript of a zoo model is refused without writing anything.
+TEST(ModelInspectionTest, ExportsAScriptedModelAsTorchScriptWithTheFilesTensors) {
+  MC_ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<nn_models::ScriptedModelImpl> script,
+      nn_models::ScriptedModelImpl::Load("nn_models/testdata/scripted_residual_gelu.pt"));
+  CompressedModel model;
+  model.set_format_version(serialization::kModelFileVersion);
+  model.set_method("float");
+  model.mutable_model()->set_name("residual_gelu");
+  model.mutable_model()->set_torchscript_code(script->SaveCodeArchive());
+  for (const auto& parameter : script->named_parameters()) {
+    *model.add_tensors() = serialization::EncodePassthrough(
+        parameter.key(), parameter.value().detach() * 2, serialization::FLOAT32);
+  }
+  for (const auto& buffer : script->named_buffers()) {
+    *model.add_tensors() = serialization::EncodePassthrough(
+        buffer.key(), buffer.value(),
+        buffer.value().is_floating_point() ? serialization::FLOAT32 : serialization::INT64);
+  }
+  const std::string path = TempFile("scripted.mcm");
+  const std::string export_path = TempFile("scripted_export.pt");
+  ASSERT_THAT(serialization::WriteModelFile(path, model), IsOk());
+  std::ostringstream out;
+  ASSERT_THAT(InspectModelFile(path, InspectionExports{"", export_path}, out), IsOk());
+  EXPECT_THAT(out.str(), HasSubstr("name: \"residual_gelu\", written in Python (TorchScript code, "));
+  EXPECT_THAT(out.str(), HasSubstr(absl::StrCat("exported: ", export_path, " (TorchScript)\n")));
+
+  MC_ASSERT_OK_AND_ASSIGN(std::shared_ptr<nn_models::ScriptedModelImpl> exported,
+                          nn_models::ScriptedModelImpl::Load(export_path));
+  auto originals = script->named_parameters();
+  for (const auto& parameter : exported->named_parameters()) {
+    SCOPED_TRACE(parameter.key());
+    EXPECT_TRUE(at::equal(parameter.value(), originals[parameter.key()] * 2));
+  }
+
+  const std::string zoo_path = TempFile("zoo.mcm");
+  const std::string zoo_export = TempFile("zoo_export.pt");
+  ASSERT_THAT(serialization::WriteModelFile(zoo_path, HandBuiltModel()), IsOk());
+  std::ostringstream zoo_out;
+  EXPECT_THAT(InspectModelFile(zoo_path, InspectionExports{"", zoo_export}, zoo_out),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("resnet20"), HasSubstr("not TorchScript code"))));
+  EXPECT_EQ(zoo_out.str(), "");
+  EXPECT_THAT(serialization::ReadFileToString(zoo_export), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
