@@ -138,6 +138,16 @@ const BadCommandLine kOneBinary[] = {
     {"cifar_vq", "NegativeGlobalFinetuneEpochs", {"--global_finetune_epochs=-1"}, "epochs = -1"},
     {"cifar_vq", "NegativeGlobalFinetuneSteps", {"--global_finetune_steps=-1"}, "global_finetune_steps = -1"},
 
+    {"compress_torchscript", "RegistryModel", {"--model=lenet"}, "--model=<TorchScript file>"},
+    {"compress_torchscript", "UnknownMethod", {"--model={dir}/scripted.pt", "--method=pq"}, "\"pq\""},
+    {"compress_torchscript", "MissingScript", {"--model={dir}/missing.pt"}, "missing.pt"},
+    {"compress_torchscript", "PickledModule", {"--model={dir}/pickled_module.pt"}, "torch.save"},
+    {"compress_torchscript", "StateDict", {"--model={dir}/state_dict.pt"}, "torch.jit.save"},
+    {"compress_torchscript", "TruncatedScript", {"--model={dir}/truncated.pt"}, "truncated"},
+    {"compress_torchscript", "TupleForward", {"--model={dir}/tuple_forward.pt"}, "return one tensor"},
+    {"compress_torchscript", "ZooTeacher", {"--model={dir}/scripted.pt", "--teacher={dir}/lenet/model.mcm"},
+     "model.mcm"},
+
     {"inspect", "ModelFileIsADirectory", {"{dir}"}, "Is a directory"},
     {"inspect", "EmptyModelFileName", {""}, "no model file given"},
     {"inspect", "TruncatedModelFile", {"{dir}/truncated.mcm"}, "truncated.mcm"},
@@ -169,6 +179,14 @@ void WriteOrDie(const std::string& path, const std::string& contents) {
   ASSERT_TRUE(serialization::WriteFileAtomically(path, contents).ok()) << path;
 }
 
+// Copies nn_models/testdata/<name> (tools/make_scripted_testdata.py) to `path`.
+void CopyTestdata(const std::string& name, const std::string& path) {
+  const absl::StatusOr<std::string> bytes =
+      serialization::ReadFileToString(RunfilesPath("nn_models/testdata/" + name));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  WriteOrDie(path, *bytes);
+}
+
 class BadCommandLineTest : public ::testing::TestWithParam<BadCommandLine> {
  protected:
   // The files the cases name: broken ones, and the model and checkpoint of a short LeNet run.
@@ -184,6 +202,13 @@ class BadCommandLineTest : public ::testing::TestWithParam<BadCommandLine> {
                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
       WriteOrDie(absl::StrCat(dir, "/garbage/", name), std::string(100, '\x5e'));
     }
+    for (const char* name : {"pickled_module.pt", "state_dict.pt", "tuple_forward.pt"}) {
+      CopyTestdata(name, dir + "/" + name);
+    }
+    CopyTestdata("scripted_residual_gelu.pt", dir + "/scripted.pt");
+    const absl::StatusOr<std::string> script = serialization::ReadFileToString(dir + "/scripted.pt");
+    ASSERT_TRUE(script.ok()) << script.status();
+    WriteOrDie(dir + "/truncated.pt", script->substr(0, script->size() / 2));
     const absl::StatusOr<ExitStatus> lenet = RunChild(
         {RunfilesPath("experiments/cifar_baseline"), "--dataset=synthetic", "--model=lenet",
          "--epochs=1", "--max_train_batches=2", "--threads=1", "--output_dir=" + dir + "/lenet"},
@@ -225,6 +250,25 @@ TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
   EXPECT_THAT(stderr_text, HasSubstr(bad.names));
   EXPECT_THAT(stderr_text, Not(HasSubstr("terminate called")));
   EXPECT_THAT(stderr_text, Not(HasSubstr("Exception raised from")));  // a LibTorch backtrace
+}
+
+// Tests that compress_torchscript trains a scripted model in float, quantizes it and writes
+// a model file that keeps the script.
+TEST(GoodCommandLineTest, CompressTorchScriptTrainsTheFloatModelThenQuantizesIt) {
+  const std::string dir = FreshTestDirectory("compress_torchscript");
+  const absl::StatusOr<ExitStatus> status = RunChild(
+      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
+       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=ptq",
+       "--bits=4", "--epochs=1", "--max_train_batches=2", "--threads=1", "--output_dir=" + dir},
+      {"/dev/null", dir + "_stderr"});
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->exited && status->code == 0)
+      << status->ToString() << ": " << serialization::ReadFileToString(dir + "_stderr").value_or("");
+  EXPECT_TRUE(serialization::ReadFileToString(dir + "/float/model.mcm").ok());
+  const absl::StatusOr<std::string> summary = serialization::ReadFileToString(dir + "/summary.json");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(*summary, HasSubstr("\"method\": \"quantized\""));
+  EXPECT_THAT(*summary, HasSubstr("\"torchscript_file\""));
 }
 
 // Tests that cifar_distill runs into an output directory whose parents do not exist yet

@@ -14,6 +14,7 @@
 #include "experiments/float_training.h"
 #include "experiments/pareto.h"
 #include "experiments/quantized_training.h"
+#include "model_io/model_loading.h"
 #include "quant/diffq.h"
 #include "quant/lsq.h"
 #include "quant/uniform_quantizer.h"
@@ -162,6 +163,8 @@ std::unique_ptr<TrainingMethod> MakeLsqTraining(const MethodContext& context) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeQuantizationTraining(const MethodContext& context) {
+  const std::string& start_from = context.config.quantization().start_from();
+  if (!start_from.empty()) MC_RETURN_IF_ERROR(model_io::LoadModelFileInto(start_from, *context.model));
   const std::string& method = context.config.quantization().method();
   if (method == "float") {
     return std::make_unique<FloatTraining>(context.model, context.config.training());

@@ -378,8 +378,10 @@ absl::StatusOr<std::string> ResolveTeacher(const ExperimentConfig& config) {
     }
     return entry->model_file();
   }
+  serialization::ModelConfig teacher_model;
+  teacher_model.set_name(d.teacher_model());
   ExperimentConfig teacher =
-      BaselineConfigLike(config, d.teacher_model(), absl::StrCat(config.output().dir(), "/teacher"));
+      BaselineConfigLike(config, teacher_model, absl::StrCat(config.output().dir(), "/teacher"));
   teacher.mutable_distillation()->set_registry(d.registry());
   std::cout << "training the teacher " << d.teacher_model() << " with the baseline recipe in "
             << teacher.output().dir() << std::endl;

@@ -70,12 +70,12 @@ serialization::ExperimentConfig FloatRecipe(absl::string_view dataset) {
 }
 
 serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
-                                                   absl::string_view model,
+                                                   const serialization::ModelConfig& model,
                                                    const std::string& output_dir) {
   serialization::ExperimentConfig config = FloatRecipe(like.data().dataset());
   config.set_experiment(like.experiment());
   *config.mutable_data() = like.data();
-  config.mutable_model()->set_name(std::string(model));
+  *config.mutable_model() = model;
   serialization::TrainingConfig& training = *config.mutable_training();
   training.set_epochs(like.training().epochs());
   training.set_seed(like.training().seed());
@@ -258,7 +258,7 @@ absl::Status RunWithFloatStartingPoint(serialization::ExperimentConfig config,
   std::optional<serialization::ExperimentSummary> float_run;
   if (model_file.empty()) {
     serialization::ExperimentConfig baseline = BaselineConfigLike(
-        config, config.model().name(), config.output().dir() + "/" + start.subdirectory);
+        config, config.model(), config.output().dir() + "/" + start.subdirectory);
     if (start.baseline_epochs) {
       baseline.mutable_training()->set_epochs(
           FloatRecipe(config.data().dataset()).training().epochs());

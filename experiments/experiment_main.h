@@ -95,11 +95,12 @@ serialization::ExperimentConfig LanguageModelRecipe(absl::string_view dataset);
 /// otherwise (and for a name that is no data set, which the run reports).
 serialization::ExperimentConfig FloatRecipe(absl::string_view dataset);
 
-/// The configuration that trains `model` with the float recipe of the data of `like`, with
-/// its epochs, seed, threads, batch limits and experiment name, into `output_dir`: the
-/// teacher or float starting point a method trains first when none is given.
+/// The configuration that trains `model` (a registry name, or a model written in Python)
+/// with the float recipe of the data of `like`, with its epochs, seed, threads, batch limits
+/// and experiment name, into `output_dir`: the teacher or float starting point a method
+/// trains first when none is given.
 serialization::ExperimentConfig BaselineConfigLike(const serialization::ExperimentConfig& like,
-                                                   absl::string_view model,
+                                                   const serialization::ModelConfig& model,
                                                    const std::string& output_dir);
 
 /// The test accuracy recorded for `model_file` by the run that wrote it: that of the

@@ -7,6 +7,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <sstream>
@@ -115,6 +116,9 @@ absl::StatusOr<std::shared_ptr<ScriptedModelImpl>> ScriptedModelImpl::Load(
 
 absl::StatusOr<std::shared_ptr<ScriptedModelImpl>> ScriptedModelImpl::FromArchive(
     const std::string& archive, const std::string& source) {
+  // The TensorExpr fuser compiles parts of a script into kernels of its own (depthwise
+  // convolutions among them): their layers then make no ATen call that the methods see.
+  torch::jit::setTensorExprFuserEnabled(false);
   MC_RETURN_IF_ERROR(CheckIsTorchScript(archive, source));
   auto script = std::make_unique<torch::jit::Module>();
   try {

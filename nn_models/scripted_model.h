@@ -6,7 +6,10 @@
 // that mirrors the script's submodules and shares its tensors. So the runner, the data sets
 // and the methods, which read and write a model through the Module API (in place, as
 // quant/base_quantizer.h does), train and compress a scripted model unchanged, and the
-// script's forward sees every change.
+// script's forward sees every change. Loading a script turns TorchScript's TensorExpr fuser
+// off for the process: the fuser compiles parts of a script (depthwise convolutions among
+// them) into kernels of its own, whose layers then make no ATen call that product
+// quantization can observe (vq/layer_inputs.h).
 //
 // Example:
 //   MC_ASSIGN_OR_RETURN(std::shared_ptr<ScriptedModelImpl> model,

@@ -9,7 +9,13 @@
 #include <torch/nn/modules/rnn.h>
 #include <torch/utils.h>
 
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "common/status_matchers.h"
+#include "nn_models/scripted_model.h"
 
 namespace mc::vq {
 namespace {
@@ -157,6 +163,30 @@ TEST_F(LayerInputsTest, EmbeddingLookupAndTiedDecoder) {
 }
 
 // Tests that a layer the forward never calls, and a bad row count, are errors.
+// Tests that the layers of a model written in Python (TorchScript: a convolution, a
+// depthwise convolution, a 1x1 convolution and a linear layer) are found among the calls its
+// script makes.
+TEST_F(LayerInputsTest, ScriptedModelLayers) {
+  MC_ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<nn_models::ScriptedModelImpl> model,
+      nn_models::ScriptedModelImpl::Load("nn_models/testdata/scripted_residual_gelu.pt"));
+  model->eval();
+  const at::Tensor images = at::randn({2, 3, 32, 32});
+  auto parameters = model->named_parameters();
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
+      {"stem.weight", {512, 27}},
+      {"depthwise.weight", {512 * 8, 9}},
+      {"pointwise.weight", {512, 8}},
+      {"fc.weight", {2, 16}}};
+  for (const auto& [name, sizes] : expected) {
+    SCOPED_TRACE(name);
+    MC_ASSERT_OK_AND_ASSIGN(
+        const at::Tensor rows,
+        SampleLayerInputs(parameters[name], [&] { model->forward(images); }, 100000, 1));
+    EXPECT_EQ(rows.sizes(), at::IntArrayRef(sizes));
+  }
+}
+
 TEST_F(LayerInputsTest, Errors) {
   torch::nn::Linear used(4, 2), unused(4, 2);
   const auto run = [&] { used->forward(at::randn({3, 4})); };

@@ -1,0 +1,114 @@
+// compress_torchscript: a model written in Python, given as its TorchScript file, trained in
+// float and then compressed by one method, with the flags of the per-paper binaries:
+//   --method=ptq    uniform quantization at --bits in buckets of --bucket_size weights, no
+//                   training (cifar_distill's "quantized" method over zero epochs);
+//   --method=diffq | qat | lsq   cifar_diffq's methods, trained from the float weights;
+//   --method=vq     product quantization (cifar_vq) of the float model.
+//
+//   bazel run //experiments:compress_torchscript -- --model=$PWD/mobilenet_v2.pt
+//       --dataset=fashion_mnist --method=diffq --epochs=1
+// The float model is --teacher (a model file of the same script) or trained first, for
+// --epochs, in float/ under the output directory. The compressed model's file holds the
+// script (model_io's inspect --export_torchscript gives it back to Python).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "common/user_path.h"
+#include "experiments/config_flags.h"
+#include "experiments/diffq_flags.h"
+#include "experiments/diffq_method.h"
+#include "experiments/distillation_method.h"
+#include "experiments/experiment_main.h"
+#include "experiments/vq_flags.h"
+#include "experiments/vq_method.h"
+#include "serialization/experiment_config.h"
+
+ABSL_DECLARE_FLAG(std::optional<std::string>, method);   // experiments/diffq_flags.cc
+ABSL_DECLARE_FLAG(std::optional<std::string>, teacher);  // experiments/vq_flags.cc
+ABSL_FLAG(std::optional<int32_t>, bucket_size, std::nullopt,
+          "ptq: weights sharing one scale (0: one per tensor; default 256).");
+
+namespace mc::experiments {
+namespace {
+
+using serialization::ExperimentConfig;
+
+std::string Method() { return absl::GetFlag(FLAGS_method).value_or("diffq"); }
+
+ExperimentConfig Defaults(absl::string_view dataset) {
+  const std::string method = Method();
+  if (method == "vq") return VqDefaults(dataset);
+  if (method != "ptq") return DiffqDefaults(dataset);
+  ExperimentConfig config = DistillationDefaults(dataset);
+  config.mutable_distillation()->set_method("quantized");
+  return config;
+}
+
+// The field naming the float model the method starts from.
+std::string* FloatModelField(ExperimentConfig& config) {
+  const std::string method = Method();
+  if (method == "vq") return config.mutable_vq()->mutable_teacher();
+  if (method == "ptq") return config.mutable_distillation()->mutable_init_from();
+  return config.mutable_quantization()->mutable_start_from();
+}
+
+absl::Status Configure(ExperimentConfig& config) {
+  const std::string method = Method();
+  MC_RETURN_IF_ERROR(serialization::CheckChoice("--method", method,
+                                                {"ptq", "diffq", "qat", "lsq", "vq"}));
+  if (!config.model().has_torchscript_file()) {
+    return absl::InvalidArgumentError(
+        "give the model as --model=<TorchScript file>, e.g. --model=$PWD/mobilenet_v2.pt "
+        "(torch.jit.save of torch.jit.script(model) or torch.jit.trace(model, example))");
+  }
+  if (method == "vq") return ApplyVqFlags(config);
+  if (const std::optional<std::string> teacher = absl::GetFlag(FLAGS_teacher)) {
+    *FloatModelField(config) = UserPath(*teacher);
+  }
+  if (method == "ptq") {
+    MC_RETURN_IF_ERROR(ApplyFlags(
+        {{"bits", "distillation.bits"}, {"bucket_size", "distillation.bucket_size"}}, config));
+    return FinishDistillationConfig(config);
+  }
+  return ApplyDiffqFlags(config);
+}
+
+MethodFactory Factory() {
+  const std::string method = Method();
+  if (method == "vq") return &MakeVqTraining;
+  if (method == "ptq") return &MakeDistillationTraining;
+  return &MakeQuantizationTraining;
+}
+
+}  // namespace
+}  // namespace mc::experiments
+
+int main(int argc, char** argv) {
+  namespace experiments = mc::experiments;
+  experiments::ExperimentSpec spec;
+  spec.name = "compress_torchscript";
+  spec.description =
+      "Compresses a model written in Python (its TorchScript file): --method=ptq|diffq|qat|lsq|vq.";
+  spec.default_dataset = "fashion_mnist";
+  spec.defaults = &experiments::Defaults;
+  spec.configure = &experiments::Configure;
+  // The method is known once the flags are parsed, before the factory is called.
+  spec.factory = [](const experiments::MethodContext& context) {
+    return experiments::Factory()(context);
+  };
+  experiments::FloatStartingPoint start;
+  start.model_file = &experiments::FloatModelField;
+  start.subdirectory = "float";
+  start.role = "the float model to compress";
+  start.adjust_run = [](mc::serialization::ExperimentConfig& config) {
+    if (experiments::Method() == "ptq") config.mutable_training()->set_epochs(0);
+  };
+  spec.float_start = start;
+  return experiments::ExperimentMain(argc, argv, spec);
+}
