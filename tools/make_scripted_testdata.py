@@ -5,7 +5,7 @@ Run with Debian's PyTorch (`apt-get install python3-torch python3-torchvision`, 
 
     /usr/bin/python3 tools/make_scripted_testdata.py                 # test files
     /usr/bin/python3 tools/make_scripted_testdata.py --mobilenet_v2=mobilenet_v2.pt
-    /usr/bin/python3 tools/make_scripted_testdata.py --residual_gelu=residual_gelu.pt
+    /usr/bin/python3 tools/make_scripted_testdata.py --convnext=convnext.pt
 
 and commit the test files it writes. PyTorch is needed only here, never to build or test.
 
@@ -23,9 +23,10 @@ nn_models/testdata/ (read by //nn_models:scripted_model_test):
 
 --mobilenet_v2=PATH writes torchvision's MobileNetV2 for 1-channel images and 10 classes
 (its stem convolution takes 1 channel), scripted, untrained: the model of the README's
-"Bring your own model" table (about 9 MB, so not committed). --residual_gelu=PATH writes
-ResidualGeluNet for 1-channel images, untrained, traced in training mode (a trace records
-the batch-norm mode it ran in; evaluation then uses batch statistics), for the same table.
+"Bring your own model" table (about 9 MB, so not committed). --convnext=PATH writes
+SmallConvNext (a ConvNeXt-style net: patchify stem, 7x7 depthwise convolutions, LayerNorm
+over channels, GELU, linear layers on channels-last activations, residuals written in
+forward) for 1-channel 28x28 images and 10 classes, untrained, traced, for the same table.
 """
 
 import argparse
@@ -57,6 +58,43 @@ class ResidualGeluNet(nn.Module):
         x = x + F.gelu(self.depthwise(x))
         x = F.gelu(self.pointwise(x))
         return self.fc(self.norm(x.mean(dim=(2, 3))))
+
+
+class ConvNextBlock(nn.Module):
+    """x + pointwise MLP(LayerNorm(depthwise 7x7 conv(x))), the MLP on channels-last values."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.depthwise = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.expand = nn.Linear(dim, 4 * dim)
+        self.project = nn.Linear(4 * dim, dim)
+
+    def forward(self, x):
+        y = self.depthwise(x).permute(0, 2, 3, 1)
+        y = self.project(F.gelu(self.expand(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class SmallConvNext(nn.Module):
+    """2x2 stride-2 stem to 64 channels, 3 blocks, LayerNorm + 2x2 stride-2 convolution to
+    128 channels, 2 blocks, global mean, LayerNorm, linear head: 420,874 parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 64, 2, stride=2)
+        self.stage1 = nn.Sequential(*[ConvNextBlock(64) for _ in range(3)])
+        self.down_norm = nn.LayerNorm(64)
+        self.down = nn.Conv2d(64, 128, 2, stride=2)
+        self.stage2 = nn.Sequential(*[ConvNextBlock(128) for _ in range(2)])
+        self.head_norm = nn.LayerNorm(128)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.stage1(self.stem(x))
+        x = self.down_norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = self.stage2(self.down(x))
+        return self.head(self.head_norm(x.mean(dim=(2, 3))))
 
 
 class TupleForward(nn.Module):
@@ -107,21 +145,21 @@ def write_mobilenet_v2(path):
     torch.jit.save(torch.jit.script(model), path)
 
 
-def write_residual_gelu(path):
+def write_convnext(path):
     torch.manual_seed(0)
-    model = ResidualGeluNet(1).train()
+    model = SmallConvNext().eval()
     torch.jit.save(torch.jit.trace(model, torch.randn(8, 1, 28, 28)), path)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mobilenet_v2", help="write the scripted MobileNetV2 here instead")
-    parser.add_argument("--residual_gelu", help="write the traced 1-channel ResidualGeluNet here")
+    parser.add_argument("--convnext", help="write the traced SmallConvNext here instead")
     args = parser.parse_args()
     if args.mobilenet_v2:
         write_mobilenet_v2(args.mobilenet_v2)
-    elif args.residual_gelu:
-        write_residual_gelu(args.residual_gelu)
+    elif args.convnext:
+        write_convnext(args.convnext)
     else:
         write_testdata()
 
