@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test accuracy of an exported CIFAR ResNet on Fashion-MNIST, in Python.
+"""Test accuracy of an exported model on Fashion-MNIST, in Python.
 
 Checks a state dict written by `bazel run //model_io:inspect -- model.mcm
 --export_pytorch=model.pt` outside this repository: the model is rebuilt here in plain
@@ -8,6 +8,10 @@ the Fashion-MNIST test set read and normalised as data/ does. The accuracy print
 test_accuracy of the summary.json of the run that wrote the model file.
 
     /usr/bin/python3 tools/evaluate_exported.py model.pt
+    /usr/bin/python3 tools/evaluate_exported.py --torchscript model_script.pt
+
+With --torchscript the file is a model written in Python that `inspect --export_torchscript`
+gave back, run by torch.jit.load as it is.
 
 Needs Debian's python3-torch (and its numpy); not used by any test.
 
@@ -116,15 +120,23 @@ def build_model(state):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("state_dict", help="file written by inspect --export_pytorch")
+    parser.add_argument("model", help="file written by inspect --export_pytorch (a CIFAR "
+                        "ResNet's state dict) or --export_torchscript (with --torchscript)")
+    parser.add_argument("--torchscript", action="store_true",
+                        help="the file is TorchScript: a model written in Python, run as it is")
     parser.add_argument("--data_dir", default=DEFAULT_DATA_DIR,
                         help="directory of t10k-{images-idx3,labels-idx1}-ubyte[.gz]")
     parser.add_argument("--batch_size", type=int, default=500)
     args = parser.parse_args()
 
-    state = torch.load(args.state_dict)
-    model = build_model(state)
-    model.load_state_dict(state)  # strict: every name and shape must match
+    if args.torchscript:
+        model = torch.jit.load(args.model)
+        description = f"TorchScript {model.original_name} from {args.model}"
+    else:
+        state = torch.load(args.model)
+        model = build_model(state)
+        model.load_state_dict(state)  # strict: every name and shape must match
+        description = f"ResNet-{6 * len(model.layer1) + 2}, {len(state)} tensors from {args.model}"
     model.eval()
     images, labels = test_set(args.data_dir)
     correct = 0
@@ -132,8 +144,7 @@ def main():
         for start in range(0, len(labels), args.batch_size):
             logits = model(images[start:start + args.batch_size])
             correct += int((logits.argmax(1) == labels[start:start + args.batch_size]).sum())
-    depth = 6 * len(model.layer1) + 2
-    print(f"ResNet-{depth}, {len(state)} tensors from {args.state_dict}")
+    print(description)
     print(f"test accuracy: {correct / len(labels)!r} ({correct} / {len(labels)})")
 
 
