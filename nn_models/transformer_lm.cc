@@ -135,8 +135,10 @@ at::Tensor TransformerLmImpl::forward(const at::Tensor& tokens) {
   const int64_t length = tokens.size(0);
   TORCH_CHECK(length <= config_.max_length, "TransformerLm covers windows of up to ",
               config_.max_length, " tokens, got ", length);
+  // Learned positions are looked up as embeddings are, so that methods that tell tables
+  // from matrices by their calls (vq/layer_inputs.h) see a table.
   const at::Tensor position_table =
-      config_.learned_positions ? positions_->weight.slice(0, 0, length)
+      config_.learned_positions ? positions_->forward(at::arange(length, tokens.options()))
                                 : sinusoids_.slice(0, 0, length);
   at::Tensor x = embedding_->forward(tokens) * std::sqrt(static_cast<double>(config_.width)) +
                  position_table.unsqueeze(1);
