@@ -126,7 +126,8 @@ const BadCommandLine kOneBinary[] = {
 
     {"cifar_vq", "MissingTeacher", {"--teacher={dir}/missing.mcm"}, "missing.mcm"},
     {"cifar_vq", "TeacherNotAModel", {"--teacher={dir}/not_a_model.txt"}, "not_a_model.txt"},
-    {"cifar_vq", "BlockSizeNotDividingTheTeacher", {"--teacher={dir}/lenet/model.mcm"}, "block_size 9"},
+    {"cifar_vq", "BlockSizeNotDividingTheTeacher", {"--teacher={dir}/lenet/model.mcm", "--block_size_fc=7"},
+     "block_size 7"},
     {"cifar_vq", "ZeroBlockSize", {"--block_size_cv=0"}, "block_size_conv"},
     {"cifar_vq", "ZeroCentroids", {"--n_centroids_cv=0"}, "centroids_conv"},
     {"cifar_vq", "NegativeLinearCentroids", {"--n_centroids_fc=-1"}, "centroids_linear"},

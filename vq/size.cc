@@ -3,6 +3,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/embedding.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -33,6 +34,13 @@ absl::Status CheckPositive(int64_t value, const char* name) {
   return absl::OkStatus();
 }
 
+// The largest divisor of `values` that is at most `limit` (>= 1).
+int64_t LargestDivisorUpTo(int64_t values, int64_t limit) {
+  int64_t divisor = std::min(values, limit);
+  while (values % divisor != 0) --divisor;
+  return divisor;
+}
+
 absl::StatusOr<LayerQuantization> PlanLayer(const ParameterShape& parameter,
                                             const VqSizeOptions& options) {
   LayerQuantization layer;
@@ -46,7 +54,8 @@ absl::StatusOr<LayerQuantization> PlanLayer(const ParameterShape& parameter,
     layer.block_size = options.block_size_linear();
     requested_centroids = options.centroids_linear();
   } else if (parameter.shape[2] * parameter.shape[3] > 1) {
-    layer.block_size = options.block_size_conv();
+    layer.block_size = LargestDivisorUpTo(parameter.shape[1] * parameter.shape[2] * parameter.shape[3],
+                                          options.block_size_conv());
     requested_centroids = options.centroids_conv();
   } else {
     layer.block_size = options.block_size_pointwise();

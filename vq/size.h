@@ -44,7 +44,9 @@ namespace mc::vq {
 /// centroids_linear(1024) for ResNet-50 in both.
 struct VqSizeOptions {
   /// Subvector length for convolutions with a kernel larger than 1x1 (--block-size-cv).
-  /// Default: 9.
+  /// A convolution whose in_channels / groups * kh * kw values per output channel it does
+  /// not divide takes the largest divisor of them below it instead (7 for a 7x7 depthwise
+  /// convolution, 6 for a 5x5 one of 6 input channels). Default: 9.
   TORCH_ARG(int64_t, block_size_conv) = 9;
   /// Subvector length for 1x1 convolutions (--block-size-pw). Default: 4.
   TORCH_ARG(int64_t, block_size_pointwise) = 4;

@@ -134,6 +134,23 @@ TEST(SizeTest, LanguageModelQuantizesItsEmbeddingAndRecurrentWeights) {
   EXPECT_DOUBLE_EQ(size.other_bytes, 4.0 * (4 * 800 + 10000));  // LSTM and decoder biases
 }
 
+// Tests that convolution kernels whose values block_size_conv does not divide take the
+// largest divisor below it: a 7x7 depthwise convolution blocks of 7, a 5x5 one over 6
+// channels blocks of 6, a 3x3 one the 9 asked for.
+TEST(SizeTest, ConvolutionBlocksFallBackToADivisorOfTheKernel) {
+  const std::vector<ParameterShape> shapes = {{"stem.weight", {64, 1, 2, 2}},
+                                              {"depthwise.weight", {64, 1, 7, 7}},
+                                              {"conv5x5.weight", {16, 6, 5, 5}},
+                                              {"conv3x3.weight", {16, 16, 3, 3}}};
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<LayerQuantization> layers,
+                          PlanLayers(shapes, VqSizeOptions()));
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0].block_size, 7);
+  EXPECT_EQ(layers[0].num_subvectors, 64 * 7);
+  EXPECT_EQ(layers[1].block_size, 6);
+  EXPECT_EQ(layers[2].block_size, 9);
+}
+
 // Tests that a layer the recipe cannot cut is reported by name.
 TEST(SizeTest, RejectsLayersThatDoNotDivide) {
   const std::vector<ParameterShape> parameters = {{"conv1.weight", {8, 3, 3, 3}},
