@@ -103,6 +103,23 @@ void ObserveLstm(const at::RecordFunction& call, Capture& capture) {
   capture.lstm = std::move(lstm);
 }
 
+// Where an ATen convolution keeps its groups (and its transposed flag): aten::conv2d(input,
+// weight, bias, stride, padding, dilation, groups) from modules and scripts, and the
+// aten::convolution and aten::_convolution(input, weight, bias, stride, padding, dilation,
+// transposed, output_padding, groups, ...) that traces record.
+struct ConvolutionArguments {
+  size_t groups;
+  std::optional<size_t> transposed;
+};
+
+std::optional<ConvolutionArguments> AsConvolution(const char* name) {
+  if (std::strcmp(name, "aten::conv2d") == 0) return ConvolutionArguments{6, std::nullopt};
+  if (std::strcmp(name, "aten::convolution") == 0 || std::strcmp(name, "aten::_convolution") == 0) {
+    return ConvolutionArguments{8, 6};
+  }
+  return std::nullopt;
+}
+
 std::unique_ptr<at::ObserverContext> Observe(const at::RecordFunction& call) {
   Capture* capture = current_capture;
   if (capture == nullptr || capture->seen) return nullptr;
@@ -115,7 +132,8 @@ std::unique_ptr<at::ObserverContext> Observe(const at::RecordFunction& call) {
     if (!inputs.empty() && IsWeight(inputs[0], *capture)) capture->embedding_lookup = true;
     return nullptr;
   }
-  if (std::strcmp(call.name(), "aten::conv2d") != 0) {
+  const std::optional<ConvolutionArguments> convolution = AsConvolution(call.name());
+  if (!convolution.has_value()) {
     ObserveLinear(call, *capture);
     return nullptr;
   }
@@ -124,14 +142,18 @@ std::unique_ptr<at::ObserverContext> Observe(const at::RecordFunction& call) {
   capture->seen = true;
   capture->is_conv = true;
   capture->input = inputs[0].toTensor().detach();
-  if (inputs.size() < 7 || !inputs[4].isIntList()) {
+  if (inputs.size() <= convolution->groups || !inputs[4].isIntList()) {
     capture->error = "the convolution's padding is not a list of numbers (\"same\" padding)";
+    return nullptr;
+  }
+  if (convolution->transposed.has_value() && inputs[*convolution->transposed].toBool()) {
+    capture->error = "the convolution is transposed";
     return nullptr;
   }
   capture->stride = inputs[3].toIntVector();
   capture->padding = inputs[4].toIntVector();
   capture->dilation = inputs[5].toIntVector();
-  capture->groups = inputs[6].toInt();
+  capture->groups = inputs[convolution->groups].toInt();
   return nullptr;
 }
 

@@ -4,7 +4,7 @@
 // 2020, section 3.1) weights its k-means with. LibTorch modules have no forward hooks, so the
 // layer is recognised by its weight tensor among the arguments of the ATen calls made while
 // `forward` runs (an ATen RecordFunction observer on the calling thread): aten::conv2d for a
-// convolution; for torch::nn::Linear, aten::t of the weight followed by the aten::addmm or
+// convolution (or the aten::_convolution that a TorchScript trace records); for torch::nn::Linear, aten::t of the weight followed by the aten::addmm or
 // aten::matmul that LibTorch's linear() computes with it. Any model of the zoo works unchanged.
 //
 // Convolutions are not unfolded whole (the reference materialises the full im2col, about
@@ -48,7 +48,8 @@ namespace mc::vq {
 ///  - embedding table looked up but never multiplied: the identity (width, width).
 /// Draws come from a generator seeded with `seed`. Returned rows are float32, detached.
 /// \error kInvalidArgument if max_rows < 1; kNotFound if `forward` never calls the layer;
-///   kUnimplemented for a convolution with string padding ("same") or a bidirectional LSTM.
+///   kUnimplemented for a convolution with string padding ("same"), a transposed one or a
+///   bidirectional LSTM.
 absl::StatusOr<at::Tensor> SampleLayerInputs(const at::Tensor& weight,
                                              const std::function<void()>& forward,
                                              int64_t max_rows, uint64_t seed);

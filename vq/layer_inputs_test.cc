@@ -165,11 +165,13 @@ TEST_F(LayerInputsTest, EmbeddingLookupAndTiedDecoder) {
 // Tests that a layer the forward never calls, and a bad row count, are errors.
 // Tests that the layers of a model written in Python (TorchScript: a convolution, a
 // depthwise convolution, a 1x1 convolution and a linear layer) are found among the calls its
-// script makes.
-TEST_F(LayerInputsTest, ScriptedModelLayers) {
-  MC_ASSERT_OK_AND_ASSIGN(
-      std::shared_ptr<nn_models::ScriptedModelImpl> model,
-      nn_models::ScriptedModelImpl::Load("nn_models/testdata/scripted_residual_gelu.pt"));
+// script makes, scripted (aten::conv2d) or traced (aten::_convolution).
+class ScriptedLayerInputsTest : public LayerInputsTest,
+                                public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ScriptedLayerInputsTest, EveryLayerIsFound) {
+  MC_ASSERT_OK_AND_ASSIGN(std::shared_ptr<nn_models::ScriptedModelImpl> model,
+                          nn_models::ScriptedModelImpl::Load("nn_models/testdata/" + GetParam()));
   model->eval();
   const at::Tensor images = at::randn({2, 3, 32, 32});
   auto parameters = model->named_parameters();
@@ -186,6 +188,10 @@ TEST_F(LayerInputsTest, ScriptedModelLayers) {
     EXPECT_EQ(rows.sizes(), at::IntArrayRef(sizes));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, ScriptedLayerInputsTest,
+                         ::testing::Values("scripted_residual_gelu.pt",
+                                           "traced_residual_gelu.pt"));
 
 TEST_F(LayerInputsTest, Errors) {
   torch::nn::Linear used(4, 2), unused(4, 2);
