@@ -253,9 +253,9 @@ TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
   EXPECT_THAT(stderr_text, Not(HasSubstr("Exception raised from")));  // a LibTorch backtrace
 }
 
-// Tests that compress_torchscript trains a scripted model in float, quantizes it and writes
-// a model file that keeps the script.
-TEST(GoodCommandLineTest, CompressTorchScriptTrainsTheFloatModelThenQuantizesIt) {
+// Tests that compress_torchscript trains a scripted model in float and quantizes it, then
+// product-quantizes that float model within the global fine-tuning steps asked for.
+TEST(GoodCommandLineTest, CompressTorchScriptQuantizesAndProductQuantizesAScript) {
   const std::string dir = FreshTestDirectory("compress_torchscript");
   const absl::StatusOr<ExitStatus> status = RunChild(
       {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
@@ -270,6 +270,21 @@ TEST(GoodCommandLineTest, CompressTorchScriptTrainsTheFloatModelThenQuantizesIt)
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_THAT(*summary, HasSubstr("\"method\": \"quantized\""));
   EXPECT_THAT(*summary, HasSubstr("\"torchscript_file\""));
+
+  // Product quantization of that float model, its global fine-tuning limited to 3 steps.
+  const absl::StatusOr<ExitStatus> vq = RunChild(
+      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
+       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=vq",
+       "--teacher=" + dir + "/float/model.mcm", "--n_activations=8", "--finetune_steps=1",
+       "--global_finetune_steps=3", "--threads=1", "--output_dir=" + dir + "/vq"},
+      {"/dev/null", dir + "_vq_stderr"});
+  ASSERT_TRUE(vq.ok()) << vq.status();
+  EXPECT_TRUE(vq->exited && vq->code == 0)
+      << vq->ToString() << ": " << serialization::ReadFileToString(dir + "_vq_stderr").value_or("");
+  const absl::StatusOr<std::string> vq_summary = serialization::ReadFileToString(dir + "/vq/summary.json");
+  ASSERT_TRUE(vq_summary.ok()) << vq_summary.status();
+  EXPECT_THAT(*vq_summary, HasSubstr("\"method\": \"vq\""));
+  EXPECT_THAT(*vq_summary, HasSubstr("\"max_train_batches\": 3"));
 }
 
 // Tests that cifar_distill runs into an output directory whose parents do not exist yet

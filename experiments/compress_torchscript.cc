@@ -107,7 +107,9 @@ int main(int argc, char** argv) {
   start.subdirectory = "float";
   start.role = "the float model to compress";
   start.adjust_run = [](mc::serialization::ExperimentConfig& config) {
-    if (experiments::Method() == "ptq") config.mutable_training()->set_epochs(0);
+    const std::string method = experiments::Method();
+    if (method == "ptq") config.mutable_training()->set_epochs(0);
+    if (method == "vq") experiments::LimitGlobalFinetuneSteps(config);
   };
   spec.float_start = start;
   return experiments::ExperimentMain(argc, argv, spec);
