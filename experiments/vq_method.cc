@@ -59,17 +59,19 @@ ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset) {
   ExperimentConfig image = VqDefaults(dataset);
   *config.mutable_vq() = image.vq();
   serialization::TrainingConfig& training = *config.mutable_training();
-  training.set_epochs(1);
-  training.set_lr(2);
+  training.set_epochs(2);
+  training.set_lr(10);
   training.set_momentum(0);
   training.set_lr_schedule(serialization::TrainingConfig::COSINE);
   VqConfig& v = *config.mutable_vq();
+  v.set_block_size_emb(4);
+  v.set_n_centroids_emb(256);
   v.set_block_size_fc(8);
   v.set_n_centroids_fc(256);
   v.set_n_activations(2048);
   v.set_finetune_steps(50);
   v.set_finetune_lr(2);
-  v.set_global_finetune_steps(1000);
+  v.set_global_finetune_steps(0);
   return config;
 }
 
