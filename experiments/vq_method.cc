@@ -59,7 +59,7 @@ ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset) {
   ExperimentConfig image = VqDefaults(dataset);
   *config.mutable_vq() = image.vq();
   serialization::TrainingConfig& training = *config.mutable_training();
-  training.set_epochs(2);
+  training.set_epochs(3);
   training.set_lr(10);
   training.set_momentum(0);
   training.set_lr_schedule(serialization::TrainingConfig::COSINE);

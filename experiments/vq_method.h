@@ -35,7 +35,7 @@ serialization::ExperimentConfig VqDefaults(absl::string_view dataset);
 /// embedding table (2 bits a weight: it holds most of a small LM's weights, and the tied
 /// decoder reads it too) and fairseq iPQ's 8 and 256 for every LSTM or linear weight matrix;
 /// the k-means weighted by the inputs of 2048 time steps, 50 steps of fine-tuning per layer
-/// at 2, and two epochs of global fine-tuning by SGD at 10, cosine-annealed (README,
+/// at 2, and three epochs of global fine-tuning by SGD at 10, cosine-annealed (README,
 /// "Language models": 16.3x on the small LSTM).
 serialization::ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset);
 
