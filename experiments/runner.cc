@@ -27,6 +27,7 @@
 #include "data/loader.h"
 #include "data/token_loader.h"
 #include "distributed/process_group.h"
+#include "experiments/loss_growth.h"
 #include "experiments/lr_schedule.h"
 #include "experiments/progress.h"
 #include "nn_models/memory_format.h"
@@ -440,6 +441,7 @@ class ExperimentRun {
   std::unique_ptr<TrainingMethod> method_;
   int64_t gradient_syncs_ = 0;
   absl::Status sync_status_;  // the first failed gradient sync of the current step
+  LossGrowthMonitor loss_growth_;
   int32_t first_epoch_ = 0;
   double resumed_seconds_ = 0;  // spent by earlier processes on the epochs resumed from
   std::optional<serialization::EventWriter> events_;  // rank 0
@@ -627,6 +629,7 @@ absl::Status ExperimentRun::TrainStep(int32_t epoch, const at::Tensor& images,
         "if any, is kept; try a lower --lr)",
         loss, epoch + 1, totals.steps + 1));
   }
+  MC_RETURN_IF_ERROR(loss_growth_.Add(step + 1, loss));
   const int64_t batch_correct = result.logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
   totals.loss_sum += loss * labels.size(0);
   totals.correct += batch_correct;

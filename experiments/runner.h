@@ -108,7 +108,8 @@ struct RunOptions {
 /// Runs the experiment described by `config` (already validated) and returns its summary,
 /// which is also written to output_dir/summary.json.
 /// \error the first failure: data, model or config problems, I/O errors, a non-finite loss
-/// (the last checkpoint is kept), kAborted when stopped by stop_after_epochs; in a
+/// or one whose moving average grew tenfold from its lowest (experiments/loss_growth.h; the
+/// last checkpoint is kept), kAborted when stopped by stop_after_epochs; in a
 /// data-parallel run also a missing or mismatched process group, failed communication, or a
 /// failure of rank 0 (reported on every rank).
 absl::StatusOr<serialization::ExperimentSummary> RunExperiment(
