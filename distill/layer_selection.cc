@@ -25,4 +25,12 @@ std::vector<std::string> FirstAndLastLayerParameters(const torch::nn::Module& mo
   return names;
 }
 
+std::vector<std::string> VectorParameters(const torch::nn::Module& model) {
+  std::vector<std::string> names;
+  for (const auto& parameter : model.named_parameters(/*recurse=*/true)) {
+    if (parameter.value().dim() < 2) names.push_back(parameter.key());
+  }
+  return names;
+}
+
 }  // namespace mc::distill

@@ -23,6 +23,10 @@ namespace mc::distill {
 /// Linear modules of `model`; empty if it has none.
 std::vector<std::string> FirstAndLastLayerParameters(const torch::nn::Module& model);
 
+/// Full names of the parameters of `model` with fewer than two dimensions: biases and the
+/// affine parameters of normalization layers.
+std::vector<std::string> VectorParameters(const torch::nn::Module& model);
+
 }  // namespace mc::distill
 
 #endif  // MC_DISTILL_LAYER_SELECTION_H_

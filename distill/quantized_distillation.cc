@@ -21,6 +21,9 @@ std::unique_ptr<quant::BucketedUniformQuantizer> AttachStudentQuantizer(
     std::shared_ptr<torch::nn::Module> student, const QuantizedDistillationOptions& options) {
   std::vector<std::string> keep_float;
   if (!options.quantize_first_last_layer()) keep_float = FirstAndLastLayerParameters(*student);
+  if (!options.quantize_vectors()) {
+    for (std::string& name : VectorParameters(*student)) keep_float.push_back(std::move(name));
+  }
   return std::make_unique<quant::BucketedUniformQuantizer>(
       std::move(student), quant::BucketedUniformOptions()
                               .bits(options.bits())

@@ -7,7 +7,8 @@
 // optimizer updates (momentum and weight decay act on them). BatchNorm statistics are
 // updated by the quantized forwards. At the end the weights are quantized once more: that is
 // the model. Every parameter is quantized, biases and BatchNorm affine ones included, except
-// the first and last layers' when quantize_first_last_layer is off (distill/layer_selection.h).
+// the first and last layers' when quantize_first_last_layer is off and the vectors (biases,
+// normalization parameters) when quantize_vectors is off (distill/layer_selection.h).
 //
 // Example:
 //   QuantizedDistillation trainer(student, teacher, QuantizedDistillationOptions().bits(4));
@@ -37,6 +38,11 @@ struct QuantizedDistillationOptions {
   TORCH_ARG(bool, stochastic_rounding) = false;
   /// Quantize the first and last layers too. Default true (reference).
   TORCH_ARG(bool, quantize_first_last_layer) = true;
+  /// Quantize parameters of fewer than two dimensions too (biases, BatchNorm's scales and
+  /// shifts). Default true (reference); post-training quantization of a model trained
+  /// without it keeps them float: a BatchNorm scale rounded to 4 bits moves every output
+  /// of its channel, and they are a small part of the size.
+  TORCH_ARG(bool, quantize_vectors) = true;
   /// Learn from the teacher; off, the student trains on the labels alone. Default true.
   TORCH_ARG(bool, distillation) = true;
   /// Temperature and soft weight of the distillation loss (T = 2, w = 0.7).

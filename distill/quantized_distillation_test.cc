@@ -43,6 +43,22 @@ TEST(QuantizedDistillationTest, QuantizesAllButChosenLayers) {
             all - 3);
 }
 
+// Tests that quantize_vectors(false) keeps biases and BatchNorm's scales and shifts float and
+// quantizes every weight of two or more dimensions.
+TEST(QuantizedDistillationTest, KeepsVectorsFloatWhenAsked) {
+  auto student = nn_models::CreateModel("resnet20", {}).value();
+  const auto quantizer =
+      AttachStudentQuantizer(student, QuantizedDistillationOptions().quantize_vectors(false));
+  int64_t matrices = 0;
+  for (const at::Tensor& parameter : student->parameters()) matrices += parameter.dim() >= 2;
+  EXPECT_EQ(static_cast<int64_t>(quantizer->quantized_params().size()), matrices);
+  for (const auto& param : quantizer->quantized_params()) {
+    EXPECT_GE(param.param.dim(), 2) << param.name;
+  }
+  EXPECT_THAT(VectorParameters(*student), ::testing::Contains("bn1.weight"));
+  EXPECT_THAT(VectorParameters(*student), ::testing::Contains("fc.bias"));
+}
+
 // Tests that distillation needs a teacher.
 TEST(QuantizedDistillationTest, DistillationNeedsATeacher) {
   EXPECT_THROW(QuantizedDistillation(Lenet(1), nullptr, {}), c10::Error);

@@ -39,6 +39,8 @@ ABSL_FLAG(std::optional<bool>, anneal_distill_weight, std::nullopt,
 ABSL_FLAG(std::optional<bool>, stochastic_rounding, std::nullopt, "Round stochastically while training.");
 ABSL_FLAG(std::optional<bool>, quantize_first_last_layer, std::nullopt,
           "Quantize the first and last layers too.");
+ABSL_FLAG(std::optional<bool>, quantize_vectors, std::nullopt,
+          "Quantize biases and normalization parameters too (default true, as the reference).");
 ABSL_FLAG(std::optional<double>, points_lr, std::nullopt, "Differentiable quantization: SGD rate of the points.");
 ABSL_FLAG(std::optional<std::string>, points_init, std::nullopt, "quantiles | uniform.");
 ABSL_FLAG(std::optional<bool>, redistribute_points, std::nullopt,
@@ -66,6 +68,7 @@ absl::Status Configure(ExperimentConfig& config) {
                                   {"anneal_distill_weight", "distillation.anneal_distill_weight"},
                                   {"stochastic_rounding", "distillation.stochastic_rounding"},
                                   {"quantize_first_last_layer", "distillation.quantize_first_last_layer"},
+                                  {"quantize_vectors", "distillation.quantize_vectors"},
                                   {"points_lr", "distillation.points_lr"},
                                   {"points_init", "distillation.points_init"},
                                   {"redistribute_points", "distillation.redistribute_points"},

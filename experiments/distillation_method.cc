@@ -58,6 +58,7 @@ ExperimentConfig DistillationDefaults(absl::string_view dataset) {
   d.set_anneal_distill_weight(true);
   d.set_stochastic_rounding(false);
   d.set_quantize_first_last_layer(true);
+  d.set_quantize_vectors(true);
   d.set_points_lr(1e-4);
   d.set_points_init("quantiles");
   d.set_redistribute_points(true);
@@ -326,6 +327,7 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeDistillationTraining(const M
           .bucket_size(d.bucket_size())
           .stochastic_rounding(d.stochastic_rounding())
           .quantize_first_last_layer(d.quantize_first_last_layer())
+          .quantize_vectors(d.quantize_vectors())
           .distillation(d.method() == "quantized_distillation")
           .kd(kd));
 }
