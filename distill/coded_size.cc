@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,19 @@ absl::StatusOr<TensorSymbols> Symbols(const serialization::CompressedTensor& ten
   return symbols;
 }
 
+// The reference formula's scales: quantized / bucket_size buckets (a float division) of two
+// float32 each, for each bucket size in use (one per model in the reference; one per
+// tensor with per-channel buckets).
+double ReferenceScaleBytes(const std::map<int64_t, int64_t>& quantized_by_bucket_size) {
+  double bytes = 0;
+  for (const auto& [bucket_size, quantized] : quantized_by_bucket_size) {
+    if (bucket_size > 0) {
+      bytes += static_cast<double>(quantized) / static_cast<double>(bucket_size) * 8.0;
+    }
+  }
+  return bytes;
+}
+
 }  // namespace
 
 absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel& state,
@@ -49,7 +63,7 @@ absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel&
   std::vector<int64_t> pooled;
   std::vector<std::pair<std::string, std::vector<int64_t>>> per_tensor;
   int64_t scale_bytes = 0;
-  int64_t bucket_size = -1;
+  std::map<int64_t, int64_t> quantized_by_bucket_size;
   for (const serialization::CompressedTensor& tensor : state.tensors()) {
     if (parameter_names.count(tensor.name()) == 0) continue;
     MC_ASSIGN_OR_RETURN(const int64_t numel, serialization::NumElements(tensor));
@@ -59,11 +73,7 @@ absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel&
       continue;
     }
     MC_ASSIGN_OR_RETURN(const TensorSymbols symbols, Symbols(tensor));
-    if (bucket_size >= 0 && symbols.bucket_size != bucket_size) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor ", tensor.name(), " uses buckets of ",
-                                                     symbols.bucket_size, ", others ", bucket_size));
-    }
-    bucket_size = symbols.bucket_size;
+    quantized_by_bucket_size[symbols.bucket_size] += numel;
     const at::Tensor counts = symbols.counts.contiguous();
     std::vector<int64_t> tensor_counts(counts.data_ptr<int64_t>(),
                                        counts.data_ptr<int64_t>() + counts.numel());
@@ -88,8 +98,10 @@ absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel&
     }
   }
   size.bytes = (coded_bits + 7) / 8 + scale_bytes + 4 * size.unquantized_params + table_bytes;
-  size.reference_bytes = quant::ReferenceQuantizedModelBytes(
-      size.unquantized_params, size.quantized_params, size.mean_bits, std::max<int64_t>(bucket_size, 0));
+  size.reference_bytes =
+      quant::ReferenceQuantizedModelBytes(size.unquantized_params, size.quantized_params,
+                                          size.mean_bits, /*bucket_size=*/0) +
+      ReferenceScaleBytes(quantized_by_bucket_size);
   return size;
 }
 

@@ -30,7 +30,8 @@ struct CodedSize {
   /// unquantized parameter + the code's length table (one byte per symbol).
   int64_t bytes = 0;
   /// The reference's formula (quant/huffman.h ReferenceQuantizedModelBytes), which counts
-  /// quantized_params / bucket_size buckets and no code table.
+  /// quantized_params / bucket_size buckets and no code table (summed over the bucket sizes
+  /// in use when tensors differ, as with per-channel buckets).
   double reference_bytes = 0;
   /// Bytes of each parameter in the exact size (its coded indices and scales, or float32).
   std::map<std::string, double> tensor_bytes;
@@ -38,8 +39,7 @@ struct CodedSize {
 
 /// The coded size of the parameters of `state` named in `parameter_names` (other tensors,
 /// the buffers, are skipped). Quantized tensors are the uniform and learned-points ones.
-/// \error kDataLoss for a corrupt tensor; kInvalidArgument if quantized tensors use
-/// different bucket sizes (the reference formula needs one).
+/// \error kDataLoss for a corrupt tensor.
 absl::StatusOr<CodedSize> HuffmanCodedSize(const serialization::CompressedModel& state,
                                            const std::set<std::string>& parameter_names);
 

@@ -46,8 +46,8 @@ TEST(CodedSizeTest, HandWorkedModel) {
 }
 
 // Tests that learned-points indices are pooled with uniform levels into one code, and that
-// tensors with different bucket sizes are refused.
-TEST(CodedSizeTest, PoolsLearnedPointsAndChecksBuckets) {
+// tensors with different bucket sizes (per-channel buckets) count their own scales.
+TEST(CodedSizeTest, PoolsLearnedPointsAndCountsBucketsPerTensor) {
   serialization::CompressedModel state;
   *state.add_tensors() = Uniform("a", at::tensor({0.f, 1.f, 2.f, 3.f}), 2, 4);  // levels 0 1 2 3
   serialization::CompressedTensor b;
@@ -61,9 +61,12 @@ TEST(CodedSizeTest, PoolsLearnedPointsAndChecksBuckets) {
   absl::StatusOr<CodedSize> size = HuffmanCodedSize(state, {"a", "b"});
   ASSERT_THAT(size.status(), IsOk());
   EXPECT_DOUBLE_EQ(size->mean_bits, 1.75);
-  *state.add_tensors() = Uniform("c", at::ones({8}), 2, 8);
-  EXPECT_THAT(HuffmanCodedSize(state, {"a", "b", "c"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("buckets of 8")));
+  // Reference formula: 8 weights at 1.75 bits, 2 buckets of 4 of 8 bytes each.
+  EXPECT_DOUBLE_EQ(size->reference_bytes, 8 * 1.75 / 8 + 2 * 8);
+  *state.add_tensors() = Uniform("c", at::ones({16}), 2, 8);  // 2 buckets of 8
+  size = HuffmanCodedSize(state, {"a", "b", "c"});
+  ASSERT_THAT(size.status(), IsOk());
+  EXPECT_DOUBLE_EQ(size->reference_bytes, 24 * size->mean_bits / 8 + 4 * 8);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ std::unique_ptr<quant::BucketedUniformQuantizer> AttachStudentQuantizer(
       std::move(student), quant::BucketedUniformOptions()
                               .bits(options.bits())
                               .bucket_size(options.bucket_size())
+                              .per_channel(options.per_channel())
                               .stochastic_rounding(options.stochastic_rounding())
                               .exclude(keep_float));
 }

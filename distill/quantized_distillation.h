@@ -34,6 +34,8 @@ struct QuantizedDistillationOptions {
   TORCH_ARG(double, bits) = 4;
   /// Elements per bucket (0: one per tensor). Default 256 (reference).
   TORCH_ARG(int64_t, bucket_size) = 256;
+  /// One bucket per output channel of each weight (quant/bucketed_uniform.h). Default false.
+  TORCH_ARG(bool, per_channel) = false;
   /// Round stochastically in training steps. Default false (reference).
   TORCH_ARG(bool, stochastic_rounding) = false;
   /// Quantize the first and last layers too. Default true (reference).

@@ -41,6 +41,8 @@ ABSL_FLAG(std::optional<bool>, quantize_first_last_layer, std::nullopt,
           "Quantize the first and last layers too.");
 ABSL_FLAG(std::optional<bool>, quantize_vectors, std::nullopt,
           "Quantize biases and normalization parameters too (default true, as the reference).");
+ABSL_FLAG(std::optional<bool>, per_channel, std::nullopt,
+          "One bucket per output channel of each weight instead of --bucket_size elements.");
 ABSL_FLAG(std::optional<double>, points_lr, std::nullopt, "Differentiable quantization: SGD rate of the points.");
 ABSL_FLAG(std::optional<std::string>, points_init, std::nullopt, "quantiles | uniform.");
 ABSL_FLAG(std::optional<bool>, redistribute_points, std::nullopt,
@@ -69,6 +71,7 @@ absl::Status Configure(ExperimentConfig& config) {
                                   {"stochastic_rounding", "distillation.stochastic_rounding"},
                                   {"quantize_first_last_layer", "distillation.quantize_first_last_layer"},
                                   {"quantize_vectors", "distillation.quantize_vectors"},
+                                  {"per_channel", "distillation.per_channel"},
                                   {"points_lr", "distillation.points_lr"},
                                   {"points_init", "distillation.points_init"},
                                   {"redistribute_points", "distillation.redistribute_points"},

@@ -59,6 +59,7 @@ ExperimentConfig DistillationDefaults(absl::string_view dataset) {
   d.set_stochastic_rounding(false);
   d.set_quantize_first_last_layer(true);
   d.set_quantize_vectors(true);
+  d.set_per_channel(false);
   d.set_points_lr(1e-4);
   d.set_points_init("quantiles");
   d.set_redistribute_points(true);
@@ -328,6 +329,7 @@ absl::StatusOr<std::unique_ptr<TrainingMethod>> MakeDistillationTraining(const M
           .stochastic_rounding(d.stochastic_rounding())
           .quantize_first_last_layer(d.quantize_first_last_layer())
           .quantize_vectors(d.quantize_vectors())
+          .per_channel(d.per_channel())
           .distillation(d.method() == "quantized_distillation")
           .kd(kd));
 }

@@ -12,6 +12,10 @@
 // gradient goes straight through to the full-precision weights, which the optimizer updates.
 // Stochastic rounding applies to training steps; evaluation and the stored state use
 // deterministic rounding. Stored size: bits per weight plus two float32 scales per bucket.
+// With per_channel, a tensor of two or more dimensions has one bucket per slice along its
+// first dimension (an output channel or row) instead, so that channels of different ranges
+// (a depthwise convolution's, whose 9 weights per channel vary by orders of magnitude across
+// channels) do not share a scale.
 //
 // Example:
 //   mc::quant::BucketedUniformQuantizer quantizer(model,
@@ -49,6 +53,9 @@ struct BucketedUniformOptions {
   TORCH_ARG(double, bits) = 4;
   /// Elements per bucket; 0 means one bucket per tensor. Default 256 (reference).
   TORCH_ARG(int64_t, bucket_size) = 256;
+  /// One bucket per output channel (slice along the first dimension) for tensors of two or
+  /// more dimensions; bucket_size still applies to the others. Default false (reference).
+  TORCH_ARG(bool, per_channel) = false;
   /// Round stochastically during training steps. Default false (reference).
   TORCH_ARG(bool, stochastic_rounding) = false;
   /// Train on the quantized weights with a straight-through gradient. Default true.
@@ -71,6 +78,9 @@ class BucketedUniformQuantizer : public BaseQuantizer {
 
   /// bits * numel + 64 * buckets per quantized parameter.
   std::vector<double> quantized_param_bits() const override;
+
+  /// Elements per bucket of `weight` (a quantized parameter or a tensor of its shape).
+  int64_t BucketSize(const at::Tensor& weight) const;
 
  protected:
   at::Tensor TrainingWeight(size_t index, const at::Tensor& weight) override;

@@ -132,6 +132,39 @@ TEST(BucketedUniformQuantizerTest, SaveRestoreState) {
   testing::ExpectSaveRestore(factory, 0.1, false);
 }
 
+// Tests per-channel buckets: one per row of the weight (40 elements), bucket_size for the
+// BatchNorm vectors; rows of very different ranges keep their own scale; the state round-trips.
+TEST(BucketedUniformQuantizerTest, PerChannelBuckets) {
+  auto model = LinearBn();
+  auto* linear = model->children()[0]->as<torch::nn::Linear>();
+  {
+    at::NoGradGuard no_grad;
+    linear->weight.select(0, 0).mul_(1000);  // one row a thousand times wider than the others
+  }
+  const BucketedUniformOptions options = BucketedUniformOptions().bits(4).bucket_size(256);
+  BucketedUniformQuantizer per_channel(model, BucketedUniformOptions(options).per_channel(true));
+  EXPECT_THAT(per_channel.quantized_param_bits(),
+              ::testing::ElementsAre(4 * 400 + 10 * 64, 4 * 10 + 64, 4 * 10 + 64, 4 * 10 + 64));
+  const serialization::CompressedModel state = per_channel.get_quantized_state();
+  EXPECT_EQ(state.tensors(0).uniform().scale_group_size(), 40);
+  EXPECT_EQ(state.method_options().at("per_channel"), "true");
+  const at::Tensor weight = linear->weight.detach().clone();
+  const at::Tensor row = weight.select(0, 1);
+  const auto row_error = [&](int64_t bucket_size) {
+    const at::Tensor q = BucketedUniformUnquantize(
+        BucketedUniformQuantize(weight, 4, bucket_size, Rounding::kHalfAwayFromZero), 4,
+        bucket_size);
+    return (q.select(0, 1) - row).abs().max().item<double>();
+  };
+  // Sharing a bucket with the wide row, row 1 rounds to zero; in its own, within half a step.
+  const double step = (row.max() - row.min()).item<double>() / 15;
+  EXPECT_LE(row_error(40), step / 2 + 1e-6);
+  EXPECT_GT(row_error(256), 10 * step);
+  per_channel.detach();
+  BucketedUniformQuantizer reader(model, BucketedUniformOptions(options).per_channel(true));
+  EXPECT_THAT(reader.restore_quantized_state(state), IsOk());
+}
+
 // Tests that a state stored with another bucket size is refused with a clear error.
 TEST(BucketedUniformQuantizerTest, RefusesOtherBucketSize) {
   auto model = LinearBn();
