@@ -23,6 +23,8 @@ ABSL_FLAG(std::optional<int32_t>, n_centroids_pw, std::nullopt, "Centroids of 1x
 ABSL_FLAG(std::optional<int32_t>, n_centroids_fc, std::nullopt,
           "Centroids of linear layers (and of LSTM weight matrices).");
 ABSL_FLAG(std::optional<int32_t>, n_centroids_emb, std::nullopt, "Centroids of embedding tables.");
+ABSL_FLAG(std::optional<int32_t>, min_centroids, std::nullopt,
+          "Layers capped to fewer centroids stay float32 (default 1: every layer quantized).");
 ABSL_FLAG(std::optional<int32_t>, n_iter, std::nullopt, "k-means iterations per layer.");
 ABSL_FLAG(std::optional<int32_t>, n_activations, std::nullopt,
           "Training examples (images, or time steps of token windows) whose layer inputs weight "
@@ -49,6 +51,7 @@ absl::Status ApplyVqFlags(serialization::ExperimentConfig& config) {
                                   {"n_centroids_pw", "vq.n_centroids_pw"},
                                   {"n_centroids_fc", "vq.n_centroids_fc"},
                                   {"n_centroids_emb", "vq.n_centroids_emb"},
+                                  {"min_centroids", "vq.min_centroids"},
                                   {"n_iter", "vq.n_iter"},
                                   {"n_activations", "vq.n_activations"},
                                   {"activation_rows", "vq.activation_rows"},

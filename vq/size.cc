@@ -100,6 +100,7 @@ absl::StatusOr<std::vector<LayerQuantization>> PlanLayers(
     first_layer_seen = true;
     if (stem) continue;
     MC_ASSIGN_OR_RETURN(LayerQuantization layer, PlanLayer(parameter, options));
+    if (layer.num_centroids < options.min_centroids()) continue;
     layers.push_back(std::move(layer));
   }
   return layers;

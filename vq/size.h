@@ -65,6 +65,11 @@ struct VqSizeOptions {
   /// Each layer gets fewer centroids than n_subvectors / threshold (ClampNumCentroids in
   /// vq/layout.h; --n-centroids-threshold). Default: 4.
   TORCH_ARG(int64_t, centroids_threshold) = 4;
+  /// Layers whose capped number of centroids is below this stay float32: a handful of
+  /// centroids for a small layer (a depthwise convolution of 32 channels gets 4 with the
+  /// threshold above) costs accuracy out of proportion to the bytes it saves. Default: 1
+  /// (the reference: every layer is quantized).
+  TORCH_ARG(int64_t, min_centroids) = 1;
 };
 
 /// A parameter of a model: its name and shape, and whether it is an embedding table
@@ -99,7 +104,8 @@ struct VqSize {
 
 /// The layers the reference quantizes among `parameters` (in registration order): every 4-D
 /// (convolution) and 2-D (linear) parameter but the first, and every embedding table, with
-/// their block sizes and clamped numbers of centroids.
+/// their block sizes and clamped numbers of centroids; less those left with fewer than
+/// options.min_centroids().
 /// \error kInvalidArgument if an option is not positive, a block size does not divide a
 ///   layer's row length, or a layer has too few subvectors for the threshold; the message
 ///   names the layer.

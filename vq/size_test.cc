@@ -108,6 +108,22 @@ TEST(SizeTest, HandWorkedParameters) {
   EXPECT_DOUBLE_EQ(size.total_bytes(), 87 + 384 + 1096);
 }
 
+// Tests min_centroids on the layers above: down (k = 4) and fc (k = 8) stay float with 16;
+// conv2 (k = 16) is quantized as before.
+TEST(SizeTest, LayersWithTooFewCentroidsStayFloat) {
+  const std::vector<ParameterShape> parameters = {
+      {"conv1.weight", {8, 3, 3, 3}}, {"conv2.weight", {16, 8, 3, 3}},
+      {"down.weight", {16, 8, 1, 1}}, {"fc.weight", {10, 16}}, {"fc.bias", {10}}};
+  const VqSizeOptions options = VqSizeOptions().min_centroids(16);
+  MC_ASSERT_OK_AND_ASSIGN(const std::vector<LayerQuantization> layers,
+                          PlanLayers(parameters, options));
+  ASSERT_EQ(layers.size(), 1u);
+  EXPECT_EQ(layers[0].name, "conv2.weight");
+  EXPECT_EQ(layers[0].num_centroids, 16);
+  MC_ASSERT_OK_AND_ASSIGN(VqSize size, ReferenceVqSize(parameters, options));
+  EXPECT_DOUBLE_EQ(size.other_bytes, (216 + 128 + 160 + 10) * 4);
+}
+
 // Tests a language model: the embedding comes first and is quantized all the same, with the
 // embedding's block size and centroids; the LSTM's 2-D weights are linear layers; biases stay
 // float. lstm_lm_small over 10,000 words: embedding (10000, 200), tied decoder.
