@@ -1,0 +1,335 @@
+"""Runs the results tables declared in experiments/results_tables.json, then writes their report.
+
+Every (table, row, seed) is one run of an experiment binary in
+<runs>/<table>/<row>/seed<N>/, with the arguments it was declared with recorded in
+reproduce.json beside the run's own outputs. A run whose summary.json exists and whose
+recorded declaration matches is skipped; one that was interrupted is continued with --resume;
+one declared differently since is moved aside (<dir>.replaced-<n>) and run again. Rows that take
+another row's model (a teacher, a float starting point) wait for it. --jobs runs that many
+side by side, splitting the cores between them. --quick runs the tables' quick profile (tiny
+models, a few steps, their first seed) into a separate directory.
+
+Usually started through tools/reproduce.sh, which builds the binaries first.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results_report  # noqa: E402  (tools/ is not a package)
+
+DEFAULT_TABLES = "experiments/results_tables.json"
+
+
+class Run:
+    """One (table, row, seed) run: what it executes and where it writes."""
+
+    def __init__(self, table, row, seed, profile, runs_root):
+        self.table = table["id"]
+        self.row = row["id"]
+        self.seed = seed
+        self.binary = row.get("binary", table["binary"])
+        self.dir = results_report.run_dir(runs_root, self.table, self.row, seed)
+        self.flags = list(table["flags"]) + list(row["flags"])
+        if profile == "quick":
+            self.flags += list(table.get("quick_flags", [])) + list(row.get("quick_flags", []))
+        self.flags.append(f"--seed={seed}")
+        self.inputs = {}  # flag -> Run whose model file it takes
+        self.profile = profile
+
+    @property
+    def name(self):
+        return f"{self.table}/{self.row}/seed{self.seed}"
+
+    def declaration(self):
+        """What must match for an existing run to count as this one: its own arguments and,
+        recursively, those of the runs whose models it takes (a teacher declared anew makes
+        its students run again)."""
+        return {
+            "table": self.table,
+            "row": self.row,
+            "seed": self.seed,
+            "binary": self.binary,
+            "args": self.flags,
+            "inputs": {flag: run.declaration() for flag, run in sorted(self.inputs.items())},
+            "profile": self.profile,
+        }
+
+    def summary_path(self):
+        return os.path.join(self.dir, "summary.json")
+
+    def complete(self):
+        return os.path.exists(self.summary_path())
+
+    def model_file(self):
+        with open(self.summary_path()) as f:
+            return json.load(f)["model_file"]
+
+
+def plan_runs(tables, profile, runs_root):
+    """Every declared run in dependency order (a row's inputs are declared before it)."""
+    runs = []
+    for table in tables:
+        by_row = {}
+        for row in table["rows"]:
+            seeds = results_report.run_seeds(table, row, profile)
+            by_row[row["id"]] = {s: Run(table, row, s, profile, runs_root) for s in seeds}
+            for run in by_row[row["id"]].values():
+                for flag, source in row.get("inputs", {}).items():
+                    candidates = by_row[source]
+                    run.inputs[flag] = candidates.get(run.seed, candidates[min(candidates)])
+                runs.append(run)
+    return runs
+
+
+def machine():
+    """The machine the runs execute on, as the report shows it."""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "libtorch": package_version("libtorch1.13") or package_version("libtorch-dev"),
+        "blas": blas_version(),
+        "os": os_name(),
+    }
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_version(package):
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
+                             capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def blas_version():
+    for package in ("libopenblas0-pthread", "libopenblas0-openmp", "libopenblas0-serial",
+                    "libblas3"):
+        version = package_version(package)
+        if version:
+            return f"{package} {version}"
+    return "unknown"
+
+
+def os_name():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.platform()
+
+
+def recorded_declaration(run):
+    path = os.path.join(run.dir, "reproduce.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        recorded = json.load(f)
+    recorded.pop("machine", None)
+    return recorded
+
+
+def move_aside(path):
+    n = 1
+    while os.path.exists(f"{path}.replaced-{n}"):
+        n += 1
+    os.rename(path, f"{path}.replaced-{n}")
+    return f"{path}.replaced-{n}"
+
+
+def prepare(run):
+    """'skip' when the run is done as declared, else 'resume' or 'start' (after clearing)."""
+    if not os.path.isdir(run.dir):
+        return "start"
+    if recorded_declaration(run) != run.declaration():
+        print(f"{run.name}: declared differently since it ran; moved to {move_aside(run.dir)}")
+        return "start"
+    return "skip" if run.complete() else "resume"
+
+
+def write_declaration(run, machine_info):
+    os.makedirs(run.dir, exist_ok=True)
+    record = dict(run.declaration(), machine=machine_info)
+    tmp = os.path.join(run.dir, "reproduce.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(tmp, os.path.join(run.dir, "reproduce.json"))
+
+
+def command(run, bin_dir, threads, resume):
+    args = [os.path.join(bin_dir, run.binary)] + run.flags
+    args += [f"{flag}={source.model_file()}" for flag, source in sorted(run.inputs.items())]
+    args += [f"--threads={threads}", f"--output_dir={run.dir}"]
+    if resume:
+        args.append("--resume")
+    return args
+
+
+class Scheduler:
+    """Starts runs whose inputs are complete, at most `jobs` at a time."""
+
+    def __init__(self, runs, bin_dir, jobs, machine_info):
+        self.pending = list(runs)
+        self.bin_dir = bin_dir
+        self.jobs = jobs
+        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.machine = machine_info
+        self.running = {}  # Popen -> (run, started, log file)
+        self.failed = set()
+
+    def run_all(self):
+        try:
+            while self.pending or self.running:
+                self.start_ready()
+                self.reap()
+        except KeyboardInterrupt:
+            self.stop_all()
+            raise
+        return self.failed
+
+    def start_ready(self):
+        for run in list(self.pending):
+            if len(self.running) >= self.jobs:
+                return
+            sources = list(run.inputs.values())
+            if any(s.name in self.failed for s in sources):
+                print(f"{run.name}: not run, an input failed")
+                self.failed.add(run.name)
+                self.pending.remove(run)
+            elif all(s.complete() for s in sources):
+                self.pending.remove(run)
+                self.start(run)
+        if not self.running and self.pending:
+            raise RuntimeError("runs wait for inputs that nothing produces: "
+                               + ", ".join(r.name for r in self.pending))
+
+    def start(self, run):
+        action = prepare(run)
+        if action == "skip":
+            print(f"{run.name}: complete, skipped")
+            return
+        write_declaration(run, self.machine)
+        args = command(run, self.bin_dir, self.threads, resume=action == "resume")
+        print(f"{run.name}: {'resuming' if action == 'resume' else 'starting'}: {' '.join(args)}",
+              flush=True)
+        log = open(os.path.join(run.dir, "log.txt"), "a")
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.running[process] = (run, time.time(), log)
+
+    def reap(self):
+        if not self.running:
+            return
+        time.sleep(0.2)
+        for process in [p for p in self.running if p.poll() is not None]:
+            run, started, log = self.running.pop(process)
+            log.close()
+            seconds = time.time() - started
+            if process.returncode == 0 and run.complete():
+                print(f"{run.name}: done in {seconds:.0f} s", flush=True)
+            else:
+                self.failed.add(run.name)
+                print(f"{run.name}: FAILED (exit {process.returncode}) after {seconds:.0f} s; "
+                      f"last lines of {run.dir}/log.txt:\n{tail(os.path.join(run.dir, 'log.txt'))}",
+                      flush=True)
+
+    def stop_all(self):
+        for process, (run, _, log) in self.running.items():
+            process.terminate()
+            process.wait()
+            log.close()
+            print(f"{run.name}: interrupted; the next run of this command resumes it")
+
+
+def tail(path, lines=5):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", default=DEFAULT_TABLES, help="the declared tables (JSON)")
+    parser.add_argument("--runs", help="where runs go (default runs/reproduce, or "
+                        "runs/reproduce_quick with --quick)")
+    parser.add_argument("--report", help="where report.md and plots/ go (default docs/results, "
+                        "or <runs>/report with --quick)")
+    parser.add_argument("--bin_dir", default="bazel-bin/experiments",
+                        help="the directory holding the experiment binaries")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (cores split)")
+    parser.add_argument("--quick", action="store_true", help="the quick profile")
+    parser.add_argument("--only", default="", help="comma-separated table ids (default: all)")
+    parser.add_argument("--dry_run", action="store_true", help="print the runs, run nothing")
+    parser.add_argument("--list_binaries", action="store_true",
+                        help="print the experiment binaries the selected tables run, and stop")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    args.profile = "quick" if args.quick else "full"
+    args.runs = args.runs or ("runs/reproduce_quick" if args.quick else "runs/reproduce")
+    args.report = args.report or (os.path.join(args.runs, "report") if args.quick
+                                  else "docs/results")
+    return args
+
+
+def selected_tables(tables, only):
+    if not only:
+        return tables
+    wanted = only.split(",")
+    known = {t["id"] for t in tables}
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise SystemExit(f"--only: unknown table(s) {', '.join(unknown)}; "
+                         f"declared: {', '.join(sorted(known))}")
+    return [t for t in tables if t["id"] in wanted]
+
+
+def main(argv):
+    args = parse_args(argv)
+    tables = selected_tables(results_report.load_tables(args.tables), args.only)
+    runs = plan_runs(tables, args.profile, args.runs)
+    if args.list_binaries:
+        print("\n".join(sorted({run.binary for run in runs})))
+        return 0
+    if args.dry_run:
+        for run in runs:
+            print(run.name, run.binary, " ".join(run.flags),
+                  " ".join(f"{f}=<{s.name}>" for f, s in run.inputs.items()))
+        return 0
+    missing = sorted({r.binary for r in runs
+                      if not os.access(os.path.join(args.bin_dir, r.binary), os.X_OK)})
+    if missing:
+        raise SystemExit(f"no executable {', '.join(missing)} in {args.bin_dir} "
+                         "(tools/reproduce.sh builds them)")
+    started = time.time()
+    failed = Scheduler(runs, args.bin_dir, args.jobs, machine()).run_all()
+    print(f"{len(runs) - len(failed)} of {len(runs)} runs complete in "
+          f"{time.time() - started:.0f} s; {len(failed)} failed")
+    report_args = [f"--tables={args.tables}", f"--runs={args.runs}", f"--out={args.report}",
+                   f"--profile={args.profile}",
+                   "--command=tools/reproduce.sh " + " ".join(argv)]
+    if args.only:
+        report_args.append(f"--only={args.only}")
+    results_report.main(report_args)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Tests of reproduce.py against a fake experiment binary: runs in dependency order with their
+inputs' model files, skipping complete runs, resuming interrupted ones, re-running those
+declared differently, failures that stop their dependents, and cores split between jobs.
+
+    python3 tools/reproduce_test.py
+
+Runs from any directory; temporary files go under $TEST_TMPDIR when it is set.
+"""
+
+import contextlib
+import io
+import json
+import os
+import stat
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import reproduce  # noqa: E402 (found through the path above)
+
+# A stand-in for an experiment binary: records its arguments, fails when FAKE_FAIL names its
+# output directory, and otherwise writes the outputs the report reads.
+FAKE_BINARY = r'''#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+out = [a.split("=", 1)[1] for a in args if a.startswith("--output_dir=")][0]
+with open(os.environ["FAKE_CALLS"], "a") as f:
+    f.write(json.dumps(args) + "\n")
+if os.environ.get("FAKE_FAIL") and os.environ["FAKE_FAIL"] in out:
+    print("simulated failure")
+    sys.exit(3)
+seed = int([a.split("=", 1)[1] for a in args if a.startswith("--seed=")][0])
+with open(os.path.join(out, "metrics.jsonl"), "w") as f:
+    f.write(json.dumps({"epoch": 1, "train_loss": 1.0 / seed, "test_accuracy": 0.5}) + "\n")
+with open(os.path.join(out, "summary.json"), "w") as f:
+    json.dump({"method": "float", "test_accuracy": 0.8 + seed / 100, "model_size_mb": 1.0,
+               "compression_ratio": 1.0, "wall_seconds": 2.0,
+               "model_file": os.path.join(out, "model.mcm")}, f)
+'''
+
+TABLES = {
+    "tables": [{
+        "id": "t",
+        "title": "A table",
+        "binary": "fake",
+        "seeds": [1, 2],
+        "flags": ["--dataset=fashion_mnist"],
+        "quick_flags": ["--max_train_batches=2"],
+        "columns": ["test_accuracy", "model_size_mb"],
+        "rows": [
+            {"id": "teacher", "label": "teacher", "seeds": [1], "flags": ["--epochs=3"]},
+            {"id": "float", "label": "float", "flags": ["--epochs=1"]},
+            {"id": "student", "label": "student", "flags": ["--bits=4"],
+             "inputs": {"--teacher": "teacher", "--init_from": "float"}},
+        ],
+    }]
+}
+
+
+class ReproduceTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR"))
+        root = self.tmp.name
+        self.bin_dir = os.path.join(root, "bin")
+        os.makedirs(self.bin_dir)
+        fake = os.path.join(self.bin_dir, "fake")
+        with open(fake, "w") as f:
+            f.write(FAKE_BINARY)
+        os.chmod(fake, os.stat(fake).st_mode | stat.S_IXUSR)
+        self.tables = os.path.join(root, "tables.json")
+        self.write_tables(TABLES)
+        self.runs = os.path.join(root, "runs")
+        self.report = os.path.join(root, "report")
+        self.calls = os.path.join(root, "calls.jsonl")
+        os.environ["FAKE_CALLS"] = self.calls
+        os.environ.pop("FAKE_FAIL", None)
+
+    def tearDown(self):
+        os.environ.pop("FAKE_FAIL", None)
+        self.tmp.cleanup()
+
+    def write_tables(self, tables):
+        with open(self.tables, "w") as f:
+            json.dump(tables, f)
+
+    def reproduce(self, *extra):
+        argv = [f"--tables={self.tables}", f"--runs={self.runs}", f"--report={self.report}",
+                f"--bin_dir={self.bin_dir}", *extra]
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = reproduce.main(argv)
+        return code, out.getvalue()
+
+    def read_calls(self):
+        if not os.path.exists(self.calls):
+            return []
+        with open(self.calls) as f:
+            return [json.loads(line) for line in f]
+
+    def output_dirs(self, calls):
+        return [next(a for a in c if a.startswith("--output_dir="))[len("--output_dir="):]
+                for c in calls]
+
+    def run_path(self, row, seed):
+        return os.path.join(self.runs, "t", row, f"seed{seed}")
+
+    def test_runs_rows_in_order_with_their_inputs_model_files(self):
+        code, _ = self.reproduce()
+        self.assertEqual(code, 0)
+        calls = self.read_calls()
+        self.assertEqual(self.output_dirs(calls), [
+            self.run_path("teacher", 1), self.run_path("float", 1), self.run_path("float", 2),
+            self.run_path("student", 1), self.run_path("student", 2)])
+        student2 = calls[4]
+        # The teacher ran seed 1 only, so seed 2 takes it; the float model is the same seed's.
+        self.assertIn(f"--teacher={self.run_path('teacher', 1)}/model.mcm", student2)
+        self.assertIn(f"--init_from={self.run_path('float', 2)}/model.mcm", student2)
+        self.assertIn("--seed=2", student2)
+        self.assertEqual(student2[:2], ["--dataset=fashion_mnist", "--bits=4"])
+        with open(os.path.join(self.run_path("student", 2), "reproduce.json")) as f:
+            record = json.load(f)
+        self.assertEqual(record["inputs"]["--init_from"]["row"], "float")
+        self.assertEqual(record["inputs"]["--init_from"]["seed"], 2)
+        self.assertEqual(record["inputs"]["--teacher"]["args"], ["--dataset=fashion_mnist",
+                                                                 "--epochs=3", "--seed=1"])
+        self.assertIn("cores", record["machine"])
+        with open(os.path.join(self.report, "report.md")) as f:
+            report = f.read()
+        self.assertIn("A table", report)
+        self.assertIn("0.8150 ± 0.0071", report)  # float and student: seeds 0.81 and 0.82
+
+    def test_skips_complete_runs(self):
+        self.reproduce()
+        first = len(self.read_calls())
+        code, out = self.reproduce()
+        self.assertEqual(code, 0)
+        self.assertEqual(len(self.read_calls()), first)
+        self.assertEqual(out.count("complete, skipped"), 5)
+
+    def test_resumes_an_interrupted_run(self):
+        self.reproduce()
+        os.remove(os.path.join(self.run_path("float", 2), "summary.json"))
+        self.reproduce()
+        calls = self.read_calls()[5:]
+        self.assertEqual(self.output_dirs(calls), [self.run_path("float", 2)])
+        self.assertIn("--resume", calls[0])
+
+    def test_reruns_a_run_declared_differently_and_keeps_the_old_one(self):
+        self.reproduce()
+        tables = json.loads(json.dumps(TABLES))
+        tables["tables"][0]["rows"][1]["flags"] = ["--epochs=2"]
+        self.write_tables(tables)
+        self.reproduce()
+        calls = self.read_calls()[5:]
+        # Both float runs again, then the students, whose input changed with them.
+        self.assertEqual(self.output_dirs(calls), [
+            self.run_path("float", 1), self.run_path("float", 2),
+            self.run_path("student", 1), self.run_path("student", 2)])
+        self.assertNotIn("--resume", calls[0])
+        self.assertTrue(os.path.exists(self.run_path("float", 1) + ".replaced-1/summary.json"))
+
+    def test_a_failed_run_stops_its_dependents_and_the_report_lists_them(self):
+        os.environ["FAKE_FAIL"] = os.path.join("float", "seed2")
+        code, out = self.reproduce()
+        self.assertEqual(code, 1)
+        self.assertIn("t/float/seed2: FAILED (exit 3)", out)
+        self.assertIn("simulated failure", out)
+        self.assertIn("t/student/seed2: not run, an input failed", out)
+        self.assertNotIn(self.run_path("student", 2), self.output_dirs(self.read_calls()))
+        with open(os.path.join(self.report, "report.md")) as f:
+            self.assertIn("missing", f.read())
+
+    def test_jobs_split_the_cores_and_quick_uses_the_quick_profile(self):
+        self.reproduce("--jobs=2", "--quick")
+        calls = self.read_calls()
+        self.assertEqual(len(calls), 3)  # teacher, float, student: seed 1 only
+        threads = max(1, (os.cpu_count() or 1) // 2)
+        for call in calls:
+            self.assertIn(f"--threads={threads}", call)
+            self.assertIn("--max_train_batches=2", call)
+
+    def test_refuses_an_unknown_table_and_a_missing_binary(self):
+        with self.assertRaisesRegex(SystemExit, "unknown table.*nope"):
+            self.reproduce("--only=nope")
+        os.remove(os.path.join(self.bin_dir, "fake"))
+        with self.assertRaisesRegex(SystemExit, "no executable fake"):
+            self.reproduce()
+
+
+if __name__ == "__main__":
+    unittest.main()
