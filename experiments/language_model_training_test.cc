@@ -101,7 +101,7 @@ TEST(LanguageModelTrainingTest, QuantizedRunsShrinkTheModel) {
   }
 }
 
-// Tests product quantization of a trained LSTM: the embedding (4 values per block) and the
+// Tests product quantization of a trained LSTM: the embedding (5 values per block) and the
 // four LSTM weight matrices (8) become codebooks, the model shrinks more than 15x and still
 // knows the grammar, the summary records the float model's perplexity for comparison.
 TEST(LanguageModelTrainingTest, ProductQuantizationOfATrainedModel) {
@@ -131,7 +131,7 @@ TEST(LanguageModelTrainingTest, ProductQuantizationOfATrainedModel) {
   for (const serialization::LayerSummary& layer : summary.layers()) {
     if (layer.encoding() != "codebook") continue;
     ++codebooks;
-    EXPECT_EQ(layer.block_size(), layer.name() == "embedding.weight" ? 4 : 8) << layer.name();
+    EXPECT_EQ(layer.block_size(), layer.name() == "embedding.weight" ? 5 : 8) << layer.name();
   }
   EXPECT_EQ(codebooks, 5);
   EXPECT_LT(summary.model_size_mb(), summary.float_model_size_mb() / 15);

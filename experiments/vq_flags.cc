@@ -17,7 +17,8 @@ ABSL_FLAG(std::optional<int32_t>, block_size_pw, std::nullopt, "Block size of 1x
 ABSL_FLAG(std::optional<int32_t>, block_size_fc, std::nullopt,
           "Block size of linear layers (and of LSTM weight matrices).");
 ABSL_FLAG(std::optional<int32_t>, block_size_emb, std::nullopt,
-          "Block size of embedding tables (along their width).");
+          "Block size of embedding tables (along their width; a width it does not divide takes "
+          "its largest divisor below it).");
 ABSL_FLAG(std::optional<int32_t>, n_centroids_cv, std::nullopt, "Centroids of 3x3 convolutions.");
 ABSL_FLAG(std::optional<int32_t>, n_centroids_pw, std::nullopt, "Centroids of 1x1 convolutions.");
 ABSL_FLAG(std::optional<int32_t>, n_centroids_fc, std::nullopt,

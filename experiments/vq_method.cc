@@ -64,8 +64,8 @@ ExperimentConfig LanguageModelVqDefaults(absl::string_view dataset) {
   training.set_momentum(0);
   training.set_lr_schedule(serialization::TrainingConfig::COSINE);
   VqConfig& v = *config.mutable_vq();
-  v.set_block_size_emb(4);
-  v.set_n_centroids_emb(256);
+  v.set_block_size_emb(5);
+  v.set_n_centroids_emb(1024);
   v.set_block_size_fc(8);
   v.set_n_centroids_fc(256);
   v.set_n_activations(2048);

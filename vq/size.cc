@@ -48,7 +48,7 @@ absl::StatusOr<LayerQuantization> PlanLayer(const ParameterShape& parameter,
   layer.shape = parameter.shape;
   int64_t requested_centroids = 0;
   if (parameter.embedding) {
-    layer.block_size = options.block_size_embedding();
+    layer.block_size = LargestDivisorUpTo(parameter.shape[1], options.block_size_embedding());
     requested_centroids = options.centroids_embedding();
   } else if (parameter.shape.size() == 2) {
     layer.block_size = options.block_size_linear();

@@ -58,8 +58,9 @@ struct VqSizeOptions {
   TORCH_ARG(int64_t, centroids_pointwise) = 256;
   /// Centroids requested for linear layers (--n-centroids-fc). Default: 2048.
   TORCH_ARG(int64_t, centroids_linear) = 2048;
-  /// Subvector length and centroids of embedding tables (fairseq iPQ's defaults). Default: 8
-  /// and 256.
+  /// Subvector length and centroids of embedding tables (fairseq iPQ's defaults). A width the
+  /// length does not divide takes its largest divisor below it (4 for a width of 128 and
+  /// blocks of 5). Default: 8 and 256.
   TORCH_ARG(int64_t, block_size_embedding) = 8;
   TORCH_ARG(int64_t, centroids_embedding) = 256;
   /// Each layer gets fewer centroids than n_subvectors / threshold (ClampNumCentroids in

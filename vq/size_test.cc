@@ -167,6 +167,20 @@ TEST(SizeTest, ConvolutionBlocksFallBackToADivisorOfTheKernel) {
   EXPECT_EQ(layers[2].block_size, 9);
 }
 
+// Tests that an embedding whose width the block size does not divide takes the largest
+// divisor below it: a width of 128 with blocks of 5 gets blocks of 4; 200 keeps 5.
+TEST(SizeTest, EmbeddingBlocksFallBackToADivisorOfTheWidth) {
+  const std::vector<ParameterShape> shapes = {{"narrow.weight", {1000, 128}, /*embedding=*/true},
+                                              {"wide.weight", {1000, 200}, /*embedding=*/true}};
+  MC_ASSERT_OK_AND_ASSIGN(
+      const std::vector<LayerQuantization> layers,
+      PlanLayers(shapes, VqSizeOptions().block_size_embedding(5).centroids_embedding(16)));
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_EQ(layers[0].block_size, 4);
+  EXPECT_EQ(layers[0].num_subvectors, 1000 * 128 / 4);
+  EXPECT_EQ(layers[1].block_size, 5);
+}
+
 // Tests that a layer the recipe cannot cut is reported by name.
 TEST(SizeTest, RejectsLayersThatDoNotDivide) {
   const std::vector<ParameterShape> parameters = {{"conv1.weight", {8, 3, 3, 3}},
