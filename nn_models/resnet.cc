@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "nn_models/batch_norm_relu.h"
 #include "nn_models/layers.h"
 #include "nn_models/weight_init.h"
 
@@ -28,14 +29,6 @@ ForwardGraphBuilder::Value DescribeShortcut(const torch::nn::Sequential& downsam
                      const std::string& prefix, ForwardGraphBuilder::Value x) {
   if (downsample.is_empty()) return x;
   return builder.Layer(prefix + "downsample.1", builder.Layer(prefix + "downsample.0", x));
-}
-
-// relu(out + shortcut), written over `out`, a BatchNorm's output. Neither BatchNorm nor the
-// addition keeps its output for the backward pass (ReLU keeps its own), so working in place,
-// as torchvision's ReLU(inplace=True) does, saves an allocation and a pass over memory per
-// operation; the values are the same.
-at::Tensor ResidualOutput(at::Tensor& out, const at::Tensor& shortcut) {
-  return out.add_(shortcut).relu_();
 }
 
 template <typename BlockImpl>
@@ -100,11 +93,9 @@ void BasicBlockImpl::pretty_print(std::ostream& stream) const {
          << ", stride=" << stride_ << ")";
 }
 
-// The ReLUs write over the BatchNorm outputs, as in ResidualOutput.
 at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
-  at::Tensor out = bn1_->forward(conv1_->forward(x)).relu_();
-  out = bn2_->forward(conv2_->forward(out));
-  return ResidualOutput(out, Shortcut(downsample_, x));
+  const at::Tensor out = BatchNormReLU(*bn1_, conv1_->forward(x));
+  return BatchNormReLU(*bn2_, conv2_->forward(out), Shortcut(downsample_, x));
 }
 
 ForwardGraphBuilder::Value BasicBlockImpl::DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
@@ -136,10 +127,9 @@ void BottleneckImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
-  at::Tensor out = bn1_->forward(conv1_->forward(x)).relu_();
-  out = bn2_->forward(conv2_->forward(out)).relu_();
-  out = bn3_->forward(conv3_->forward(out));
-  return ResidualOutput(out, Shortcut(downsample_, x));
+  at::Tensor out = BatchNormReLU(*bn1_, conv1_->forward(x));
+  out = BatchNormReLU(*bn2_, conv2_->forward(out));
+  return BatchNormReLU(*bn3_, conv3_->forward(out), Shortcut(downsample_, x));
 }
 
 ForwardGraphBuilder::Value BottleneckImpl::DescribeForward(ForwardGraphBuilder& builder, const std::string& prefix,
@@ -190,8 +180,7 @@ ResNetTrunk RegisterResNetTrunk(torch::nn::Module& model, const ResNetTrunkLayou
 }
 
 at::Tensor ResNetTrunkForward(ResNetTrunk& trunk, const at::Tensor& images, bool max_pool) {
-  // The ReLU writes over the BatchNorm output, as in ResidualOutput.
-  at::Tensor x = trunk.bn1->forward(trunk.conv1->forward(images)).relu_();
+  at::Tensor x = BatchNormReLU(*trunk.bn1, trunk.conv1->forward(images));
   if (max_pool) x = at::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2, /*padding=*/1);
   for (torch::nn::Sequential& layer : trunk.layers) x = layer->forward(x);
   x = at::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

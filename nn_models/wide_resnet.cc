@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "nn_models/batch_norm_relu.h"
 #include "nn_models/layers.h"
 #include "nn_models/weight_init.h"
 
@@ -35,8 +36,8 @@ void WideBasicBlockImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor WideBasicBlockImpl::forward(const at::Tensor& x) {
-  const at::Tensor activated = at::relu(bn1_->forward(x));
-  at::Tensor y = at::relu(bn2_->forward(conv1_->forward(activated)));
+  const at::Tensor activated = BatchNormReLU(*bn1_, x);
+  at::Tensor y = BatchNormReLU(*bn2_, conv1_->forward(activated));
   y = conv2_->forward(at::dropout(y, dropout_, is_training()));
   // The projection sees the pre-activated input, as in the authors' implementation.
   return y + (shortcut_.is_empty() ? x : shortcut_->forward(activated));
