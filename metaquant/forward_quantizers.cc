@@ -64,7 +64,7 @@ QuantizedWeight Quantize(ForwardQuantizer quantizer, int64_t bits, const at::Ten
 
 at::Tensor Calibration(ForwardQuantizer quantizer, const at::Tensor& weight) {
   const at::Tensor w = weight.detach();
-  if (quantizer == ForwardQuantizer::kBwn) return at::ones_like(w);
+  if (quantizer == ForwardQuantizer::kBwn) return (w.abs() <= 1).to(w.scalar_type());
   const at::Tensor t = at::tanh(w);
   return (1 - t * t) / t.abs().max();
 }

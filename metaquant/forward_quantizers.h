@@ -7,7 +7,9 @@
 //                    constant), Ŵ = 2 * round(W~ * n) / n - 1 with n = 2^k - 1 (ties to even):
 //                    values {-1, -1 + 2/n, ..., 1}; at 1 bit exactly ±1;
 //                    calibration (1 - tanh²(W)) / max|tanh(W)|.
-//   BWN (1 bit):     W~ = W, Ŵ = α sign(W) with α = mean|W| (a constant); calibration 1.
+//   BWN (1 bit):     W~ = W, Ŵ = α sign(W) with α = mean|W| (a constant); calibration
+//                    1{|W| <= 1}, the gate of its straight-through gradient (the reference
+//                    takes 1, see metaquant/README.md).
 //                    sign(0) is taken as +1 so that Ŵ always takes one of the two stored values.
 // Backward (straight-through): dŴ/dW~ is the identity scaled as the forward (2 for dorefa's
 // rounding on [0, 1], α for BWN), gated by |W~| <= 1, so the STE gradient of dorefa is
