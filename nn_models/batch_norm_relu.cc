@@ -114,11 +114,15 @@ MC_ROW_KERNEL void InputGradient(const float* __restrict dz, const float* __rest
   }
 }
 
-// Rows [0, rows) in one contiguous chunk per thread: the split, and so every sum, depends on
+// One contiguous chunk of rows per intra-op thread: the split, and so every sum, depends on
 // the thread count only.
+int64_t ChunkCount(int64_t rows) {
+  return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
+}
+
 template <typename ChunkFn>
 void ForEachChunk(int64_t rows, ChunkFn&& chunk_fn) {
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
+  const int64_t chunks = ChunkCount(rows);
   at::parallel_for(0, chunks, 1, [&](int64_t first_chunk, int64_t last_chunk) {
     for (int64_t chunk = first_chunk; chunk < last_chunk; ++chunk) {
       chunk_fn(chunk, rows * chunk / chunks, rows * (chunk + 1) / chunks);
@@ -130,14 +134,39 @@ void ForEachChunk(int64_t rows, ChunkFn&& chunk_fn) {
 // [chunks, 2, channels] double tensor, added up in a fixed order afterwards.
 template <typename SumFn>
 at::Tensor ChannelSums(int64_t rows, int64_t channels, SumFn&& sum_fn) {
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
-  at::Tensor partial = at::zeros({chunks, 2, channels}, at::kDouble);
+  at::Tensor partial = at::zeros({ChunkCount(rows), 2, channels}, at::kDouble);
   double* sums = partial.data_ptr<double>();
   ForEachChunk(rows, [&](int64_t chunk, int64_t begin, int64_t end) {
     double* first = sums + chunk * 2 * channels;
     sum_fn(begin, end, first, first + channels);
   });
   return partial.sum(0);  // [2, channels]
+}
+
+// Per-channel mean and (biased) variance of a batch, in double.
+struct BatchMoments {
+  at::Tensor mean;
+  at::Tensor var;
+};
+
+BatchMoments ComputeBatchMoments(const float* x, int64_t rows, int64_t channels) {
+  const at::Tensor origin = at::empty({channels}, at::kFloat);
+  std::copy(x, x + channels, origin.data_ptr<float>());
+  const at::Tensor sums = ChannelSums(rows, channels, [&](int64_t begin, int64_t end,
+                                                          double* sum1, double* sum2) {
+    ShiftedMoments(x, begin, end, channels, origin.data_ptr<float>(), sum1, sum2);
+  });
+  const at::Tensor shifted_mean = sums[0] / rows;
+  return {shifted_mean + origin.to(at::kDouble),
+          (sums[1] / rows - shifted_mean * shifted_mean).clamp_min(0)};
+}
+
+// BatchNorm's running averages, the variance unbiased.
+void UpdateRunningStatistics(const BatchMoments& moments, int64_t rows, double momentum,
+                             at::Tensor& running_mean, at::Tensor& running_var) {
+  const double unbiased = static_cast<double>(rows) / static_cast<double>(rows - 1);
+  running_mean.mul_(1 - momentum).add_(moments.mean.to(at::kFloat), momentum);
+  running_var.mul_(1 - momentum).add_(moments.var.to(at::kFloat) * unbiased, momentum);
 }
 
 class BatchNormReLUFunction : public torch::autograd::Function<BatchNormReLUFunction> {
@@ -150,19 +179,10 @@ class BatchNormReLUFunction : public torch::autograd::Function<BatchNormReLUFunc
     const int64_t channels = x.size(1);
     const int64_t rows = x.numel() / channels;
     const float* x_data = x.data_ptr<float>();
-    const at::Tensor origin = x.new_empty({channels});
-    std::copy(x_data, x_data + channels, origin.data_ptr<float>());
-    const at::Tensor moments = ChannelSums(rows, channels, [&](int64_t begin, int64_t end,
-                                                               double* sum1, double* sum2) {
-      ShiftedMoments(x_data, begin, end, channels, origin.data_ptr<float>(), sum1, sum2);
-    });
-    const at::Tensor shifted_mean = moments[0] / rows;
-    const at::Tensor var = (moments[1] / rows - shifted_mean * shifted_mean).clamp_min(0);
-    const at::Tensor mean = (shifted_mean + origin.to(at::kDouble)).to(at::kFloat);
-    const at::Tensor invstd = (var + eps).rsqrt().to(at::kFloat);
-    running_mean.mul_(1 - momentum).add_(mean, momentum);
-    const double unbiased = static_cast<double>(rows) / static_cast<double>(rows - 1);
-    running_var.mul_(1 - momentum).add_(var.to(at::kFloat) * unbiased, momentum);
+    const BatchMoments moments = ComputeBatchMoments(x_data, rows, channels);
+    const at::Tensor mean = moments.mean.to(at::kFloat);
+    const at::Tensor invstd = (moments.var + eps).rsqrt().to(at::kFloat);
+    UpdateRunningStatistics(moments, rows, momentum, running_mean, running_var);
 
     const at::Tensor scale = (weight * invstd).contiguous();
     const at::Tensor shift = (bias - mean * scale).contiguous();
