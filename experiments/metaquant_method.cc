@@ -47,6 +47,7 @@ ExperimentConfig MetaQuantDefaults(absl::string_view dataset) {
   m.set_meta_lr(1e-3);
   m.set_meta_hidden(100);
   m.set_meta_layers(3);
+  m.set_meta_bias(true);
   m.set_decay_meta_lr(true);
   m.set_look_ahead("paper");
   m.set_start_from("");
@@ -76,8 +77,10 @@ metaquant::MetaQuantOptions Options(const ExperimentConfig& config) {
       .bits(m.bits())
       .meta(m.meta() == "ste" ? std::nullopt
                               : std::optional<metaquant::MetaNetType>(*metaquant::ParseMetaNetType(m.meta())))
-      .meta_hidden(m.meta_hidden())
-      .meta_layers(m.meta_layers())
+      .meta_net(metaquant::MetaNetOptions()
+                    .hidden(m.meta_hidden())
+                    .num_layers(m.meta_layers())
+                    .multifc_bias(m.meta_bias()))
       .lr(config.training().lr())
       .optimizer(*metaquant::ParseBaseOptimizer(m.optimizer()))
       .meta_lr(m.meta_lr())

@@ -16,31 +16,40 @@
 namespace mc::metaquant {
 namespace {
 
-torch::nn::Linear LinearNoBias(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
 at::Tensor Column(const at::Tensor& values) { return values.detach().reshape({-1, 1}); }
 
-// The map x -> L_k(...L_1(x)) of bias-free linear layers 1 -> H -> ... -> 1 with no
-// nonlinearity, as the one scalar W_k···W_1 (0-d, differentiable in every weight). Applying it
-// to a layer's N weights costs N multiplications instead of N·H² through the layers, with the
-// same values and gradients up to float rounding.
-at::Tensor ComposedScale(const std::vector<torch::nn::Linear>& layers) {
-  at::Tensor product = layers.front()->weight;  // (H, 1)
-  for (size_t i = 1; i < layers.size(); ++i) product = layers[i]->weight.matmul(product);
-  return product.squeeze();  // (1, 1) -> 0-d
+// The map x -> L_k(...L_1(x)) of linear layers 1 -> H -> ... -> 1 with no nonlinearity is
+// x * scale + offset, with scale = W_k···W_1 and offset = the map at x = 0 (0-d tensors,
+// differentiable in every parameter). Applying it to a layer's N weights costs N
+// multiply-adds instead of N·H² through the layers, with the same values and gradients up to
+// float rounding.
+struct AffineMap {
+  at::Tensor scale;
+  at::Tensor offset;  ///< undefined when the layers have no bias
+};
+
+AffineMap Compose(const std::vector<torch::nn::Linear>& layers) {
+  at::Tensor scale = layers.front()->weight;  // (H, 1)
+  for (size_t i = 1; i < layers.size(); ++i) scale = layers[i]->weight.matmul(scale);
+  if (!layers.front()->options.bias()) return {scale.squeeze(), at::Tensor()};
+  at::Tensor offset = at::zeros({1, 1}, scale.options());
+  for (const torch::nn::Linear& layer : layers) offset = at::linear(offset, layer->weight, layer->bias);
+  return {scale.squeeze(), offset.squeeze()};
 }
 
 class FCGrad : public MetaNet {
  public:
   explicit FCGrad(int64_t hidden)
-      : first_(register_module("fc1", LinearNoBias(1, hidden))),
-        second_(register_module("fc2", LinearNoBias(hidden, 1))) {}
+      : first_(register_module("fc1", MakeLinear(1, hidden, /*bias=*/false))),
+        second_(register_module("fc2", MakeLinear(hidden, 1, /*bias=*/false))) {}
 
   at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
                      const at::Tensor& /*pre_quantized*/) override {
-    return grad.detach() * ComposedScale({first_, second_});
+    return grad.detach() * Compose({first_, second_}).scale;
   }
 
  private:
@@ -50,17 +59,20 @@ class FCGrad : public MetaNet {
 
 class MultiFC : public MetaNet {
  public:
-  MultiFC(int64_t hidden, int64_t num_layers) {
+  MultiFC(int64_t hidden, int64_t num_layers, bool bias) {
     for (int64_t i = 0; i < num_layers; ++i) {
       const int64_t in = i == 0 ? 1 : hidden;
       const int64_t out = i + 1 == num_layers ? 1 : hidden;
-      layers_.push_back(register_module(absl::StrCat("fc", i + 1), LinearNoBias(in, out)));
+      layers_.push_back(register_module(absl::StrCat("fc", i + 1), MakeLinear(in, out, bias)));
     }
   }
 
   at::Tensor Forward(const std::string& /*layer*/, const at::Tensor& grad,
                      const at::Tensor& pre_quantized) override {
-    return grad.detach() * (pre_quantized.detach() * ComposedScale(layers_));
+    const AffineMap map = Compose(layers_);
+    at::Tensor factor = pre_quantized.detach() * map.scale;
+    if (map.offset.defined()) factor = factor + map.offset;
+    return grad.detach() * factor;
   }
 
  private:
@@ -146,14 +158,16 @@ std::string MetaNetTypeName(MetaNetType type) {
   return "";
 }
 
-std::shared_ptr<MetaNet> CreateMetaNet(MetaNetType type, int64_t hidden, int64_t num_layers) {
+std::shared_ptr<MetaNet> CreateMetaNet(MetaNetType type, const MetaNetOptions& options) {
+  const int64_t hidden = options.hidden();
   TORCH_CHECK(hidden >= 1, "meta network: hidden size must be >= 1, got ", hidden);
-  TORCH_CHECK(num_layers >= 2, "meta network: MultiFC needs >= 2 layers, got ", num_layers);
+  TORCH_CHECK(options.num_layers() >= 2, "meta network: MultiFC needs >= 2 layers, got ",
+              options.num_layers());
   switch (type) {
     case MetaNetType::kFCGrad:
       return std::make_shared<FCGrad>(hidden);
     case MetaNetType::kMultiFC:
-      return std::make_shared<MultiFC>(hidden, num_layers);
+      return std::make_shared<MultiFC>(hidden, options.num_layers(), options.multifc_bias());
     case MetaNetType::kLSTMFC:
       return std::make_shared<LSTMFC>(hidden);
   }

@@ -6,19 +6,24 @@
 //   FC-Grad:  M = Linear(H -> 1)(Linear(1 -> H)(g))                     (2H parameters)
 //   MultiFC:  M = g * MLP(W~), Linear 1 -> H -> ... -> H -> 1 (num_layers layers)
 //   LSTMFC:   M = g * Linear(H -> 1, bias)(LSTM(1 -> H)(W~; state of the layer))
-// Linear layers have no bias and no nonlinearity between them (the reference's default, with
-// which FC-Grad and MultiFC are over-parameterised linear maps: they are computed as the
-// product of their weights, one scalar per call, instead of pushing N rows through H x H
-// layers). The LSTM keeps one hidden state per layer from one call to the next (detached:
-// truncated backpropagation of length 1).
+// There is no nonlinearity between the linear layers (the reference's default), so FC-Grad
+// and MultiFC are over-parameterised affine maps: they are computed as one scale (the
+// product of the weights) and one offset per call, instead of pushing N rows through H x H
+// layers. FC-Grad's layers have no bias (the reference's), so M = s * g. MultiFC's have
+// biases by default, M = g * (s * W~ + b), where the reference has none: without b, M is
+// proportional to W~, and with BWN (W~ = W) the step W - lr * M = W * (1 - lr * s * g)
+// cannot change a weight's sign unless it overshoots zero, so the binary weights stay those
+// of the float model (metaquant/README.md). The LSTM keeps one hidden state per layer from
+// one call to the next (detached: truncated backpropagation of length 1).
 //
 // Example:
-//   std::shared_ptr<MetaNet> meta = CreateMetaNet(MetaNetType::kMultiFC);
+//   std::shared_ptr<MetaNet> meta = CreateMetaNet(MetaNetType::kMultiFC, MetaNetOptions());
 //   at::Tensor meta_grad = meta->Forward("layer1.0.conv1", grad, pre_quantized);
 #ifndef MC_METAQUANT_META_NETS_H_
 #define MC_METAQUANT_META_NETS_H_
 
 #include <ATen/core/Tensor.h>
+#include <torch/arg.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
@@ -56,11 +61,19 @@ class MetaNet : public torch::nn::Module {
   virtual void LoadState(torch::serialize::InputArchive& /*archive*/) {}
 };
 
-/// A meta network with hidden size `hidden` (reference 100); `num_layers` linear layers for
-/// MultiFC (reference 3: 1 -> 100 -> 100 -> 1). Throws c10::Error if hidden < 1 or
-/// num_layers < 2.
-std::shared_ptr<MetaNet> CreateMetaNet(MetaNetType type, int64_t hidden = 100,
-                                       int64_t num_layers = 3);
+struct MetaNetOptions {
+  /// Hidden size. Default 100 (reference).
+  TORCH_ARG(int64_t, hidden) = 100;
+  /// Linear layers of MultiFC. Default 3 (reference: 1 -> 100 -> 100 -> 1).
+  TORCH_ARG(int64_t, num_layers) = 3;
+  /// Whether MultiFC's linear layers have biases (file comment). Default true; the
+  /// reference: false.
+  TORCH_ARG(bool, multifc_bias) = true;
+};
+
+/// A meta network of `type`. Throws c10::Error if options.hidden() < 1 or
+/// options.num_layers() < 2.
+std::shared_ptr<MetaNet> CreateMetaNet(MetaNetType type, const MetaNetOptions& options);
 
 }  // namespace mc::metaquant
 

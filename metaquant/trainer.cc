@@ -150,7 +150,7 @@ MetaQuantTrainer::MetaQuantTrainer(std::shared_ptr<nn_models::Classifier> model,
   }
   base_optimizer_ = MakeBaseOptimizer(options, model_->parameters());
   if (options.meta()) {
-    meta_ = CreateMetaNet(*options.meta(), options.meta_hidden(), options.meta_layers());
+    meta_ = CreateMetaNet(*options.meta(), options.meta_net());
     meta_optimizer_ = std::make_unique<torch::optim::Adam>(
         meta_->parameters(),
         torch::optim::AdamOptions(options.meta_lr()).weight_decay(options.meta_weight_decay()));

@@ -79,8 +79,9 @@ struct MetaQuantOptions {
   TORCH_ARG(int64_t, bits) = 1;
   /// The meta network; none trains the STE baseline. Default MultiFC.
   TORCH_ARG(std::optional<MetaNetType>, meta) = MetaNetType::kMultiFC;
-  TORCH_ARG(int64_t, meta_hidden) = 100;
-  TORCH_ARG(int64_t, meta_layers) = 3;
+  /// The meta network's hidden size, MultiFC's depth and whether its layers have biases
+  /// (MetaNetOptions in metaquant/meta_nets.h).
+  TORCH_ARG(MetaNetOptions, meta_net);
   /// Base learning rate. Default 1e-3 (reference).
   TORCH_ARG(double, lr) = 1e-3;
   TORCH_ARG(BaseOptimizer, optimizer) = BaseOptimizer::kSgd;
