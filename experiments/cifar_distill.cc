@@ -78,6 +78,12 @@ absl::Status Configure(ExperimentConfig& config) {
                                   {"registry", "distillation.registry", /*path=*/true},
                                   {"name", "distillation.name"}},
                                  config));
+  const DistillationConfig& d = config.distillation();
+  if (d.method() == "differentiable_quantization" && d.init_from().empty()) {
+    return absl::InvalidArgumentError(
+        "differentiable_quantization learns the points of a trained float model: give "
+        "--init_from=<float model file>");
+  }
   return FinishDistillationConfig(config);
 }
 

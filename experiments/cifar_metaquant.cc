@@ -25,6 +25,9 @@ ABSL_FLAG(std::optional<int32_t>, lr_decay_every, std::nullopt,
 ABSL_FLAG(std::optional<double>, meta_lr, std::nullopt, "Adam learning rate of the meta network.");
 ABSL_FLAG(std::optional<bool>, decay_meta_lr, std::nullopt,
           "Decay the meta network's learning rate too (the paper); false: the released code.");
+ABSL_FLAG(std::optional<bool>, meta_bias, std::nullopt,
+          "MultiFC's linear layers have biases (default true; false: the released code's, "
+          "with which BWN's weights cannot change sign).");
 ABSL_FLAG(std::optional<std::string>, look_ahead, std::nullopt, "paper (default: the paper's equation 6) | released (the released code's loop).");
 ABSL_FLAG(std::optional<std::string>, start_from, std::nullopt,
           "Float model file to start from (trained first when absent).");
@@ -42,6 +45,7 @@ absl::Status Configure(ExperimentConfig& config) {
                                   {"optimizer", "metaquant.optimizer"},
                                   {"meta_lr", "metaquant.meta_lr"},
                                   {"decay_meta_lr", "metaquant.decay_meta_lr"},
+                                  {"meta_bias", "metaquant.meta_bias"},
                                   {"look_ahead", "metaquant.look_ahead"},
                                   {"start_from", "metaquant.start_from", /*path=*/true}},
                                  config));

@@ -254,7 +254,8 @@ TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
 }
 
 // Tests that compress_torchscript trains a scripted model in float and quantizes it, then
-// product-quantizes that float model within the global fine-tuning steps asked for.
+// product-quantizes that float model within the global fine-tuning steps asked for, and
+// learns quantization points for it.
 TEST(GoodCommandLineTest, CompressTorchScriptQuantizesAndProductQuantizesAScript) {
   const std::string dir = FreshTestDirectory("compress_torchscript");
   const absl::StatusOr<ExitStatus> status = RunChild(
@@ -285,6 +286,21 @@ TEST(GoodCommandLineTest, CompressTorchScriptQuantizesAndProductQuantizesAScript
   ASSERT_TRUE(vq_summary.ok()) << vq_summary.status();
   EXPECT_THAT(*vq_summary, HasSubstr("\"method\": \"vq\""));
   EXPECT_THAT(*vq_summary, HasSubstr("\"max_train_batches\": 3"));
+
+  // Learned points (differentiable quantization) of that float model, 2 steps.
+  const absl::StatusOr<ExitStatus> dq = RunChild(
+      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
+       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=dq",
+       "--teacher=" + dir + "/float/model.mcm", "--bits=2", "--epochs=1", "--max_train_batches=2",
+       "--threads=1", "--output_dir=" + dir + "/dq"},
+      {"/dev/null", dir + "_dq_stderr"});
+  ASSERT_TRUE(dq.ok()) << dq.status();
+  EXPECT_TRUE(dq->exited && dq->code == 0)
+      << dq->ToString() << ": " << serialization::ReadFileToString(dir + "_dq_stderr").value_or("");
+  const absl::StatusOr<std::string> dq_summary = serialization::ReadFileToString(dir + "/dq/summary.json");
+  ASSERT_TRUE(dq_summary.ok()) << dq_summary.status();
+  EXPECT_THAT(*dq_summary, HasSubstr("\"method\": \"differentiable_quantization\""));
+  EXPECT_THAT(*dq_summary, HasSubstr("\"encoding\": \"learned_points\""));
 }
 
 // Tests that cifar_distill runs into an output directory whose parents do not exist yet

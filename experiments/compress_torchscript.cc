@@ -4,6 +4,10 @@
 //                   training (cifar_distill's "quantized" method over zero epochs); one
 //                   bucket per output channel unless --per_channel=false; biases and
 //                   normalization parameters stay float unless --quantize_vectors;
+//   --method=dq     post-training quantization on learned points: cifar_distill's
+//                   differentiable quantization of the float model (2^--bits points per
+//                   tensor in buckets of --bucket_size, moved by --epochs of gradient steps
+//                   on the distillation loss from the float model);
 //   --method=diffq | qat | lsq   cifar_diffq's methods, trained from the float weights;
 //   --method=vq     product quantization (cifar_vq) of the float model.
 //
@@ -34,10 +38,12 @@
 ABSL_DECLARE_FLAG(std::optional<std::string>, method);   // experiments/diffq_flags.cc
 ABSL_DECLARE_FLAG(std::optional<std::string>, teacher);  // experiments/vq_flags.cc
 ABSL_FLAG(std::optional<int32_t>, bucket_size, std::nullopt,
-          "ptq with --per_channel=false: weights sharing one scale (0: one per tensor; "
+          "ptq with --per_channel=false, dq: weights sharing one scale (0: one per tensor; "
           "default 256).");
 ABSL_FLAG(std::optional<bool>, quantize_vectors, std::nullopt,
           "ptq: quantize biases and normalization parameters too (default false).");
+ABSL_FLAG(std::optional<double>, points_lr, std::nullopt,
+          "dq: SGD learning rate of the points (default 1e-4, the reference's).");
 ABSL_FLAG(std::optional<bool>, per_channel, std::nullopt,
           "ptq: one bucket per output channel of each weight (default true); false: "
           "--bucket_size elements.");
@@ -49,12 +55,17 @@ using serialization::ExperimentConfig;
 
 std::string Method() { return absl::GetFlag(FLAGS_method).value_or("diffq"); }
 
+// cifar_distill's methods: "ptq" is its "quantized" method over zero epochs, "dq" its
+// differentiable quantization.
+bool IsDistillationMethod(const std::string& method) { return method == "ptq" || method == "dq"; }
+
 ExperimentConfig Defaults(absl::string_view dataset) {
   const std::string method = Method();
   if (method == "vq") return VqDefaults(dataset);
-  if (method != "ptq") return DiffqDefaults(dataset);
+  if (!IsDistillationMethod(method)) return DiffqDefaults(dataset);
   ExperimentConfig config = DistillationDefaults(dataset);
-  config.mutable_distillation()->set_method("quantized");
+  config.mutable_distillation()->set_method(method == "ptq" ? "quantized"
+                                                             : "differentiable_quantization");
   // Weights only, one scale per output channel, the usual choices for post-training
   // quantization: on a scripted MobileNetV2 (float 0.8315), 4-bit BatchNorm scales and
   // shifts and buckets of 256 gave 0.7413; weights only 0.7868; buckets of 9 (one per
@@ -68,14 +79,14 @@ ExperimentConfig Defaults(absl::string_view dataset) {
 std::string* FloatModelField(ExperimentConfig& config) {
   const std::string method = Method();
   if (method == "vq") return config.mutable_vq()->mutable_teacher();
-  if (method == "ptq") return config.mutable_distillation()->mutable_init_from();
+  if (IsDistillationMethod(method)) return config.mutable_distillation()->mutable_init_from();
   return config.mutable_quantization()->mutable_start_from();
 }
 
 absl::Status Configure(ExperimentConfig& config) {
   const std::string method = Method();
   MC_RETURN_IF_ERROR(serialization::CheckChoice("--method", method,
-                                                {"ptq", "diffq", "qat", "lsq", "vq"}));
+                                                {"ptq", "dq", "diffq", "qat", "lsq", "vq"}));
   if (!config.model().has_torchscript_file()) {
     return absl::InvalidArgumentError(
         "give the model as --model=<TorchScript file>, e.g. --model=$PWD/mobilenet_v2.pt "
@@ -94,13 +105,20 @@ absl::Status Configure(ExperimentConfig& config) {
         config));
     return FinishDistillationConfig(config);
   }
+  if (method == "dq") {
+    MC_RETURN_IF_ERROR(ApplyFlags({{"bits", "distillation.bits"},
+                                   {"bucket_size", "distillation.bucket_size"},
+                                   {"points_lr", "distillation.points_lr"}},
+                                  config));
+    return FinishDistillationConfig(config);
+  }
   return ApplyDiffqFlags(config);
 }
 
 MethodFactory Factory() {
   const std::string method = Method();
   if (method == "vq") return &MakeVqTraining;
-  if (method == "ptq") return &MakeDistillationTraining;
+  if (IsDistillationMethod(method)) return &MakeDistillationTraining;
   return &MakeQuantizationTraining;
 }
 
@@ -112,7 +130,7 @@ int main(int argc, char** argv) {
   experiments::ExperimentSpec spec;
   spec.name = "compress_torchscript";
   spec.description =
-      "Compresses a model written in Python (its TorchScript file): --method=ptq|diffq|qat|lsq|vq.";
+      "Compresses a model written in Python (its TorchScript file): --method=ptq|dq|diffq|qat|lsq|vq.";
   spec.default_dataset = "fashion_mnist";
   spec.defaults = &experiments::Defaults;
   spec.configure = &experiments::Configure;

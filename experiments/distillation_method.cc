@@ -79,13 +79,7 @@ absl::Status ValidateDistillationConfig(const DistillationConfig& d) {
   MC_RETURN_IF_ERROR(CheckRange("distillation.distill_weight", d.distill_weight(), Range::Closed(0, 1)));
   MC_RETURN_IF_ERROR(CheckChoice("distillation.kl_reduction", d.kl_reduction(), {"mean", "batchmean"}));
   MC_RETURN_IF_ERROR(CheckRange("distillation.points_lr", d.points_lr(), Range::LeftOpen(0, 1)));
-  MC_RETURN_IF_ERROR(CheckChoice("distillation.points_init", d.points_init(), {"quantiles", "uniform"}));
-  if (d.method() == "differentiable_quantization" && d.init_from().empty()) {
-    return absl::InvalidArgumentError(
-        "differentiable_quantization learns the points of a trained float model: give "
-        "--init_from=<float model file>");
-  }
-  return absl::OkStatus();
+  return CheckChoice("distillation.points_init", d.points_init(), {"quantiles", "uniform"});
 }
 
 }  // namespace

@@ -54,10 +54,6 @@ TEST(DistillationConfigTest, NamesTheFieldOutOfRange) {
   config.mutable_distillation()->set_distill_weight(1.5);
   EXPECT_THAT(FinishDistillationConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("distillation.distill_weight")));
-  config = SmallDistillationRun("differentiable_quantization");
-  config.mutable_distillation()->clear_init_from();
-  EXPECT_THAT(FinishDistillationConfig(config),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--init_from")));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <ATen/ops/zeros.h>
 #include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/csrc/jit/serialization/import.h>
@@ -159,7 +160,19 @@ void ScriptedModelImpl::train(bool on) {
 
 std::shared_ptr<torch::nn::Module> ScriptedModelImpl::clone(
     const c10::optional<c10::Device>& device) const {
-  auto script = std::make_unique<torch::jit::Module>(script_->deepcopy());
+  std::unique_ptr<torch::jit::Module> script;
+  {
+    // deepcopy clones every tensor; with autograd on, each parameter's copy would be a
+    // non-leaf result of the original, which gets no gradient of its own.
+    torch::NoGradGuard no_grad;
+    script = std::make_unique<torch::jit::Module>(script_->deepcopy());
+  }
+  const torch::jit::named_parameter_list originals = script_->named_parameters();
+  auto original = originals.begin();
+  for (const torch::jit::NameTensor& parameter : script->named_parameters()) {
+    parameter.value.requires_grad_((*original).value.requires_grad());
+    ++original;
+  }
   if (device.has_value()) script->to(*device);
   std::shared_ptr<ScriptedModelImpl> copy(new ScriptedModelImpl(std::move(script)));
   copy->train(is_training());

@@ -126,6 +126,22 @@ TEST(ScriptedModelTest, CloneSharesNoTensorWithTheOriginal) {
   EXPECT_EQ(copy->named_parameters().size(), model->named_parameters().size());
 }
 
+// Tests that a copy's parameters are leaves of their own: a backward pass through the copy
+// gives each of them a gradient.
+TEST(ScriptedModelTest, CloneParametersGetGradients) {
+  const auto [input, expected] = PythonForward();
+  std::shared_ptr<ScriptedModelImpl> model = LoadTestModel("scripted_residual_gelu.pt");
+  ASSERT_NE(model, nullptr);
+  std::shared_ptr<Classifier> copy = Clone(*model);
+  copy->forward(input).sum().backward();
+  for (const auto& parameter : copy->named_parameters()) {
+    SCOPED_TRACE(parameter.key());
+    EXPECT_TRUE(parameter.value().is_leaf());
+    ASSERT_TRUE(parameter.value().grad().defined());
+    EXPECT_GT(parameter.value().grad().abs().sum().item<double>(), 0.0);
+  }
+}
+
 TEST(ScriptedModelTest, SavedArchiveKeepsTheCurrentWeights) {
   const auto [input, expected] = PythonForward();
   std::shared_ptr<ScriptedModelImpl> model = LoadTestModel("scripted_residual_gelu.pt");
