@@ -147,6 +147,25 @@ absl::Status ApplyFlag(const FlagField& entry, ExperimentConfig& config) {
   return absl::InvalidArgumentError(absl::StrCat("--", entry.flag, ": ", status.message()));
 }
 
+// Every file or directory the configuration names, made absolute against the user's
+// directory (UserPath), whether it came from a flag or from --config. distillation.teacher is
+// left as it is: it may be a registry name (ResolveTeacher).
+void ResolveUserPaths(ExperimentConfig& config) {
+  const auto resolve = [](std::string* path) {
+    if (!path->empty()) *path = UserPath(*path);
+  };
+  resolve(config.mutable_output()->mutable_dir());
+  resolve(config.mutable_data()->mutable_data_dir());
+  if (config.model().has_torchscript_file()) resolve(config.mutable_model()->mutable_torchscript_file());
+  if (config.has_quantization()) resolve(config.mutable_quantization()->mutable_start_from());
+  if (config.has_distillation()) {
+    resolve(config.mutable_distillation()->mutable_init_from());
+    resolve(config.mutable_distillation()->mutable_registry());
+  }
+  if (config.has_metaquant()) resolve(config.mutable_metaquant()->mutable_start_from());
+  if (config.has_vq()) resolve(config.mutable_vq()->mutable_teacher());
+}
+
 }  // namespace
 
 bool ResumeRequested() { return absl::GetFlag(FLAGS_resume); }
@@ -211,11 +230,7 @@ absl::StatusOr<ExperimentConfig> ResolveExperimentConfig(absl::string_view exper
     config.mutable_output()->set_dir(absl::StrCat("runs/", experiment, "/", dataset, "_",
                                                   config.model().name(), "_", Timestamp()));
   }
-  config.mutable_output()->set_dir(UserPath(config.output().dir()));
-  if (!data->data_dir().empty()) data->set_data_dir(UserPath(data->data_dir()));
-  if (config.model().has_torchscript_file()) {
-    config.mutable_model()->set_torchscript_file(UserPath(config.model().torchscript_file()));
-  }
+  ResolveUserPaths(config);
   MC_RETURN_IF_ERROR(serialization::CheckChoice("data.dataset", dataset, data::DatasetNames()));
   MC_RETURN_IF_ERROR(serialization::ValidateExperimentConfig(config));
   return config;

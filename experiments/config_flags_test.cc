@@ -93,6 +93,30 @@ TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
               HasSubstr("cifar_vq"));
 }
 
+// Tests that the files a --config file names are taken from the user's directory, as the
+// same paths given as flags are; a registry name given as the teacher is left as it is.
+TEST(ConfigFlagsTest, RelativePathsOfTheConfigFileAreTheUsers) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  setenv("BUILD_WORKING_DIRECTORY", dir.c_str(), 1);
+  ASSERT_TRUE(serialization::WriteFileAtomically(
+                  dir + "/paths.textproto",
+                  "quantization { start_from: \"float/model.mcm\" }\n"
+                  "vq { teacher: \"teacher.mcm\" }\n"
+                  "metaquant { start_from: \"/abs/model.mcm\" }\n"
+                  "distillation { teacher: \"resnet56_run\" init_from: \"init.mcm\" }\n")
+                  .ok());
+  Parse({"--config=paths.textproto", "--output_dir=out"});
+  absl::StatusOr<ExperimentConfig> config =
+      ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->quantization().start_from(), dir + "/float/model.mcm");
+  EXPECT_EQ(config->vq().teacher(), dir + "/teacher.mcm");
+  EXPECT_EQ(config->metaquant().start_from(), "/abs/model.mcm");
+  EXPECT_EQ(config->distillation().init_from(), dir + "/init.mcm");
+  EXPECT_EQ(config->distillation().teacher(), "resnet56_run");
+  EXPECT_TRUE(config->distillation().registry().empty());
+}
+
 // Tests that the data-parallel flags fill the distributed section with defaults for the
 // others, and that a rank outside the world or an uneven split of the batch is refused.
 TEST(ConfigFlagsTest, DistributedFlagsFillTheSection) {
