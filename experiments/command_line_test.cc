@@ -253,54 +253,48 @@ TEST_P(BadCommandLineTest, FailsWithOneLineNamingTheMistake) {
   EXPECT_THAT(stderr_text, Not(HasSubstr("Exception raised from")));  // a LibTorch backtrace
 }
 
+// Runs compress_torchscript on the scripted test model with `flags` into `dir`; returns its
+// summary.json, or fails the test with the binary's stderr.
+std::string RunCompressTorchScript(const std::vector<std::string>& flags, const std::string& dir) {
+  std::vector<std::string> argv = {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
+                                   "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"),
+                                   "--threads=1", "--output_dir=" + dir};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const std::string stderr_path = dir + "_stderr";
+  const absl::StatusOr<ExitStatus> status = RunChild(argv, {"/dev/null", stderr_path});
+  EXPECT_TRUE(status.ok()) << status.status();
+  if (!status.ok()) return "";
+  EXPECT_TRUE(status->exited && status->code == 0)
+      << status->ToString() << ": " << serialization::ReadFileToString(stderr_path).value_or("");
+  const absl::StatusOr<std::string> summary = serialization::ReadFileToString(dir + "/summary.json");
+  EXPECT_TRUE(summary.ok()) << summary.status();
+  return summary.value_or("");
+}
+
 // Tests that compress_torchscript trains a scripted model in float and quantizes it, then
 // product-quantizes that float model within the global fine-tuning steps asked for, and
 // learns quantization points for it.
 TEST(GoodCommandLineTest, CompressTorchScriptQuantizesAndProductQuantizesAScript) {
   const std::string dir = FreshTestDirectory("compress_torchscript");
-  const absl::StatusOr<ExitStatus> status = RunChild(
-      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
-       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=ptq",
-       "--bits=4", "--epochs=1", "--max_train_batches=2", "--threads=1", "--output_dir=" + dir},
-      {"/dev/null", dir + "_stderr"});
-  ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_TRUE(status->exited && status->code == 0)
-      << status->ToString() << ": " << serialization::ReadFileToString(dir + "_stderr").value_or("");
+  const std::string summary =
+      RunCompressTorchScript({"--method=ptq", "--bits=4", "--epochs=1", "--max_train_batches=2"}, dir);
   EXPECT_TRUE(serialization::ReadFileToString(dir + "/float/model.mcm").ok());
-  const absl::StatusOr<std::string> summary = serialization::ReadFileToString(dir + "/summary.json");
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_THAT(*summary, HasSubstr("\"method\": \"quantized\""));
-  EXPECT_THAT(*summary, HasSubstr("\"torchscript_file\""));
+  EXPECT_THAT(summary, HasSubstr("\"method\": \"quantized\""));
+  EXPECT_THAT(summary, HasSubstr("\"torchscript_file\""));
 
   // Product quantization of that float model, its global fine-tuning limited to 3 steps.
-  const absl::StatusOr<ExitStatus> vq = RunChild(
-      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
-       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=vq",
-       "--teacher=" + dir + "/float/model.mcm", "--n_activations=8", "--finetune_steps=1",
-       "--global_finetune_steps=3", "--threads=1", "--output_dir=" + dir + "/vq"},
-      {"/dev/null", dir + "_vq_stderr"});
-  ASSERT_TRUE(vq.ok()) << vq.status();
-  EXPECT_TRUE(vq->exited && vq->code == 0)
-      << vq->ToString() << ": " << serialization::ReadFileToString(dir + "_vq_stderr").value_or("");
-  const absl::StatusOr<std::string> vq_summary = serialization::ReadFileToString(dir + "/vq/summary.json");
-  ASSERT_TRUE(vq_summary.ok()) << vq_summary.status();
-  EXPECT_THAT(*vq_summary, HasSubstr("\"method\": \"vq\""));
-  EXPECT_THAT(*vq_summary, HasSubstr("\"max_train_batches\": 3"));
+  const std::string teacher = "--teacher=" + dir + "/float/model.mcm";
+  const std::string vq = RunCompressTorchScript(
+      {"--method=vq", teacher, "--n_activations=8", "--finetune_steps=1", "--global_finetune_steps=3"},
+      dir + "/vq");
+  EXPECT_THAT(vq, HasSubstr("\"method\": \"vq\""));
+  EXPECT_THAT(vq, HasSubstr("\"max_train_batches\": 3"));
 
   // Learned points (differentiable quantization) of that float model, 2 steps.
-  const absl::StatusOr<ExitStatus> dq = RunChild(
-      {RunfilesPath("experiments/compress_torchscript"), "--dataset=synthetic",
-       "--model=" + RunfilesPath("nn_models/testdata/scripted_residual_gelu.pt"), "--method=dq",
-       "--teacher=" + dir + "/float/model.mcm", "--bits=2", "--epochs=1", "--max_train_batches=2",
-       "--threads=1", "--output_dir=" + dir + "/dq"},
-      {"/dev/null", dir + "_dq_stderr"});
-  ASSERT_TRUE(dq.ok()) << dq.status();
-  EXPECT_TRUE(dq->exited && dq->code == 0)
-      << dq->ToString() << ": " << serialization::ReadFileToString(dir + "_dq_stderr").value_or("");
-  const absl::StatusOr<std::string> dq_summary = serialization::ReadFileToString(dir + "/dq/summary.json");
-  ASSERT_TRUE(dq_summary.ok()) << dq_summary.status();
-  EXPECT_THAT(*dq_summary, HasSubstr("\"method\": \"differentiable_quantization\""));
-  EXPECT_THAT(*dq_summary, HasSubstr("\"encoding\": \"learned_points\""));
+  const std::string dq = RunCompressTorchScript(
+      {"--method=dq", teacher, "--bits=2", "--epochs=1", "--max_train_batches=2"}, dir + "/dq");
+  EXPECT_THAT(dq, HasSubstr("\"method\": \"differentiable_quantization\""));
+  EXPECT_THAT(dq, HasSubstr("\"encoding\": \"learned_points\""));
 }
 
 // Tests that cifar_distill runs into an output directory whose parents do not exist yet

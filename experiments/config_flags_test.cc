@@ -42,6 +42,17 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   return config;
 }
 
+// The test's temporary directory, made the directory the user runs the binary from.
+std::string UserDirectory() {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  setenv("BUILD_WORKING_DIRECTORY", dir.c_str(), 1);
+  return dir;
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  ASSERT_TRUE(serialization::WriteFileAtomically(path, text).ok()) << path;
+}
+
 void Parse(std::vector<std::string> arguments) {
   arguments.insert(arguments.begin(), "config_flags_test");
   std::vector<char*> argv;
@@ -53,13 +64,10 @@ void Parse(std::vector<std::string> arguments) {
 // the data set named by the file selects the defaults, and that relative paths are made
 // absolute against the directory the user ran from.
 TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
-  const std::string dir = std::getenv("TEST_TMPDIR");
-  setenv("BUILD_WORKING_DIRECTORY", dir.c_str(), 1);
-  ASSERT_TRUE(serialization::WriteFileAtomically(
-                  dir + "/run.textproto",
-                  "data { dataset: \"fashion_mnist\" augment: true }\n"
-                  "training { lr: 0.05 momentum: 0 epochs: 7 }\n")
-                  .ok());
+  const std::string dir = UserDirectory();
+  WriteFile(dir + "/run.textproto",
+            "data { dataset: \"fashion_mnist\" augment: true }\n"
+            "training { lr: 0.05 momentum: 0 epochs: 7 }\n");
   Parse({"--config=run.textproto", "--epochs=2", "--output_dir=out", "--seed=9"});
   absl::StatusOr<ExperimentConfig> config =
       ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
@@ -83,9 +91,7 @@ TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
   EXPECT_THAT(std::string(invalid.status().message()), HasSubstr("training.lr = -1"));
 
   // A configuration written for another experiment is refused.
-  ASSERT_TRUE(serialization::WriteFileAtomically(dir + "/other.textproto",
-                                                 "experiment: \"cifar_vq\"\n")
-                  .ok());
+  WriteFile(dir + "/other.textproto", "experiment: \"cifar_vq\"\n");
   Parse({"--config=other.textproto", "--lr=0.1"});
   EXPECT_THAT(std::string(ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults)
                               .status()
@@ -96,15 +102,12 @@ TEST(ConfigFlagsTest, FileOverridesDefaultsAndFlagsOverrideFile) {
 // Tests that the files a --config file names are taken from the user's directory, as the
 // same paths given as flags are; a registry name given as the teacher is left as it is.
 TEST(ConfigFlagsTest, RelativePathsOfTheConfigFileAreTheUsers) {
-  const std::string dir = std::getenv("TEST_TMPDIR");
-  setenv("BUILD_WORKING_DIRECTORY", dir.c_str(), 1);
-  ASSERT_TRUE(serialization::WriteFileAtomically(
-                  dir + "/paths.textproto",
-                  "quantization { start_from: \"float/model.mcm\" }\n"
-                  "vq { teacher: \"teacher.mcm\" }\n"
-                  "metaquant { start_from: \"/abs/model.mcm\" }\n"
-                  "distillation { teacher: \"resnet56_run\" init_from: \"init.mcm\" }\n")
-                  .ok());
+  const std::string dir = UserDirectory();
+  WriteFile(dir + "/paths.textproto",
+            "quantization { start_from: \"float/model.mcm\" }\n"
+            "vq { teacher: \"teacher.mcm\" }\n"
+            "metaquant { start_from: \"/abs/model.mcm\" }\n"
+            "distillation { teacher: \"resnet56_run\" init_from: \"init.mcm\" }\n");
   Parse({"--config=paths.textproto", "--output_dir=out"});
   absl::StatusOr<ExperimentConfig> config =
       ResolveExperimentConfig("cifar_baseline", "cifar10", &Defaults);
@@ -120,8 +123,8 @@ TEST(ConfigFlagsTest, RelativePathsOfTheConfigFileAreTheUsers) {
 // Tests that the data-parallel flags fill the distributed section with defaults for the
 // others, and that a rank outside the world or an uneven split of the batch is refused.
 TEST(ConfigFlagsTest, DistributedFlagsFillTheSection) {
-  const std::string dir = std::getenv("TEST_TMPDIR");
-  ASSERT_TRUE(serialization::WriteFileAtomically(dir + "/dist.textproto", "").ok());
+  const std::string dir = UserDirectory();
+  WriteFile(dir + "/dist.textproto", "");
   Parse({"--config=" + dir + "/dist.textproto", "--lr=0.1", "--batch_size=128", "--world_size=2",
          "--rank=1", "--master_port=29555"});
   absl::StatusOr<ExperimentConfig> config =
