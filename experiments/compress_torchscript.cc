@@ -64,8 +64,12 @@ ExperimentConfig Defaults(absl::string_view dataset) {
   if (method == "vq") return VqDefaults(dataset);
   if (!IsDistillationMethod(method)) return DiffqDefaults(dataset);
   ExperimentConfig config = DistillationDefaults(dataset);
-  config.mutable_distillation()->set_method(method == "ptq" ? "quantized"
-                                                             : "differentiable_quantization");
+  if (method == "dq") {
+    // Learned points quantize every tensor, in buckets (the reference's choices).
+    config.mutable_distillation()->set_method("differentiable_quantization");
+    return config;
+  }
+  config.mutable_distillation()->set_method("quantized");
   // Weights only, one scale per output channel, the usual choices for post-training
   // quantization: on a scripted MobileNetV2 (float 0.8315), 4-bit BatchNorm scales and
   // shifts and buckets of 256 gave 0.7413; weights only 0.7868; buckets of 9 (one per
