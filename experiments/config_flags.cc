@@ -148,22 +148,27 @@ absl::Status ApplyFlag(const FlagField& entry, ExperimentConfig& config) {
 }
 
 // Every file or directory the configuration names, made absolute against the user's
-// directory (UserPath), whether it came from a flag or from --config. distillation.teacher is
-// left as it is: it may be a registry name (ResolveTeacher).
+// directory (UserPath), whether it came from a flag or from --config. Unset fields stay unset
+// (the recorded config, and so resuming, must not change). distillation.teacher is left as it
+// is: it may be a registry name (ResolveTeacher).
 void ResolveUserPaths(ExperimentConfig& config) {
   const auto resolve = [](std::string* path) {
     if (!path->empty()) *path = UserPath(*path);
   };
-  resolve(config.mutable_output()->mutable_dir());
-  resolve(config.mutable_data()->mutable_data_dir());
+  if (config.output().has_dir()) resolve(config.mutable_output()->mutable_dir());
+  if (config.data().has_data_dir()) resolve(config.mutable_data()->mutable_data_dir());
   if (config.model().has_torchscript_file()) resolve(config.mutable_model()->mutable_torchscript_file());
-  if (config.has_quantization()) resolve(config.mutable_quantization()->mutable_start_from());
-  if (config.has_distillation()) {
+  if (config.quantization().has_start_from()) {
+    resolve(config.mutable_quantization()->mutable_start_from());
+  }
+  if (config.distillation().has_init_from()) {
     resolve(config.mutable_distillation()->mutable_init_from());
+  }
+  if (config.distillation().has_registry()) {
     resolve(config.mutable_distillation()->mutable_registry());
   }
-  if (config.has_metaquant()) resolve(config.mutable_metaquant()->mutable_start_from());
-  if (config.has_vq()) resolve(config.mutable_vq()->mutable_teacher());
+  if (config.metaquant().has_start_from()) resolve(config.mutable_metaquant()->mutable_start_from());
+  if (config.vq().has_teacher()) resolve(config.mutable_vq()->mutable_teacher());
 }
 
 }  // namespace

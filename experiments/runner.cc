@@ -370,7 +370,7 @@ class ExperimentRun {
         metrics_path_(absl::StrCat(dir_, "/", kMetricsFile)),
         start_(start) {}
 
-  // Creates the output directory, clears what a killed run left there, writes the config.
+  // Creates the output directory and clears what a killed run left there.
   absl::Status PrepareOutputDir();
   // Sets the CPU threads and loads the data set (the held-out splits on rank 0 only).
   absl::Status LoadData();
@@ -378,7 +378,9 @@ class ExperimentRun {
   absl::Status BuildMethod(const MethodFactory& factory);
   // Loads rank 0's checkpoint into every rank when asked to resume and one exists.
   absl::Status Resume();
-  // Opens the metrics and events, aligns the ranks, and sets up the learning-rate schedule.
+  // Writes the config (once a resumed checkpoint has been accepted, so that a refused resume
+  // leaves the run's files as they were), opens the metrics and events, aligns the ranks, and
+  // sets up the learning-rate schedule.
   absl::Status StartTraining();
   // Trains one epoch, then evaluates it and writes its metrics and checkpoint (rank 0).
   absl::Status RunEpoch(int32_t epoch);
@@ -458,8 +460,7 @@ absl::Status ExperimentRun::PrepareOutputDir() {
   if (stale_files > 0) {
     log_ << "removed " << stale_files << " unfinished temporary files from " << dir_ << std::endl;
   }
-  return serialization::WriteFileAtomically(absl::StrCat(dir_, "/", kConfigFile),
-                                            serialization::ExperimentConfigToText(config_));
+  return absl::OkStatus();
 }
 
 absl::Status ExperimentRun::LoadData() {
@@ -548,6 +549,8 @@ absl::Status ExperimentRun::Resume() {
 
 absl::Status ExperimentRun::StartTraining() {
   if (rank_zero_) {
+    MC_RETURN_IF_ERROR(serialization::WriteFileAtomically(
+        absl::StrCat(dir_, "/", kConfigFile), serialization::ExperimentConfigToText(config_)));
     MC_RETURN_IF_ERROR(TruncateMetrics(metrics_path_, first_epoch_));
     // A new events file for every run, resumed or not (see runner.h).
     MC_ASSIGN_OR_RETURN(serialization::EventWriter writer,

@@ -365,17 +365,22 @@ TEST(RunnerTest, DiffQLogsSizeMeanBitsAndBitsPerLayer) {
   EXPECT_LE(epochs.back().extra().at("mean_bits"), last.max());
 }
 
-// Tests that resuming with another configuration is refused and names the problem.
+// Tests that resuming with another configuration is refused, names the problem, and leaves
+// the run's recorded config as it was.
 TEST(RunnerTest, ResumeRefusesAnotherConfig) {
   ExperimentConfig config = SmallRun("changed");
   RunOptions stop = QuietRun();
   stop.stop_after_epochs = 1;
   ASSERT_FALSE(RunExperiment(config, &Float, stop).ok());
+  const std::string config_path = config.output().dir() + "/config.textproto";
+  const absl::StatusOr<std::string> recorded = serialization::ReadFileToString(config_path);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
   config.mutable_training()->set_lr(0.2);
   RunOptions resume = QuietRun();
   resume.resume = true;
   EXPECT_THAT(RunExperiment(config, &Float, resume),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another configuration")));
+  EXPECT_THAT(serialization::ReadFileToString(config_path), IsOkAndHolds(*recorded));
 }
 
 // Tests that a run killed in the middle of writing its checkpoint resumes from the previous

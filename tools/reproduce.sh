@@ -13,6 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+for arg in "$@"; do
+  case "$arg" in -h|--help) exec python3 tools/reproduce.py --help ;; esac
+done
 binaries=$(python3 tools/reproduce.py --list_binaries "$@")
 targets=()
 for b in $binaries; do targets+=("//experiments:$b"); done
