@@ -9,6 +9,10 @@ another row's model (a teacher, a float starting point) wait for it. --jobs runs
 side by side, splitting the cores between them. --quick runs the tables' quick profile (tiny
 models, a few steps, their first seed) into a separate directory.
 
+The report covers every declared table, also with --only (tables whose runs are not there yet
+are shown as missing); the full profile's default report also rewrites the README's results
+blocks (results_report.py --readme).
+
 Usually started through tools/reproduce.sh, which builds the binaries first.
 """
 
@@ -33,12 +37,9 @@ class Run:
         self.table = table["id"]
         self.row = row["id"]
         self.seed = seed
-        self.binary = row.get("binary", table["binary"])
+        self.binary = results_report.run_binary(table, row)
         self.dir = results_report.run_dir(runs_root, self.table, self.row, seed)
-        self.flags = list(table["flags"]) + list(row["flags"])
-        if profile == "quick":
-            self.flags += list(table.get("quick_flags", [])) + list(row.get("quick_flags", []))
-        self.flags.append(f"--seed={seed}")
+        self.flags = results_report.run_flags(table, row, profile) + [f"--seed={seed}"]
         self.inputs = {}  # flag -> Run whose model file it takes
         self.profile = profile
 
@@ -271,6 +272,8 @@ def parse_args(argv):
                         "runs/reproduce_quick with --quick)")
     parser.add_argument("--report", help="where report.md and plots/ go (default docs/results, "
                         "or <runs>/report with --quick)")
+    parser.add_argument("--readme", help="the README whose results blocks the report rewrites "
+                        "(default README.md when the report goes to docs/results; empty: none)")
     parser.add_argument("--bin_dir", default="bazel-bin/experiments",
                         help="the directory holding the experiment binaries")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (cores split)")
@@ -284,8 +287,11 @@ def parse_args(argv):
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     args.profile = "quick" if args.quick else "full"
     args.runs = args.runs or ("runs/reproduce_quick" if args.quick else "runs/reproduce")
+    default_report = args.report is None and not args.quick
     args.report = args.report or (os.path.join(args.runs, "report") if args.quick
                                   else "docs/results")
+    if args.readme is None:
+        args.readme = "README.md" if default_report else ""
     return args
 
 
@@ -325,10 +331,10 @@ def main(argv):
     report_args = [f"--tables={args.tables}", f"--runs={args.runs}", f"--out={args.report}",
                    f"--profile={args.profile}",
                    "--command=tools/reproduce.sh " + " ".join(argv)]
-    if args.only:
-        report_args.append(f"--only={args.only}")
-    results_report.main(report_args)
-    return 1 if failed else 0
+    if args.readme:
+        report_args.append(f"--readme={args.readme}")
+    report_status = results_report.main(report_args)
+    return 1 if failed or report_status else 0
 
 
 if __name__ == "__main__":

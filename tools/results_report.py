@@ -3,7 +3,7 @@
 
     python3 tools/results_report.py --tables=TABLES.json --runs=RUNS --out=OUT \\
         [--profile=full|quick] [--only=TABLE,...] [--command="COMMAND THAT MADE THE RUNS"] \\
-        [--date=DATE]
+        [--date=DATE] [--readme=README.md]
 
 The tables file declares the results tables: for each, the experiment binary, its shared
 flags, the seeds, the summary.json keys shown as columns and one row per configuration (its
@@ -15,12 +15,18 @@ the runner writes reproduce.json: the table, row, seed, binary, arguments, profi
 machine of the run.
 
 OUT/report.md gives, for each table, the mean ± sample standard deviation of every column
-over the seeds that completed, with the per-seed values, the mean wall time, and each row's
+over the seeds that completed, with the per-seed values, the median wall time, and each row's
 difference from the table's first row; its header names the machines the runs were made on.
 A run without a summary.json is shown as missing, and listed at the end, rather than failing
 the report. OUT/plots/ receives accuracy (or perplexity) against model size over all tables,
 and each table's training curves. The SVG is written by hand, so that the report needs
 nothing but Python's standard library.
+
+With --readme, the README's results tables are rewritten from the same results: every block
+between the lines `<!-- results:ID -->` and `<!-- end results:ID -->` receives table ID of the
+report (mean ± standard deviation, per-seed values of its quality column, the difference from
+the first row), a line naming the report and the command, and each row's command. The rest of
+the README is left as it is, as are the blocks of tables not reported or with missing runs.
 
 The same inputs give the same output, byte for byte, but for the date line (--date fixes it).
 load_tables, run_seeds and run_dir are shared with the runner; importing this module has no
@@ -124,6 +130,18 @@ def run_seeds(table, row, profile):
     if profile != "quick":
         return seeds
     return [seed for seed in seeds if seed in table["quick_seeds"]] or seeds[:1]
+
+
+def run_binary(table, row):
+    return row.get("binary", table["binary"])
+
+
+def run_flags(table, row, profile):
+    """A row's flags in a profile, but for --seed and the flags of its inputs."""
+    flags = list(table["flags"]) + list(row["flags"])
+    if profile == "quick":
+        flags += list(table.get("quick_flags", [])) + list(row.get("quick_flags", []))
+    return flags
 
 
 def run_dir(runs, table_id, row_id, seed):
@@ -447,6 +465,7 @@ class Options:
     only: list  # the ids of the tables reported; [] for all
     command: str | None
     date: str
+    readme: str | None = None  # the README whose results blocks are rewritten
 
 
 def render_report(tables, results, options, plots):
@@ -471,7 +490,10 @@ def render_header(tables, runs, options):
         f"- Tables: {code(options.tables_path)}, {plural(len(tables), 'table')}",
         f"- Runs: {code(options.runs)}, {len(completed)} of {len(runs)} completed",
     ]
-    return "\n".join(lines + render_machines(completed)) + "\n"
+    note = ["", "Wall times are those of the runs as they ran, one after another or side by "
+            "side (`--jobs`), with whatever else the machine was doing: they tell how long a "
+            "table takes, not how fast a method is (the benchmarks under `benchmarks/` do)."]
+    return "\n".join(lines + render_machines(completed) + note) + "\n"
 
 
 def profile_note(runs, profile):
@@ -530,6 +552,7 @@ def render_table_section(table, results, profile, plot_links):
     lines += render_rows_of_their_own(results)
     lines += render_markdown_table(table, results)
     lines += render_differences(table, results)
+    lines += render_commands(table, profile)
     return "\n".join(lines + image_lines(plot_links))
 
 
@@ -545,6 +568,18 @@ def render_rows_of_their_own(results):
     return [f"Rows with their own binary or seeds: {'; '.join(notes)}.", ""] if notes else []
 
 
+def render_commands(table, profile):
+    """Each row's command: `bazel run //experiments:<binary> --` followed by these flags."""
+    lines = ["Each row runs `bazel run //experiments:<binary> -- <flags> --seed=<seed>`; "
+             "`<row>` stands for the model file of that row's run of the same seed (or of its "
+             "first):", ""]
+    for row in table["rows"]:
+        flags = run_flags(table, row, profile)
+        flags += [f"{flag}=<{source}>" for flag, source in sorted(row["inputs"].items())]
+        lines.append(f"- {row['label']}: {code(' '.join([run_binary(table, row)] + flags))}")
+    return lines + [""]
+
+
 def join_seeds(seeds):
     return ", ".join(str(seed) for seed in seeds)
 
@@ -553,11 +588,11 @@ def render_markdown_table(table, results):
     columns = table["columns"]
     show_wall = WALL_SECONDS not in columns
     headings = ["row"] + [COLUMNS[column].heading for column in columns]
-    headings += ["mean wall (s)"] if show_wall else []
+    headings += ["median wall (s)"] if show_wall else []
     lines = [markdown_row(headings), markdown_row(["---"] + ["---:"] * (len(headings) - 1))]
     for result in results:
         cells = [result.row["label"]] + [format_cell(column, result) for column in columns]
-        cells += [format_mean_wall(result)] if show_wall else []
+        cells += [format_median_wall(result)] if show_wall else []
         lines.append(markdown_row(cells))
     return lines + [""]
 
@@ -591,11 +626,12 @@ def format_seed(run, column, decimals):
     return "n/a" if value is None else format_number(value, decimals, COLUMNS[column].suffix)
 
 
-def format_mean_wall(result):
+def format_median_wall(result):
+    """The median: one run slowed by other work on the machine moves it least."""
     if not result.completed_runs():
         return "missing"
-    stats = describe(result.values(WALL_SECONDS))
-    return "n/a" if stats is None else format_number(stats.mean, 0)
+    walls = result.values(WALL_SECONDS)
+    return format_number(statistics.median(walls), 0) if walls else "n/a"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -632,16 +668,20 @@ def render_differences(table, results):
 
 
 def describe_difference(difference, result, first):
-    name = COLUMNS[difference.column].heading
+    return f"{COLUMNS[difference.column].heading} {difference_value(difference, result, first)}"
+
+
+def difference_value(difference, result, first):
+    """"-0.70 points", "+9.90%", or why there is none."""
     stats = describe(result.values(difference.column))
     base = describe(first.values(difference.column))
     if base is None:
-        return f"{name} n/a (the first row has none)"
+        return "n/a (the first row has none)"
     if stats is None:
-        return f"{name} n/a (no completed run)"
+        return "n/a (no completed run)"
     if difference.relative and base.mean == 0:
-        return f"{name} n/a (the first row's is 0)"
-    return f"{name} {format_signed(difference.of(stats.mean, base.mean), 2)}{difference.unit}"
+        return "n/a (the first row's is 0)"
+    return f"{format_signed(difference.of(stats.mean, base.mean), 2)}{difference.unit}"
 
 
 def render_missing(tables, results, runs):
@@ -663,6 +703,90 @@ def plural(count, noun):
 def code(text):
     """A markdown code span holding the text (which may hold single backquotes)."""
     return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+# The README's results blocks.
+
+README_BLOCK_START = re.compile(r"^<!-- results:(?P<id>[^ ]*) -->$", re.M)
+
+
+def update_readme(path, declared_ids, tables, results, report_path, command, profile):
+    """Rewrites the README's results blocks of the reported tables whose every run completed;
+    returns what it did to each block ({table id: note})."""
+    text = read_text(path)
+    reported = {table["id"]: table for table in tables}
+    report_link = os.path.relpath(report_path, os.path.dirname(os.path.abspath(path)))
+    parts, notes = [], {}
+    copied_to = block_end = 0  # text[:copied_to] is in parts; the last block ends at block_end
+    for start in README_BLOCK_START.finditer(text):
+        table_id = start["id"]
+        if start.start() < block_end:
+            raise ReportError(f"{path}: <!-- results:{table_id} --> is inside another block")
+        if table_id not in declared_ids:
+            raise ReportError(f"{path}: the block <!-- results:{table_id} --> names no declared "
+                              f"table (tables: {', '.join(declared_ids)})")
+        end_marker = f"<!-- end results:{table_id} -->"
+        end = re.compile(f"^{re.escape(end_marker)}$", re.M).search(text, start.end())
+        if end is None:
+            raise ReportError(f"{path}: <!-- results:{table_id} --> has no line {end_marker}")
+        block_end = end.end()
+        if table_id not in reported:
+            continue
+        missing = sum(not run.completed for result in results[table_id] for run in result.runs)
+        if missing:
+            notes[table_id] = f"left as it was ({plural(missing, 'run')} missing)"
+            continue
+        parts += [text[copied_to:start.end() + 1],
+                  render_readme_block(reported[table_id], results[table_id], report_link,
+                                      command, profile)]
+        copied_to = end.start()
+        notes[table_id] = "rewritten"
+    write_text_atomically(path, "".join(parts) + text[copied_to:])
+    return notes
+
+
+def render_readme_block(table, results, report_link, command, profile):
+    """The table of the README: the quality column with its per-seed values, the others as
+    mean ± std, and the difference from the first row."""
+    columns = table["columns"]
+    differences = sorted((entry for entry in DIFFERENCES if entry.column in columns),
+                         key=lambda entry: columns.index(entry.column))[:1]
+    headings = ["row"] + [COLUMNS[column].heading for column in columns]
+    headings += [f"against {results[0].row['label']}" for _ in differences]
+    lines = [markdown_row(headings), markdown_row(["---"] + ["---:"] * (len(headings) - 1))]
+    for index, result in enumerate(results):
+        cells = [result.row["label"]]
+        cells += [format_cell(column, result) if column in PER_SEED_COLUMNS
+                  else format_summary(column, result) for column in columns]
+        cells += ["" if index == 0 else difference_value(entry, result, results[0])
+                  for entry in differences]
+        lines.append(markdown_row(cells))
+    seeds = sorted({run.seed for result in results for run in result.runs})
+    source = f"From [{report_link}]({report_link})"
+    source += f", made by {code(command)}" if command else ""
+    lines += ["", f"Mean ± standard deviation over seeds {join_seeds(seeds)}. {source}.", ""]
+    lines += render_commands(table, profile)
+    return "\n".join(lines[:-1]) + "\n"
+
+
+# The columns whose per-seed values the README shows.
+PER_SEED_COLUMNS = ("test_accuracy", "test_perplexity")
+
+
+def format_summary(column, result):
+    """'mean ± std' over the completed seeds, without the per-seed values."""
+    return format_cell(column, result).split(" (", 1)[0]
+
+
+def write_text_atomically(path, text):
+    """Writes a temporary file beside `path`, then renames it over `path`."""
+    temporary = f"{path}.tmp.{os.getpid()}"
+    write_text(temporary, text)
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        os.unlink(temporary)
+        raise ReportError(f"{path}: cannot be replaced: {error.strerror}") from None
 
 
 # SVG.
@@ -1049,7 +1173,8 @@ def select_tables(tables, only, path):
 def write_report(options, out):
     """Reads the tables and runs, writes report.md and the plots; returns the number of runs
     completed and of runs declared."""
-    tables = select_tables(load_tables(options.tables_path), options.only, options.tables_path)
+    declared = load_tables(options.tables_path)
+    tables = select_tables(declared, options.only, options.tables_path)
     results = load_results(tables, options.runs, options.profile)
     files, owners = make_plots(tables, results)
     make_directory(os.path.join(out, PLOTS_DIR))
@@ -1057,6 +1182,12 @@ def write_report(options, out):
         write_text(os.path.join(out, PLOTS_DIR, name), svg)
     report = render_report(tables, results, options, plot_links(owners, files))
     write_text(os.path.join(out, REPORT_FILE), report)
+    if options.readme:
+        notes = update_readme(options.readme, [table["id"] for table in declared], tables,
+                              results, os.path.join(out, REPORT_FILE), options.command,
+                              options.profile)
+        blocks = "; ".join(f"{table_id} {note}" for table_id, note in notes.items())
+        print(f"{options.readme}: results blocks: {blocks or 'none of the reported tables'}")
     runs = [run for rows in results.values() for result in rows for run in result.runs]
     return sum(run.completed for run in runs), len(runs)
 
@@ -1073,6 +1204,7 @@ def parse_args(argv):
                         help="comma-separated ids of the tables to report (default: all)")
     parser.add_argument("--command", help="the command that made the runs, for the header")
     parser.add_argument("--date", help="the generation date shown (default: now, UTC)")
+    parser.add_argument("--readme", help="a README whose results blocks are rewritten")
     return parser.parse_args(argv)
 
 
@@ -1081,7 +1213,8 @@ def main(argv=None):
     date = args.date or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M UTC")
     only = [table_id for table_id in args.only.split(",") if table_id]
-    options = Options(args.tables, args.runs, args.profile, only, args.command, date)
+    options = Options(args.tables, args.runs, args.profile, only, args.command, date,
+                      args.readme)
     try:
         completed, total = write_report(options, args.out)
     except ReportError as error:

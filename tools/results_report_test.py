@@ -213,6 +213,8 @@ class ReportTest(unittest.TestCase):
         self.assertIn("flags `--dataset=fashion_mnist --model=resnet20 --epochs=3 --epochs=1`",
                       report)
         self.assertIn("(but 4 runs made with profile 'full')", report)
+        self.assertIn("- float: `cifar_diffq --dataset=fashion_mnist --model=resnet20 --epochs=3 "
+                      "--method=float --epochs=1`\n", report)
         self.assertIn("None: every run has its summary.json.", report)
 
     def test_every_run_missing(self):
@@ -286,6 +288,106 @@ class ReportTest(unittest.TestCase):
                                     f"--out={self.out}"])
         self.assertEqual(code, 1)
         self.assertIn(f"{path}: field 'test_perplexity': 'high' is not a number", stderr)
+
+
+README = """# Project
+
+Results:
+
+<!-- results:cls -->
+an old table
+<!-- end results:cls -->
+
+Between the tables.
+
+<!-- results:lm -->
+<!-- end results:lm -->
+The end.
+"""
+
+
+class ReadmeTest(unittest.TestCase):
+    """--readme: the README's results blocks rewritten from the report's results."""
+
+    def setUp(self):
+        self.directory = temporary_directory()
+        self.addCleanup(shutil.rmtree, self.directory)
+        self.tables_path = os.path.join(self.directory, "tables.json")
+        self.runs = os.path.join(self.directory, "runs")
+        self.readme = os.path.join(self.directory, "README.md")
+        write_json(self.tables_path, TABLES)
+        write_runs(self.runs)
+        # Every run complete: the missing seed 3 of DiffQ at 0.90.
+        write_json(os.path.join(results_report.run_dir(self.runs, "cls", "diffq", 3),
+                                "summary.json"),
+                   dict(SUMMARIES[("cls", "diffq", 2)], seed=3, test_accuracy=0.90))
+
+    def update(self, readme_text, *extra):
+        """main's exit code and standard error after it ran on a README with that text."""
+        with open(self.readme, "w", encoding="utf-8") as file:
+            file.write(readme_text)
+        code, self.stdout, stderr = run_main([
+            f"--tables={self.tables_path}", f"--runs={self.runs}",
+            f"--out={os.path.join(self.directory, 'docs')}", f"--readme={self.readme}",
+            "--command=tools/reproduce.sh", *extra])
+        return code, stderr
+
+    def test_blocks_are_rewritten_and_the_rest_kept(self):
+        code, stderr = self.update(README)
+        self.assertEqual(code, 0, stderr)
+        text = read(self.readme)
+        self.assertTrue(text.startswith("# Project\n\nResults:\n\n<!-- results:cls -->\n"
+                                        "| row | test accuracy | size (MB) |"), text)
+        self.assertNotIn("an old table", text)
+        self.assertIn("\n<!-- end results:cls -->\n\nBetween the tables.\n\n"
+                      "<!-- results:lm -->\n| row |", text)
+        self.assertTrue(text.endswith("<!-- end results:lm -->\nThe end.\n"), text)
+        # Per-seed values of the quality column only; the difference from the first row.
+        self.assertIn("| float | 0.9100 ± 0.0100 (0.9000 / 0.9100 / 0.9200) | 1.000 ± 0.000 | "
+                      "1.0x ± 0.0x | 32.00 ± 0.00 |  |\n", text)
+        self.assertIn("| DiffQ, penalty 10 | 0.8900 ± 0.0100 (0.8800 / 0.8900 / 0.9000) | "
+                      "0.06250 ± 0.00000 | 16.0x ± 0.0x | 2.23 ± 0.12 | -2.00 points |\n", text)
+        self.assertIn("| DiffQ | 111.00 ± 1.41 (110.00 / 112.00) |", text)
+        self.assertIn("| +9.90% |\n", text)
+        self.assertIn("Mean ± standard deviation over seeds 1, 2, 3. From "
+                      "[docs/report.md](docs/report.md), made by `tools/reproduce.sh`.\n", text)
+        self.assertIn("\n- DiffQ, penalty 10: `cifar_diffq --dataset=fashion_mnist --model=resnet20 "
+                      "--epochs=3 --method=diffq --penalty=10 --teacher=<float>`\n"
+                      "<!-- end results:cls -->\n", text)
+        # Rewriting again changes nothing.
+        code, stderr = self.update(text)
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(read(self.readme), text)
+
+    def test_blocks_of_tables_not_reported_or_with_missing_runs_are_kept(self):
+        code, stderr = self.update(README, "--only=lm")
+        self.assertEqual(code, 0, stderr)
+        text = read(self.readme)
+        self.assertIn("<!-- results:cls -->\nan old table\n<!-- end results:cls -->", text)
+        self.assertIn("| DiffQ | 111.00 ± 1.41 (110.00 / 112.00) |", text)
+        os.remove(os.path.join(results_report.run_dir(self.runs, "cls", "diffq", 3),
+                               "summary.json"))
+        code, stderr = self.update(README)
+        self.assertEqual(code, 0, stderr)
+        self.assertIn("cls left as it was (1 run missing); lm rewritten", self.stdout)
+        self.assertIn("<!-- results:cls -->\nan old table\n<!-- end results:cls -->",
+                      read(self.readme))
+
+    def test_bad_blocks_are_errors_and_leave_the_readme(self):
+        cases = {
+            "unclosed": (README.replace("<!-- end results:lm -->\n", ""),
+                         "<!-- results:lm --> has no line <!-- end results:lm -->"),
+            "nested": (README.replace("an old table\n", "<!-- results:lm -->\n"),
+                       "<!-- results:lm --> is inside another block"),
+            "unknown": (README.replace("results:lm", "results:nope"),
+                        "the block <!-- results:nope --> names no declared table"),
+        }
+        for name, (text, message) in cases.items():
+            with self.subTest(name):
+                code, stderr = self.update(text)
+                self.assertEqual(code, 1)
+                self.assertIn(f"{self.readme}: {message}", stderr)
+                self.assertEqual(read(self.readme), text)
 
 
 class TablesFileTest(unittest.TestCase):
