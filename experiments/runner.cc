@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -137,8 +138,10 @@ void SetGeneratorState(const at::Tensor& state) {
   generator.set_state(state);
 }
 
-// The configuration a checkpoint records and must match to be resumed: how the ranks meet
-// (this process's rank, rank 0's address and port, the timeout) may change between launches.
+// The configuration a checkpoint records and must match to be resumed. What only says where
+// and with what a run executes may change between launches, e.g. on another machine: how the
+// ranks meet (this process's rank, rank 0's address and port, the timeout), the CPU threads
+// and the loader's workers.
 std::string CheckpointConfigText(ExperimentConfig config) {
   if (config.has_distributed()) {
     serialization::DistributedConfig& distributed = *config.mutable_distributed();
@@ -147,7 +150,20 @@ std::string CheckpointConfigText(ExperimentConfig config) {
     distributed.clear_master_port();
     distributed.clear_timeout_seconds();
   }
+  if (config.has_training()) config.mutable_training()->clear_threads();
+  if (config.has_data()) config.mutable_data()->clear_workers();
   return serialization::ExperimentConfigToText(config);
+}
+
+// Whether a checkpoint's recorded configuration is the run's (`run_text`, its
+// CheckpointConfigText). The recorded text is normalized the same way: earlier checkpoints
+// recorded the fields that no longer count.
+bool IsRunConfig(const std::string& recorded_text, const std::string& run_text) {
+  ExperimentConfig recorded;
+  if (!serialization::MergeExperimentConfigText(recorded_text, "checkpoint", recorded).ok()) {
+    return false;
+  }
+  return CheckpointConfigText(std::move(recorded)) == run_text;
 }
 
 // Where a checkpoint leaves a run: its completed epochs and the seconds spent on them, over
@@ -180,14 +196,14 @@ absl::StatusOr<CheckpointProgress> LoadCheckpoint(const std::string& bytes, cons
                                                   const std::string& config_text,
                                                   TrainingMethod& method) {
   CheckpointProgress progress;
-  std::string saved_config;
+  bool same_config = false;
   MC_RETURN_IF_ERROR(TorchCall(absl::StrCat("reading checkpoint ", path), [&] {
     torch::serialize::InputArchive archive;
     archive.load_from(bytes.data(), bytes.size());
     c10::IValue value;
     archive.read("config", value);
-    saved_config = value.toStringRef();
-    if (saved_config != config_text) return;
+    same_config = IsRunConfig(value.toStringRef(), config_text);
+    if (!same_config) return;
     archive.read("completed_epochs", value);
     progress.completed_epochs = static_cast<int32_t>(value.toInt());
     if (archive.try_read("wall_seconds", value)) progress.wall_seconds = value.toDouble();
@@ -198,7 +214,7 @@ absl::StatusOr<CheckpointProgress> LoadCheckpoint(const std::string& bytes, cons
     });
     SetGeneratorState(rng_state);
   }));
-  if (saved_config != config_text) {
+  if (!same_config) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot resume from ", path, ": it was written with another configuration (see ",
         kConfigFile, " next to it); use a new --output_dir or the same flags"));

@@ -383,6 +383,21 @@ TEST(RunnerTest, ResumeRefusesAnotherConfig) {
   EXPECT_THAT(serialization::ReadFileToString(config_path), IsOkAndHolds(*recorded));
 }
 
+// Tests that a run resumes with other threads and loader workers (another machine's), to the
+// model of an uninterrupted run.
+TEST(RunnerTest, ResumesWithOtherThreadsAndWorkers) {
+  ExperimentConfig config = SmallRun("other_threads");
+  RunOptions stop = QuietRun();
+  stop.stop_after_epochs = 1;
+  ASSERT_FALSE(RunExperiment(config, &Float, stop).ok());
+  config.mutable_training()->set_threads(config.training().threads() + 1);
+  config.mutable_data()->set_workers(config.data().workers() + 1);
+  const absl::StatusOr<ExperimentSummary> resumed =
+      RunExperiment(config, &Float, QuietRun(/*resume=*/true));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->epochs(), config.training().epochs());
+}
+
 // Tests that a run killed in the middle of writing its checkpoint resumes from the previous
 // one, and that the temporary files of the interrupted writes are deleted.
 TEST(RunnerTest, ResumesOverTheTemporaryFilesOfAKilledRun) {
