@@ -39,8 +39,11 @@ class Run:
         self.seed = seed
         self.binary = results_report.run_binary(table, row)
         self.dir = results_report.run_dir(runs_root, self.table, self.row, seed)
-        self.flags = results_report.run_flags(table, row, profile) + [f"--seed={seed}"]
-        self.inputs = {}  # flag -> Run whose model file it takes
+        # An evaluation's binary reads a model file: no seed, no training to resume.
+        self.evaluation = table["kind"] == results_report.EVALUATION
+        self.flags = results_report.run_flags(table, row, profile)
+        self.flags += [] if self.evaluation else [f"--seed={seed}"]
+        self.inputs = {}  # flag ("" for the positional model file) -> Run whose model it takes
         self.profile = profile
 
     @property
@@ -75,13 +78,17 @@ class Run:
 def plan_runs(tables, profile, runs_root):
     """Every declared run in dependency order (a row's inputs are declared before it)."""
     runs = []
+    by_row = {}  # (table id, row id) -> {seed: Run}
     for table in tables:
-        by_row = {}
         for row in table["rows"]:
             seeds = results_report.run_seeds(table, row, profile)
-            by_row[row["id"]] = {s: Run(table, row, s, profile, runs_root) for s in seeds}
-            for run in by_row[row["id"]].values():
-                for flag, source in row.get("inputs", {}).items():
+            row_runs = {s: Run(table, row, s, profile, runs_root) for s in seeds}
+            by_row[(table["id"], row["id"])] = row_runs
+            sources = {flag: (table["id"], source) for flag, source in row["inputs"].items()}
+            if "model" in row:
+                sources[""] = results_report.model_source(row)
+            for run in row_runs.values():
+                for flag, source in sources.items():
                     candidates = by_row[source]
                     run.inputs[flag] = candidates.get(run.seed, candidates[min(candidates)])
                 runs.append(run)
@@ -177,9 +184,16 @@ def write_declaration(run, machine_info):
 
 
 def command(run, bin_dir, threads, resume):
-    args = [os.path.join(bin_dir, run.binary)] + run.flags
-    args += [f"{flag}={source.model_file()}" for flag, source in sorted(run.inputs.items())]
-    args += [f"--threads={threads}", f"--output_dir={run.dir}"]
+    args = [os.path.join(bin_dir, results_report.binary_path(run.binary))]
+    args += [source.model_file() for flag, source in run.inputs.items() if not flag]
+    args += run.flags
+    args += [f"{flag}={source.model_file()}" for flag, source in sorted(run.inputs.items())
+             if flag]
+    if not any(flag.startswith("--threads=") for flag in run.flags):  # a declared one wins
+        args.append(f"--threads={threads}")
+    if run.evaluation:
+        return args + [f"--summary_json={run.summary_path()}"]
+    args.append(f"--output_dir={run.dir}")
     if resume:
         args.append("--resume")
     return args
@@ -274,14 +288,15 @@ def parse_args(argv):
                         "or <runs>/report with --quick)")
     parser.add_argument("--readme", help="the README whose results blocks the report rewrites "
                         "(default README.md when the report goes to docs/results; empty: none)")
-    parser.add_argument("--bin_dir", default="bazel-bin/experiments",
-                        help="the directory holding the experiment binaries")
+    parser.add_argument("--bin_dir", default="bazel-bin",
+                        help="where Bazel put the binaries (bazel-bin/<package>/<name>)")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (cores split)")
     parser.add_argument("--quick", action="store_true", help="the quick profile")
     parser.add_argument("--only", default="", help="comma-separated table ids (default: all)")
     parser.add_argument("--dry_run", action="store_true", help="print the runs, run nothing")
     parser.add_argument("--list_binaries", action="store_true",
-                        help="print the experiment binaries the selected tables run, and stop")
+                        help="print the Bazel targets of the binaries the selected tables run, "
+                        "and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -295,32 +310,41 @@ def parse_args(argv):
     return args
 
 
-def selected_tables(tables, only):
+def selected_runs(runs, tables, only):
+    """The runs of the tables `only` names (all if it is empty), and those whose models they
+    take from other tables."""
     if not only:
-        return tables
+        return runs
     wanted = only.split(",")
     known = {t["id"] for t in tables}
     unknown = [t for t in wanted if t not in known]
     if unknown:
         raise SystemExit(f"--only: unknown table(s) {', '.join(unknown)}; "
                          f"declared: {', '.join(sorted(known))}")
-    return [t for t in tables if t["id"] in wanted]
+    needed = set()
+    pending = [run for run in runs if run.table in wanted]
+    while pending:
+        run = pending.pop()
+        if run.name not in needed:
+            needed.add(run.name)
+            pending.extend(run.inputs.values())
+    return [run for run in runs if run.name in needed]
 
 
 def main(argv):
     args = parse_args(argv)
-    tables = selected_tables(results_report.load_tables(args.tables), args.only)
-    runs = plan_runs(tables, args.profile, args.runs)
+    tables = results_report.load_tables(args.tables)
+    runs = selected_runs(plan_runs(tables, args.profile, args.runs), tables, args.only)
     if args.list_binaries:
-        print("\n".join(sorted({run.binary for run in runs})))
+        print("\n".join(sorted({results_report.binary_label(run.binary) for run in runs})))
         return 0
     if args.dry_run:
         for run in runs:
             print(run.name, run.binary, " ".join(run.flags),
-                  " ".join(f"{f}=<{s.name}>" for f, s in run.inputs.items()))
+                  " ".join(f"{f or 'model'}=<{s.name}>" for f, s in run.inputs.items()))
         return 0
-    missing = sorted({r.binary for r in runs
-                      if not os.access(os.path.join(args.bin_dir, r.binary), os.X_OK)})
+    missing = sorted({results_report.binary_label(r.binary) for r in runs if not os.access(
+        os.path.join(args.bin_dir, results_report.binary_path(r.binary)), os.X_OK)})
     if missing:
         raise SystemExit(f"no executable {', '.join(missing)} in {args.bin_dir} "
                          "(tools/reproduce.sh builds them)")

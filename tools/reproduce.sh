@@ -8,7 +8,7 @@
 #   tools/reproduce.sh --only=diffq,vq     # some tables
 #   tools/reproduce.sh --quick             # tiny models, a few steps: runs/reproduce_quick
 #
-# Builds the experiment binaries the tables need, then runs tools/reproduce.py (its --help
+# Builds the binaries the tables need, then runs tools/reproduce.py (its --help
 # lists every option). The language-model tables read the KJV corpus (tools/make_kjv_corpus.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,7 @@ cd "$(dirname "$0")/.."
 for arg in "$@"; do
   case "$arg" in -h|--help) exec python3 tools/reproduce.py --help ;; esac
 done
-binaries=$(python3 tools/reproduce.py --list_binaries "$@")
-targets=()
-for b in $binaries; do targets+=("//experiments:$b"); done
+listed=$(python3 tools/reproduce.py --list_binaries "$@")
+mapfile -t targets <<<"$listed"
 bazel build "${targets[@]}"
 exec python3 tools/reproduce.py "$@"

@@ -41,6 +41,19 @@ with open(os.path.join(out, "summary.json"), "w") as f:
                "model_file": os.path.join(out, "model.mcm")}, f)
 '''
 
+# A stand-in for an evaluation binary (runtime:run_model): reads the model file given first,
+# writes the summary --summary_json names.
+FAKE_EVALUATOR = r'''#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_CALLS"], "a") as f:
+    f.write(json.dumps(args) + "\n")
+assert os.path.basename(args[0]) == "model.mcm", args
+out = [a.split("=", 1)[1] for a in args if a.startswith("--summary_json=")][0]
+with open(out, "w") as f:
+    json.dump({"test_accuracy": 0.75, "latency_ms_p50": 1.5, "float_path_latency_ms_p50": 3.0}, f)
+'''
+
 TABLES = {
     "tables": [{
         "id": "t",
@@ -66,11 +79,13 @@ class ReproduceTest(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR"))
         root = self.tmp.name
         self.bin_dir = os.path.join(root, "bin")
-        os.makedirs(self.bin_dir)
-        fake = os.path.join(self.bin_dir, "fake")
-        with open(fake, "w") as f:
-            f.write(FAKE_BINARY)
-        os.chmod(fake, os.stat(fake).st_mode | stat.S_IXUSR)
+        for path, text in (("experiments/fake", FAKE_BINARY),
+                           ("runtime/evaluate", FAKE_EVALUATOR)):
+            path = os.path.join(self.bin_dir, path)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
         self.tables = os.path.join(root, "tables.json")
         self.write_tables(TABLES)
         self.runs = os.path.join(root, "runs")
@@ -185,9 +200,41 @@ class ReproduceTest(unittest.TestCase):
     def test_refuses_an_unknown_table_and_a_missing_binary(self):
         with self.assertRaisesRegex(SystemExit, "unknown table.*nope"):
             self.reproduce("--only=nope")
-        os.remove(os.path.join(self.bin_dir, "fake"))
-        with self.assertRaisesRegex(SystemExit, "no executable fake"):
+        os.remove(os.path.join(self.bin_dir, "experiments", "fake"))
+        with self.assertRaisesRegex(SystemExit, "no executable //experiments:fake"):
             self.reproduce()
+
+    def test_an_evaluation_table_runs_on_the_models_of_another(self):
+        tables = json.loads(json.dumps(TABLES))
+        tables["tables"].append({
+            "id": "e", "title": "Evaluated", "kind": "evaluation", "binary": "//runtime:evaluate",
+            "seeds": [1, 2], "flags": ["--threads=1"],
+            "columns": ["test_accuracy", "latency_ratio"],
+            "rows": [{"id": "student", "label": "student, exact", "model": "t/student",
+                      "flags": ["--activations=float"]}]})
+        self.write_tables(tables)
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            reproduce.main([f"--tables={self.tables}", "--list_binaries", "--only=e"])
+        self.assertEqual(out.getvalue().split(), ["//experiments:fake", "//runtime:evaluate"])
+        # --only=e also runs the rows of t that it evaluates, and those they take.
+        code, _ = self.reproduce("--only=e")
+        self.assertEqual(code, 0)
+        calls = self.read_calls()
+        self.assertEqual(len(calls), 7)
+        summary = os.path.join(self.runs, "e", "student", "seed2", "summary.json")
+        # The table's --threads replaces the runner's share of the cores.
+        self.assertEqual(calls[-1], [f"{self.run_path('student', 2)}/model.mcm", "--threads=1",
+                                     "--activations=float", f"--summary_json={summary}"])
+        with open(os.path.join(self.report, "report.md")) as f:
+            report = f.read()
+        # 1.5 ms against 3.0 ms on the float path.
+        self.assertIn("| student, exact | 0.7500 ± 0.0000 (0.7500 / 0.7500) | "
+                      "0.50 ± 0.00 (0.50 / 0.50) |", report)
+        self.assertIn("- student, exact: `bazel run //runtime:evaluate -- <t/student> "
+                      "--threads=1 --activations=float`", report)
+        os.remove(summary)
+        self.reproduce("--only=e")
+        self.assertEqual(self.read_calls()[7:], [calls[-1]])  # run again, not resumed
 
 
 if __name__ == "__main__":

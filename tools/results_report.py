@@ -8,7 +8,10 @@
 The tables file declares the results tables: for each, the experiment binary, its shared
 flags, the seeds, the summary.json keys shown as columns and one row per configuration (its
 flags; `inputs`, flags that take the model file of an earlier row, such as a teacher; and,
-when they differ from the table's, its own binary and seeds).
+when they differ from the table's, its own binary and seeds). A table of kind "evaluation"
+runs a binary that reads a model file and writes a summary (runtime:run_model) instead of
+training: each row names, as `model`, the row of an earlier table ("table/row") whose model
+file of the same seed it evaluates.
 tools/reproduce.py runs every (row, seed) into RUNS/<table id>/<row id>/seed<N>/ (run_dir),
 where the binary writes summary.json when it completes and metrics.jsonl as it trains, and
 the runner writes reproduce.json: the table, row, seed, binary, arguments, profile and
@@ -57,10 +60,13 @@ TABLE_ID_PATTERN = re.compile(r"[a-z0-9_]+")
 ROW_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 # Fields of a table and of a row: name -> required.
-TABLE_FIELDS = {"id": True, "title": True, "binary": True, "seeds": True, "quick_seeds": False,
-                "flags": True, "quick_flags": False, "columns": True, "rows": True}
+TABLE_FIELDS = {"id": True, "title": True, "kind": False, "binary": True, "seeds": True,
+                "quick_seeds": False, "flags": True, "quick_flags": False, "columns": True,
+                "rows": True}
 ROW_FIELDS = {"id": True, "label": True, "binary": False, "seeds": False, "flags": True,
-              "quick_flags": False, "inputs": False}
+              "quick_flags": False, "inputs": False, "model": False}
+# What a table's binary does: train models (the experiments' flags) or evaluate model files.
+TRAINING, EVALUATION = "training", "evaluation"
 
 # What a float model's mean_bits is shown as: its summary.json says 0 (no quantized weight).
 FLOAT_MEAN_BITS = 32.0
@@ -84,11 +90,28 @@ COLUMNS = {
     "float_test_perplexity": Column("float test perplexity", 2),
     "model_size_mb": Column("size (MB)", None),
     "float_model_size_mb": Column("float size (MB)", None),
-    "compressed_file_bytes": Column("file bytes", 0),
+    "compressed_file_bytes": Column("compressed file bytes", 0),
     "compression_ratio": Column("ratio", 1, "x"),
     "mean_bits": Column("mean bits", 2),
     "epochs": Column("epochs", 0),
     WALL_SECONDS: Column("wall (s)", 0),
+    # runtime:run_model's summaries (runtime/run_summary.proto).
+    "float_path_test_accuracy": Column("float path accuracy", 4),
+    "weight_bytes": Column("weight bytes in memory", 0),
+    "file_bytes": Column("file bytes", 0),
+    "latency_ms_p50": Column("p50 ms", 3),
+    "float_path_latency_ms_p50": Column("float path p50 ms", 3),
+    "latency_ratio": Column("time / float path", 2),
+    "float_path_test_perplexity": Column("float path perplexity", 2),
+    "tokens_per_second": Column("tokens/s", 0),
+    "float_path_tokens_per_second": Column("float path tokens/s", 0),
+    "tokens_per_second_ratio": Column("tokens/s / float path", 2),
+}
+
+# Columns computed from other keys of a summary: {column: (numerator, denominator)}.
+RATIO_COLUMNS = {
+    "latency_ratio": ("latency_ms_p50", "float_path_latency_ms_p50"),
+    "tokens_per_second_ratio": ("tokens_per_second", "float_path_tokens_per_second"),
 }
 
 
@@ -115,7 +138,7 @@ def load_tables(path):
     if not isinstance(tables, list) or not tables:
         raise TablesError(f'{path}: field "tables" must be a non-empty list')
     for index, table in enumerate(tables):
-        check_table(table, index, path)
+        check_table(table, index, path, tables[:index])
     check_unique([table["id"] for table in tables], f"{path}: table id")
     return [with_defaults(table) for table in tables]
 
@@ -136,6 +159,17 @@ def run_binary(table, row):
     return row.get("binary", table["binary"])
 
 
+def binary_label(binary):
+    """The Bazel target of a declared binary: a bare name is one of //experiments."""
+    return binary if binary.startswith("//") else f"//experiments:{binary}"
+
+
+def binary_path(binary):
+    """Where Bazel builds a declared binary, relative to bazel-bin."""
+    package, _, name = binary_label(binary)[2:].partition(":")
+    return os.path.join(package, name)
+
+
 def run_flags(table, row, profile):
     """A row's flags in a profile, but for --seed and the flags of its inputs."""
     flags = list(table["flags"]) + list(row["flags"])
@@ -149,10 +183,13 @@ def run_dir(runs, table_id, row_id, seed):
     return os.path.join(runs, table_id, row_id, f"seed{seed}")
 
 
-def check_table(table, index, path):
+def check_table(table, index, path, earlier_tables=()):
     check_fields(table, TABLE_FIELDS, f"{path}: tables[{index}]")
     check_id(table, TABLE_ID_PATTERN, f"{path}: tables[{index}]")
     where = f"{path}: table {table['id']!r}"
+    if table.get("kind", TRAINING) not in (TRAINING, EVALUATION):
+        raise TablesError(f'{where}: field "kind" must be "{TRAINING}" or "{EVALUATION}", '
+                          f"not {table['kind']!r}")
     check_text(table, "title", where)
     check_text(table, "binary", where)
     check_seeds(table, "seeds", where)
@@ -160,10 +197,10 @@ def check_table(table, index, path):
     check_flags(table, "flags", where)
     check_flags(table, "quick_flags", where)
     check_columns(table, where)
-    check_rows(table, where)
+    check_rows(table, where, earlier_tables)
 
 
-def check_rows(table, where):
+def check_rows(table, where, earlier_tables):
     rows = table["rows"]
     if not isinstance(rows, list) or not rows:
         raise TablesError(f'{where}: field "rows" must be a non-empty list')
@@ -180,6 +217,7 @@ def check_rows(table, where):
         check_flags(row, "flags", row_where)
         check_flags(row, "quick_flags", row_where)
         check_inputs(row, row_ids[:index], row_ids, row_where)
+        check_model(table, row, earlier_tables, row_where)
 
 
 def check_inputs(row, earlier_ids, row_ids, where):
@@ -199,6 +237,34 @@ def check_inputs(row, earlier_ids, row_ids, where):
         else:
             problem = f"unknown row {source!r} (rows: {', '.join(row_ids)})"
         raise TablesError(f'{where}: field "inputs": {flag} refers to {problem}')
+
+
+def check_model(table, row, earlier_tables, where):
+    """An evaluation table's row names the row of an earlier table whose model it evaluates;
+    a training table's rows do not."""
+    evaluation = table.get("kind", TRAINING) == EVALUATION
+    if not evaluation:
+        if "model" in row:
+            raise TablesError(f'{where}: field "model" is for tables of kind "{EVALUATION}"')
+        return
+    if "model" not in row:
+        raise TablesError(f"{where}: missing field 'model' (the \"table/row\" it evaluates)")
+    source = row["model"]
+    table_id, _, row_id = source.partition("/") if isinstance(source, str) else ("", "", "")
+    earlier = {t.get("id"): t for t in earlier_tables}
+    if table_id not in earlier:
+        raise TablesError(f'{where}: field "model": {source!r} is not "table/row" of a table '
+                          f"declared before this one (tables: {', '.join(map(str, earlier))})")
+    row_ids = [r.get("id") for r in earlier[table_id]["rows"]]
+    if row_id not in row_ids:
+        raise TablesError(f'{where}: field "model": table {table_id!r} has no row {row_id!r} '
+                          f"(rows: {', '.join(row_ids)})")
+
+
+def model_source(row):
+    """(table id, row id) of the model an evaluation row evaluates."""
+    table_id, _, row_id = row["model"].partition("/")
+    return table_id, row_id
 
 
 def check_fields(record, fields, where):
@@ -266,6 +332,7 @@ def check_unique(values, what):
 
 
 def with_defaults(table):
+    table.setdefault("kind", TRAINING)
     table.setdefault("quick_seeds", table["seeds"][:1])
     table.setdefault("quick_flags", [])
     for row in table["rows"]:
@@ -336,6 +403,10 @@ def summary_value(summary, column, path):
     """The column's number in a summary, or None when absent. Float models have 32 bits."""
     if column == "mean_bits" and summary.get("method") == "float":
         return FLOAT_MEAN_BITS
+    if column in RATIO_COLUMNS:
+        numerator, denominator = (summary_value(summary, key, path)
+                                  for key in RATIO_COLUMNS[column])
+        return None if numerator is None or not denominator else numerator / denominator
     if column not in summary:
         return None
     return as_number(summary[column], f"{path}: field {column!r}")
@@ -569,14 +640,19 @@ def render_rows_of_their_own(results):
 
 
 def render_commands(table, profile):
-    """Each row's command: `bazel run //experiments:<binary> --` followed by these flags."""
-    lines = ["Each row runs `bazel run //experiments:<binary> -- <flags> --seed=<seed>`; "
-             "`<row>` stands for the model file of that row's run of the same seed (or of its "
-             "first):", ""]
+    """Each row's command line."""
+    evaluation = table["kind"] == EVALUATION
+    lines = ["Commands (`<table/row>` stands for the model file of that row's run of the same "
+             "seed):" if evaluation else
+             "Commands (`<row>` stands for the model file of that row's run of the same seed, "
+             "or of its first):", ""]
     for row in table["rows"]:
-        flags = run_flags(table, row, profile)
-        flags += [f"{flag}=<{source}>" for flag, source in sorted(row["inputs"].items())]
-        lines.append(f"- {row['label']}: {code(' '.join([run_binary(table, row)] + flags))}")
+        words = ["bazel", "run", binary_label(run_binary(table, row)), "--"]
+        words += [f"<{row['model']}>"] if evaluation else []
+        words += run_flags(table, row, profile)
+        words += [f"{flag}=<{source}>" for flag, source in sorted(row["inputs"].items())]
+        words += [] if evaluation else ["--seed=<seed>"]
+        lines.append(f"- {row['label']}: {code(' '.join(words))}")
     return lines + [""]
 
 
@@ -586,7 +662,7 @@ def join_seeds(seeds):
 
 def render_markdown_table(table, results):
     columns = table["columns"]
-    show_wall = WALL_SECONDS not in columns
+    show_wall = WALL_SECONDS not in columns and table["kind"] == TRAINING
     headings = ["row"] + [COLUMNS[column].heading for column in columns]
     headings += ["median wall (s)"] if show_wall else []
     lines = [markdown_row(headings), markdown_row(["---"] + ["---:"] * (len(headings) - 1))]
@@ -650,10 +726,18 @@ DIFFERENCES = [Difference("test_accuracy", " points", relative=False),
                Difference("test_perplexity", "%", relative=True)]
 
 
+def compared_columns(table):
+    """The Differences of a table's columns, in its order; none for evaluations, whose rows
+    evaluate different models."""
+    if table["kind"] == EVALUATION:
+        return []
+    return sorted((entry for entry in DIFFERENCES if entry.column in table["columns"]),
+                  key=lambda entry: table["columns"].index(entry.column))
+
+
 def render_differences(table, results):
     """Each row's mean against the first row's, for test accuracy and test perplexity."""
-    differences = sorted((entry for entry in DIFFERENCES if entry.column in table["columns"]),
-                         key=lambda entry: table["columns"].index(entry.column))
+    differences = compared_columns(table)
     if not differences or len(results) < 2:
         return []
     first = results[0]
@@ -749,8 +833,7 @@ def render_readme_block(table, results, report_link, command, profile):
     """The table of the README: the quality column with its per-seed values, the others as
     mean ± std, and the difference from the first row."""
     columns = table["columns"]
-    differences = sorted((entry for entry in DIFFERENCES if entry.column in columns),
-                         key=lambda entry: columns.index(entry.column))[:1]
+    differences = compared_columns(table)[:1]
     headings = ["row"] + [COLUMNS[column].heading for column in columns]
     headings += [f"against {results[0].row['label']}" for _ in differences]
     lines = [markdown_row(headings), markdown_row(["---"] + ["---:"] * (len(headings) - 1))]

@@ -213,8 +213,9 @@ class ReportTest(unittest.TestCase):
         self.assertIn("flags `--dataset=fashion_mnist --model=resnet20 --epochs=3 --epochs=1`",
                       report)
         self.assertIn("(but 4 runs made with profile 'full')", report)
-        self.assertIn("- float: `cifar_diffq --dataset=fashion_mnist --model=resnet20 --epochs=3 "
-                      "--method=float --epochs=1`\n", report)
+        self.assertIn("- float: `bazel run //experiments:cifar_diffq -- --dataset=fashion_mnist "
+                      "--model=resnet20 --epochs=3 --method=float --epochs=1 --seed=<seed>`\n",
+                      report)
         self.assertIn("None: every run has its summary.json.", report)
 
     def test_every_run_missing(self):
@@ -351,8 +352,9 @@ class ReadmeTest(unittest.TestCase):
         self.assertIn("| +9.90% |\n", text)
         self.assertIn("Mean ± standard deviation over seeds 1, 2, 3. From "
                       "[docs/report.md](docs/report.md), made by `tools/reproduce.sh`.\n", text)
-        self.assertIn("\n- DiffQ, penalty 10: `cifar_diffq --dataset=fashion_mnist --model=resnet20 "
-                      "--epochs=3 --method=diffq --penalty=10 --teacher=<float>`\n"
+        self.assertIn("\n- DiffQ, penalty 10: `bazel run //experiments:cifar_diffq -- "
+                      "--dataset=fashion_mnist --model=resnet20 --epochs=3 --method=diffq "
+                      "--penalty=10 --teacher=<float> --seed=<seed>`\n"
                       "<!-- end results:cls -->\n", text)
         # Rewriting again changes nothing.
         code, stderr = self.update(text)
@@ -453,6 +455,41 @@ class TablesFileTest(unittest.TestCase):
         rows.reverse()
         self.assert_invalid(tables, "row 'diffq': field \"inputs\": --teacher refers to row "
                                     "'float', which comes after it")
+
+    def test_evaluation_rows_name_a_model_of_an_earlier_table(self):
+        evaluation = {"id": "run", "title": "Run", "kind": "evaluation",
+                      "binary": "//runtime:run_model", "seeds": [1], "flags": [],
+                      "columns": ["test_accuracy", "latency_ratio"],
+                      "rows": [{"id": "exact", "label": "exact", "flags": [],
+                                "model": "cls/diffq"}]}
+        tables = copy.deepcopy(TABLES)
+        tables["tables"].append(evaluation)
+        loaded = self.load(tables)
+        self.assertEqual(results_report.model_source(loaded[2]["rows"][0]), ("cls", "diffq"))
+        self.assertEqual(loaded[0]["kind"], "training")
+        self.assertEqual(results_report.binary_path("//runtime:run_model"), "runtime/run_model")
+        self.assertEqual(results_report.binary_path("cifar_diffq"), "experiments/cifar_diffq")
+        cases = [
+            (["rows", 0, "model", "cls/nope"], "table 'cls' has no row 'nope'"),
+            (["rows", 0, "model", "run/exact"], "'run/exact' is not \"table/row\" of a table "
+                                                "declared before this one"),
+            (["rows", 0, "model", "diffq"], "'diffq' is not \"table/row\""),
+            (["kind", "scoring"], 'field "kind" must be "training" or "evaluation"'),
+        ]
+        for path, message in cases:
+            with self.subTest(message):
+                broken = copy.deepcopy(tables)
+                record = broken["tables"][2]
+                for key in path[:-2]:
+                    record = record[key]
+                record[path[-2]] = path[-1]
+                self.assert_invalid(broken, message)
+        missing = copy.deepcopy(tables)
+        del missing["tables"][2]["rows"][0]["model"]
+        self.assert_invalid(missing, "row 'exact': missing field 'model'")
+        training = copy.deepcopy(TABLES)
+        training["tables"][0]["rows"][0]["model"] = "lm/float"
+        self.assert_invalid(training, 'field "model" is for tables of kind "evaluation"')
 
     def test_duplicate_table_id(self):
         tables = copy.deepcopy(TABLES)
