@@ -755,7 +755,7 @@ absl::StatusOr<CompressedResult> ExperimentRun::CompressAndWrite(const std::stri
 absl::StatusOr<ExperimentSummary> ExperimentRun::CompressAndVerify() {
   const std::string model_path = absl::StrCat(dir_, "/", kModelFile);
   MC_ASSIGN_OR_RETURN(const CompressedResult compressed, CompressAndWrite(model_path));
-  MC_ASSIGN_OR_RETURN(const serialization::CompressedModel read_back,
+  MC_ASSIGN_OR_RETURN(serialization::CompressedModel read_back,
                       serialization::ReadModelFile(model_path));
   MC_ASSIGN_OR_RETURN(std::shared_ptr<nn_models::Classifier> restored,
                       model_io::BuildModel(read_back.model(), dataset_));
@@ -766,6 +766,10 @@ absl::StatusOr<ExperimentSummary> ExperimentRun::CompressAndVerify() {
       return restored->forward(ModelInput(images));
     });
   }));
+  // The file records what it was measured at (run_model reports it beside its own figure).
+  (*read_back.mutable_metrics())["test_accuracy"] = file_eval.accuracy;
+  if (text()) (*read_back.mutable_metrics())["test_perplexity"] = std::exp(file_eval.loss);
+  MC_RETURN_IF_ERROR(serialization::WriteModelFile(model_path, read_back));
 
   ExperimentSummary summary;
   summary.set_experiment(config_.experiment());

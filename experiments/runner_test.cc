@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -211,6 +212,10 @@ TEST(RunnerTest, WritesModelMetricsAndSummary) {
   EXPECT_EQ(model->method(), "float");
   EXPECT_EQ(model->model().name(), "lenet");
   EXPECT_EQ(model->model().in_channels(), 3);
+  // The file records the accuracy it was measured at (run_model reports it beside its own).
+  EXPECT_EQ(model->metrics().at("test_accuracy"), summary->test_accuracy());
+  EXPECT_EQ(static_cast<double>(std::filesystem::file_size(dir + "/model.mcm")),
+            static_cast<double>(summary->compressed_file_bytes()));
 
   absl::StatusOr<std::string> metrics = serialization::ReadFileToString(dir + "/metrics.jsonl");
   ASSERT_TRUE(metrics.ok());

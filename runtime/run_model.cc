@@ -171,6 +171,10 @@ void PrintSummary(const RunSummary& summary, std::ostream& out) {
       << bytes(summary.float_weight_bytes()) << "\n";
   out << "  file " << bytes(summary.file_bytes()) << " bytes, peak RSS "
       << bytes(summary.peak_rss_bytes()) << " bytes after the runtime's pass\n";
+  if (summary.recorded_test_accuracy() >= 0) {
+    out << "  the file records a test accuracy of " << std::setprecision(4)
+        << summary.recorded_test_accuracy() << " (on the whole test split)\n";
+  }
 }
 
 void PrintLanguageModelSummary(const LanguageModelRunSummary& summary, std::ostream& out) {
