@@ -13,8 +13,18 @@
 namespace mc::runtime {
 namespace {
 
-// Output rows per task when rows are split over threads.
-constexpr int64_t kRowGrain = 64;
+// Output rows per task when rows are split over threads: at least kMinRowsPerTask, and
+// enough for kMinMultipliesPerTask multiply-adds (some 10 us of work), so that a small
+// product runs on the calling thread rather than pay for waking another. Each wake-up is
+// a chance to wait for a core that another process holds: on a loaded 2-core machine a small
+// LSTM generated 25 tokens/s at two threads when its gate products were split too, against
+// 1,250 on one (runtime/README.md).
+constexpr int64_t kMinRowsPerTask = 64;
+constexpr int64_t kMinMultipliesPerTask = int64_t{1} << 18;
+
+int64_t RowGrain(int64_t batch, int64_t cols) {
+  return std::max(kMinRowsPerTask, kMinMultipliesPerTask / std::max<int64_t>(1, batch * cols));
+}
 // Floats in one decoded tile of the decode-then-multiply path: about 1 MB.
 constexpr int64_t kTileFloats = int64_t{1} << 18;
 
@@ -44,12 +54,12 @@ void MultiplyBlocked(const BlockedLevels& w, const float* x, int64_t batch, floa
                      Activations activations) {
   if (activations == Activations::kInt8) {
     const QuantizedActivations xq = QuantizeActivations(x, batch, w.cols, w.cols);
-    at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, w.rows, RowGrain(batch, w.cols), [&](int64_t begin, int64_t end) {
       GemmInt8(w, xq, y, w.rows, begin, end);
     });
     return;
   }
-  at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, w.rows, RowGrain(batch, w.cols), [&](int64_t begin, int64_t end) {
     GemmFloat(w, x, batch, w.cols, y, w.rows, begin, end);
   });
 }
@@ -69,7 +79,7 @@ CodebookIsa ActiveCodebookIsa() {
 
 void MultiplyCodebook(const CodebookMatrix& w, const float* x, int64_t batch, float* y) {
   const CodebookIsa isa = ActiveCodebookIsa();
-  at::parallel_for(0, w.rows, kRowGrain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, w.rows, RowGrain(batch, w.cols), [&](int64_t begin, int64_t end) {
     thread_local CodebookGemmWorkspace workspace;  // tables and panels, reused across calls
     CodebookGemm(w, x, batch, w.cols, y, w.rows, begin, end, isa, &workspace);
   });
