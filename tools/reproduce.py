@@ -6,12 +6,19 @@ reproduce.json beside the run's own outputs. A run whose summary.json exists and
 recorded declaration matches is skipped; one that was interrupted is continued with --resume;
 one declared differently since is moved aside (<dir>.replaced-<n>) and run again. Rows that take
 another row's model (a teacher, a float starting point) wait for it. --jobs runs that many
-side by side, splitting the cores between them. --quick runs the tables' quick profile (tiny
-models, a few steps, their first seed) into a separate directory.
+side by side, splitting the cores between them; evaluations (short runs of a model file) go
+first when their model is there. --quick runs the tables' quick profile (tiny models, a few
+steps, their first seed) into a separate directory.
 
-The report covers every declared table, also with --only (tables whose runs are not there yet
-are shown as missing); the full profile's default report also rewrites the README's results
-blocks (results_report.py --readme).
+Each complete run is archived in <report>/runs/<table>/<row>/seed<N>/: the files the report
+reads and the run's config, not its model file or log. The archive is small enough to commit
+beside the report, so that a full run can be spread over several machines or sessions: a run
+archived as declared counts as complete and is not made again, unless a run still to be made
+needs its model file (a teacher, a model to evaluate), which the archive does not keep.
+
+The report is written from the archive and covers every declared table, also with --only
+(tables whose runs are not there yet are shown as missing); the full profile's default report
+also rewrites the README's results blocks (results_report.py --readme).
 
 Usually started through tools/reproduce.sh, which builds the binaries first.
 """
@@ -20,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +36,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results_report  # noqa: E402  (tools/ is not a package)
 
 DEFAULT_TABLES = "experiments/results_tables.json"
+# What the archive keeps of a run: what the report reads, and the config the run recorded.
+ARCHIVED_FILES = (results_report.SUMMARY_FILE, results_report.METRICS_FILE,
+                  results_report.REPRODUCE_FILE, "config.textproto")
+# Instruction sets that decide which kernels LibTorch and the runtime take.
+REPORTED_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16")
 
 
 class Run:
@@ -70,6 +83,10 @@ class Run:
     def complete(self):
         return os.path.exists(self.summary_path())
 
+    def done_here(self):
+        """Complete in the runs directory as declared now: its model file is at hand."""
+        return self.complete() and recorded_declaration(self.dir) == self.declaration()
+
     def model_file(self):
         with open(self.summary_path()) as f:
             return json.load(f)["model_file"]
@@ -99,6 +116,7 @@ def machine():
     """The machine the runs execute on, as the report shows it."""
     return {
         "cpu": cpu_model(),
+        "cpu_flags": " ".join(cpu_flags()) or "none of " + " ".join(REPORTED_CPU_FLAGS),
         "cores": os.cpu_count(),
         "libtorch": package_version("libtorch1.13") or package_version("libtorch-dev"),
         "blas": blas_version(),
@@ -115,6 +133,19 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def cpu_flags():
+    """Which of REPORTED_CPU_FLAGS the CPU has."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in REPORTED_CPU_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
 
 
 def package_version(package):
@@ -146,8 +177,9 @@ def os_name():
     return platform.platform()
 
 
-def recorded_declaration(run):
-    path = os.path.join(run.dir, "reproduce.json")
+def recorded_declaration(directory):
+    """The declaration a run directory was made for (its reproduce.json), or None."""
+    path = os.path.join(directory, results_report.REPRODUCE_FILE)
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -168,10 +200,62 @@ def prepare(run):
     """'skip' when the run is done as declared, else 'resume' or 'start' (after clearing)."""
     if not os.path.isdir(run.dir):
         return "start"
-    if recorded_declaration(run) != run.declaration():
+    if recorded_declaration(run.dir) != run.declaration():
         print(f"{run.name}: declared differently since it ran; moved to {move_aside(run.dir)}")
         return "start"
     return "skip" if run.complete() else "resume"
+
+
+class Archive:
+    """The complete runs' ARCHIVED_FILES, in <root>/<table>/<row>/seed<N>/."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, run):
+        return results_report.run_dir(self.root, run.table, run.row, run.seed)
+
+    def holds(self, run):
+        """Whether the run is archived complete, as declared now."""
+        path = self.path(run)
+        return (os.path.exists(os.path.join(path, results_report.SUMMARY_FILE))
+                and recorded_declaration(path) == run.declaration())
+
+    def store(self, run):
+        """Archives a complete run, replacing what was archived for it (the swap of two
+        directories: an interruption leaves the old record or the new one, never a mix)."""
+        path = self.path(run)
+        staging, old = f"{path}.new", f"{path}.old"
+        for leftover in (staging, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        os.makedirs(staging)
+        for name in ARCHIVED_FILES:
+            if os.path.exists(os.path.join(run.dir, name)):
+                shutil.copyfile(os.path.join(run.dir, name), os.path.join(staging, name))
+        if os.path.exists(path):
+            os.rename(path, old)
+        os.rename(staging, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def store_missing(self, runs):
+        """Archives the runs complete here that the archive lacks (made before it existed, or
+        by a runner stopped before it could archive them)."""
+        for run in runs:
+            if run.done_here() and not self.holds(run):
+                self.store(run)
+
+
+def runs_to_make(runs, archive):
+    """The runs to execute, in order: those neither complete here nor archived as declared,
+    and the archived ones whose model files they need (the archive keeps no model)."""
+    needed = set()
+    for run in reversed(runs):  # a run's inputs come before it
+        done = run.done_here() or (archive is not None and archive.holds(run))
+        if run.name in needed or not done:
+            needed.add(run.name)
+            needed.update(source.name for source in run.inputs.values()
+                          if not source.done_here())
+    return [run for run in runs if run.name in needed]
 
 
 def write_declaration(run, machine_info):
@@ -202,9 +286,12 @@ def command(run, bin_dir, threads, resume):
 class Scheduler:
     """Starts runs whose inputs are complete, at most `jobs` at a time."""
 
-    def __init__(self, runs, bin_dir, jobs, machine_info):
-        self.pending = list(runs)
+    def __init__(self, runs, bin_dir, jobs, machine_info, archive):
+        # Stable sort: evaluations first among the runs that are ready, so that they use a
+        # model file while it is here (and they are short).
+        self.pending = sorted(runs, key=lambda run: not run.evaluation)
         self.bin_dir = bin_dir
+        self.archive = archive
         self.jobs = jobs
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self.machine = machine_info
@@ -259,6 +346,8 @@ class Scheduler:
             log.close()
             seconds = time.time() - started
             if process.returncode == 0 and run.complete():
+                if self.archive is not None:
+                    self.archive.store(run)
                 print(f"{run.name}: done in {seconds:.0f} s", flush=True)
             else:
                 self.failed.add(run.name)
@@ -286,6 +375,9 @@ def parse_args(argv):
                         "runs/reproduce_quick with --quick)")
     parser.add_argument("--report", help="where report.md and plots/ go (default docs/results, "
                         "or <runs>/report with --quick)")
+    parser.add_argument("--archive", help="where complete runs are archived and the report "
+                        "reads them (default <report>/runs; empty: none, the report reads "
+                        "--runs)")
     parser.add_argument("--readme", help="the README whose results blocks the report rewrites "
                         "(default README.md when the report goes to docs/results; empty: none)")
     parser.add_argument("--bin_dir", default="bazel-bin",
@@ -307,6 +399,8 @@ def parse_args(argv):
                                   else "docs/results")
     if args.readme is None:
         args.readme = "README.md" if default_report else ""
+    if args.archive is None:
+        args.archive = os.path.join(args.report, "runs")
     return args
 
 
@@ -328,6 +422,9 @@ def selected_runs(runs, tables, only):
         if run.name not in needed:
             needed.add(run.name)
             pending.extend(run.inputs.values())
+    # Evaluations of the selected models come along: they are short, and the models are here.
+    needed.update(run.name for run in runs if run.evaluation
+                  and all(source.name in needed for source in run.inputs.values()))
     return [run for run in runs if run.name in needed]
 
 
@@ -338,22 +435,32 @@ def main(argv):
     if args.list_binaries:
         print("\n".join(sorted({results_report.binary_label(run.binary) for run in runs})))
         return 0
+    archive = Archive(args.archive) if args.archive else None
+    if archive is not None and not args.dry_run:
+        archive.store_missing(runs)
+    to_make = runs_to_make(runs, archive)
     if args.dry_run:
+        making = {run.name for run in to_make}
         for run in runs:
-            print(run.name, run.binary, " ".join(run.flags),
+            print(run.name, "to make" if run.name in making else "complete", run.binary,
+                  " ".join(run.flags),
                   " ".join(f"{f or 'model'}=<{s.name}>" for f, s in run.inputs.items()))
         return 0
-    missing = sorted({results_report.binary_label(r.binary) for r in runs if not os.access(
+    missing = sorted({results_report.binary_label(r.binary) for r in to_make if not os.access(
         os.path.join(args.bin_dir, results_report.binary_path(r.binary)), os.X_OK)})
     if missing:
         raise SystemExit(f"no executable {', '.join(missing)} in {args.bin_dir} "
                          "(tools/reproduce.sh builds them)")
+    making = {run.name for run in to_make}
+    for run in runs:
+        if run.name not in making:
+            print(f"{run.name}: complete, skipped")
     started = time.time()
-    failed = Scheduler(runs, args.bin_dir, args.jobs, machine()).run_all()
-    print(f"{len(runs) - len(failed)} of {len(runs)} runs complete in "
-          f"{time.time() - started:.0f} s; {len(failed)} failed")
-    report_args = [f"--tables={args.tables}", f"--runs={args.runs}", f"--out={args.report}",
-                   f"--profile={args.profile}",
+    failed = Scheduler(to_make, args.bin_dir, args.jobs, machine(), archive).run_all()
+    print(f"{len(runs) - len(failed)} of {len(runs)} runs complete ({len(to_make)} made or "
+          f"resumed) in {time.time() - started:.0f} s; {len(failed)} failed")
+    report_args = [f"--tables={args.tables}", f"--runs={args.archive or args.runs}",
+                   f"--out={args.report}", f"--profile={args.profile}",
                    "--command=tools/reproduce.sh " + " ".join(argv)]
     if args.readme:
         report_args.append(f"--readme={args.readme}")

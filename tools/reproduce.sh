@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-runs the README's results tables as declared in experiments/results_tables.json (every
 # row over its seeds), skipping runs already complete, resuming interrupted ones, and writes
-# the report (mean ± std over seeds, per-seed values, the machine, wall times, plots).
+# the report (mean ± std over seeds, per-seed values, the machine, wall times, plots) from
+# the archive of complete runs beside it (docs/results/runs: what the report reads, no models).
 #
 #   tools/reproduce.sh                     # everything: runs/reproduce -> docs/results/report.md
 #   tools/reproduce.sh --jobs=2            # two runs side by side, one core each

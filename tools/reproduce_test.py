@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests of reproduce.py against a fake experiment binary: runs in dependency order with their
 inputs' model files, skipping complete runs, resuming interrupted ones, re-running those
-declared differently, failures that stop their dependents, and cores split between jobs.
+declared differently, failures that stop their dependents, cores split between jobs, and the
+archive of complete runs the report reads.
 
     python3 tools/reproduce_test.py
 
@@ -12,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -122,6 +124,23 @@ class ReproduceTest(unittest.TestCase):
     def run_path(self, row, seed):
         return os.path.join(self.runs, "t", row, f"seed{seed}")
 
+    def archive_path(self, row, seed, table="t"):
+        return os.path.join(self.report, "runs", table, row, f"seed{seed}")
+
+    def read_report(self):
+        with open(os.path.join(self.report, "report.md")) as f:
+            return f.read()
+
+    def with_evaluation_table(self):
+        tables = json.loads(json.dumps(TABLES))
+        tables["tables"].append({
+            "id": "e", "title": "Evaluated", "kind": "evaluation", "binary": "//runtime:evaluate",
+            "seeds": [1, 2], "flags": ["--threads=1"],
+            "columns": ["test_accuracy", "latency_ratio"],
+            "rows": [{"id": "student", "label": "student, exact", "model": "t/student",
+                      "flags": ["--activations=float"]}]})
+        self.write_tables(tables)
+
     def test_runs_rows_in_order_with_their_inputs_model_files(self):
         code, _ = self.reproduce()
         self.assertEqual(code, 0)
@@ -142,6 +161,7 @@ class ReproduceTest(unittest.TestCase):
         self.assertEqual(record["inputs"]["--teacher"]["args"], ["--dataset=fashion_mnist",
                                                                  "--epochs=3", "--seed=1"])
         self.assertIn("cores", record["machine"])
+        self.assertIn("cpu_flags", record["machine"])
         with open(os.path.join(self.report, "report.md")) as f:
             report = f.read()
         self.assertIn("A table", report)
@@ -157,7 +177,9 @@ class ReproduceTest(unittest.TestCase):
 
     def test_resumes_an_interrupted_run(self):
         self.reproduce()
+        # Interrupted: no summary, and so never archived.
         os.remove(os.path.join(self.run_path("float", 2), "summary.json"))
+        shutil.rmtree(self.archive_path("float", 2))
         self.reproduce()
         calls = self.read_calls()[5:]
         self.assertEqual(self.output_dirs(calls), [self.run_path("float", 2)])
@@ -205,14 +227,7 @@ class ReproduceTest(unittest.TestCase):
             self.reproduce()
 
     def test_an_evaluation_table_runs_on_the_models_of_another(self):
-        tables = json.loads(json.dumps(TABLES))
-        tables["tables"].append({
-            "id": "e", "title": "Evaluated", "kind": "evaluation", "binary": "//runtime:evaluate",
-            "seeds": [1, 2], "flags": ["--threads=1"],
-            "columns": ["test_accuracy", "latency_ratio"],
-            "rows": [{"id": "student", "label": "student, exact", "model": "t/student",
-                      "flags": ["--activations=float"]}]})
-        self.write_tables(tables)
+        self.with_evaluation_table()
         with contextlib.redirect_stdout(io.StringIO()) as out:
             reproduce.main([f"--tables={self.tables}", "--list_binaries", "--only=e"])
         self.assertEqual(out.getvalue().split(), ["//experiments:fake", "//runtime:evaluate"])
@@ -233,8 +248,55 @@ class ReproduceTest(unittest.TestCase):
         self.assertIn("- student, exact: `bazel run //runtime:evaluate -- <t/student> "
                       "--threads=1 --activations=float`", report)
         os.remove(summary)
+        shutil.rmtree(self.archive_path("student", 2, table="e"))
         self.reproduce("--only=e")
         self.assertEqual(self.read_calls()[7:], [calls[-1]])  # run again, not resumed
+
+    def test_evaluations_go_first_and_come_along_with_the_models_they_read(self):
+        self.with_evaluation_table()
+        code, _ = self.reproduce("--only=t")
+        self.assertEqual(code, 0)
+        evaluated = [c[0] for c in self.read_calls() if "--activations=float" in c]
+        self.assertEqual(evaluated, [f"{self.run_path('student', 1)}/model.mcm",
+                                     f"{self.run_path('student', 2)}/model.mcm"])
+        # Seed 1's model is evaluated as soon as it is made, before seed 2's training.
+        order = [c[0] if "--activations=float" in c else next(
+            a for a in c if a.startswith("--output_dir=")) for c in self.read_calls()]
+        self.assertEqual(order[3:], [f"--output_dir={self.run_path('student', 1)}",
+                                     f"{self.run_path('student', 1)}/model.mcm",
+                                     f"--output_dir={self.run_path('student', 2)}",
+                                     f"{self.run_path('student', 2)}/model.mcm"])
+
+    def test_the_archive_keeps_complete_runs_without_their_models(self):
+        self.reproduce()
+        report = self.read_report()
+        archived = self.archive_path("student", 2)
+        self.assertEqual(sorted(os.listdir(archived)),
+                         ["metrics.jsonl", "reproduce.json", "summary.json"])
+        # Another machine, with the archive but none of the runs: nothing to make, same report.
+        shutil.rmtree(self.runs)
+        code, out = self.reproduce()
+        self.assertEqual(code, 0)
+        self.assertEqual(len(self.read_calls()), 5)
+        self.assertEqual(out.count("complete, skipped"), 5)
+        def undated(text):
+            return [line for line in text.split("\n") if not line.startswith("- Generated:")]
+        self.assertEqual(undated(self.read_report()), undated(report))
+
+    def test_an_archived_run_is_made_again_when_a_run_needs_its_model(self):
+        self.reproduce()
+        shutil.rmtree(self.runs)
+        shutil.rmtree(self.archive_path("student", 2))
+        code, out = self.reproduce("--dry_run")
+        self.assertIn("t/float/seed2 to make", out)
+        self.assertIn("t/float/seed1 complete", out)
+        self.reproduce()
+        # Student 2 takes the teacher and float 2: both archived, their model files gone.
+        self.assertEqual(self.output_dirs(self.read_calls()[5:]), [
+            self.run_path("teacher", 1), self.run_path("float", 2), self.run_path("student", 2)])
+        with open(os.path.join(self.archive_path("float", 2), "summary.json")) as f:
+            self.assertEqual(json.load(f)["model_file"],
+                             os.path.join(self.run_path("float", 2), "model.mcm"))
 
 
 if __name__ == "__main__":
