@@ -222,8 +222,8 @@ class Archive:
                 and recorded_declaration(path) == run.declaration())
 
     def store(self, run):
-        """Archives a complete run, replacing what was archived for it (the swap of two
-        directories: an interruption leaves the old record or the new one, never a mix)."""
+        """Archives a complete run, replacing what was archived for it (a swap of two
+        directories: an interruption leaves a whole record or none, never a mix)."""
         path = self.path(run)
         staging, old = f"{path}.new", f"{path}.old"
         for leftover in (staging, old):
@@ -237,10 +237,15 @@ class Archive:
         os.rename(staging, path)
         shutil.rmtree(old, ignore_errors=True)
 
-    def store_missing(self, runs):
-        """Archives the runs complete here that the archive lacks (made before it existed, or
-        by a runner stopped before it could archive them)."""
+    def update(self, runs):
+        """Removes the records of runs declared differently since (so that the report never
+        shows them; version control keeps them), and archives the runs complete here that
+        the archive lacks (made before it existed, or by a runner stopped before it could)."""
         for run in runs:
+            path = self.path(run)
+            if os.path.isdir(path) and recorded_declaration(path) != run.declaration():
+                print(f"{run.name}: archived as declared before; record removed")
+                shutil.rmtree(path)
             if run.done_here() and not self.holds(run):
                 self.store(run)
 
@@ -437,7 +442,7 @@ def main(argv):
         return 0
     archive = Archive(args.archive) if args.archive else None
     if archive is not None and not args.dry_run:
-        archive.store_missing(runs)
+        archive.update(runs)
     to_make = runs_to_make(runs, archive)
     if args.dry_run:
         making = {run.name for run in to_make}

@@ -199,6 +199,21 @@ class ReproduceTest(unittest.TestCase):
         self.assertNotIn("--resume", calls[0])
         self.assertTrue(os.path.exists(self.run_path("float", 1) + ".replaced-1/summary.json"))
 
+    def test_an_archived_run_declared_differently_is_not_reported(self):
+        self.reproduce()
+        shutil.rmtree(self.runs)
+        tables = json.loads(json.dumps(TABLES))
+        tables["tables"][0]["rows"][1]["flags"] = ["--epochs=2"]
+        self.write_tables(tables)
+        os.environ["FAKE_FAIL"] = "float"
+        code, out = self.reproduce()
+        self.assertEqual(code, 1)
+        self.assertIn("t/float/seed1: archived as declared before; record removed", out)
+        # The students took the old float models: their records go too.
+        self.assertFalse(os.path.exists(self.archive_path("student", 2)))
+        self.assertTrue(os.path.exists(self.archive_path("teacher", 1)))
+        self.assertIn("| float | missing |", self.read_report())
+
     def test_a_failed_run_stops_its_dependents_and_the_report_lists_them(self):
         os.environ["FAKE_FAIL"] = os.path.join("float", "seed2")
         code, out = self.reproduce()
