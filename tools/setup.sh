@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building, testing and running model_compression needs.
-# Idempotent: does nothing when all of them are already installed.
+# Installs every Debian package that building, testing and running model_compression needs,
+# then writes the KJV language-modeling corpus from two of them (tools/make_kjv_corpus.sh).
+# Idempotent: does nothing when all of them are already there.
 # Usage: tools/setup.sh   (as root, or as a user who can sudo)
 set -euo pipefail
 
@@ -26,14 +27,18 @@ PACKAGES=(
   python3                # acceptance scripts read summary.json with the standard library
 )
 
+KJV_CORPUS=/usr/share/datasets/kjv  # --dataset=kjv reads it (data/dataset_info.cc)
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
   [ "$status" = "installed" ] || missing+=("$pkg")
 done
+corpus_missing=false
+[ -f "$KJV_CORPUS/ptb.test.txt" ] || corpus_missing=true
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages are installed"
+if [ ${#missing[@]} -eq 0 ] && ! $corpus_missing; then
+  echo "setup: all ${#PACKAGES[@]} packages are installed, and the KJV corpus is in $KJV_CORPUS"
   exit 0
 fi
 
@@ -42,12 +47,18 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
   SUDO=(sudo)
 else
-  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: missing: ${missing[*]}$($corpus_missing && echo " the KJV corpus in $KJV_CORPUS")" >&2
   echo "setup: installing them needs root, and sudo is not available; run this script as root" >&2
   exit 1
 fi
 
-echo "setup: installing ${missing[*]}"
-"${SUDO[@]}" apt-get update
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if $corpus_missing; then
+  echo "setup: writing the KJV corpus to $KJV_CORPUS"
+  "${SUDO[@]}" bash "$(dirname "$0")/make_kjv_corpus.sh" "$KJV_CORPUS"
+fi
 echo "setup: done"
