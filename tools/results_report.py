@@ -594,7 +594,7 @@ def render_machines(runs):
 
 def describe_machine(machine):
     """The machine's fields, the usual ones first: "cpu: ...; cores: ...; ..."."""
-    known = ["cpu", "cores", "os", "libtorch", "blas"]
+    known = ["cpu", "cpu_flags", "cores", "os", "libtorch", "blas"]
     names = [name for name in known if name in machine]
     names += sorted(name for name in machine if name not in known)
     return "; ".join(f"{name}: {machine[name]}" for name in names)
