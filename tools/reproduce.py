@@ -85,7 +85,7 @@ class Run:
 
     def done_here(self):
         """Complete in the runs directory as declared now: its model file is at hand."""
-        return self.complete() and recorded_declaration(self.dir) == self.declaration()
+        return complete_as_declared(self.dir, self)
 
     def model_file(self):
         with open(self.summary_path()) as f:
@@ -177,6 +177,12 @@ def os_name():
     return platform.platform()
 
 
+def complete_as_declared(directory, run):
+    """Whether the directory holds a complete record of the run as it is declared now."""
+    return (os.path.exists(os.path.join(directory, results_report.SUMMARY_FILE))
+            and recorded_declaration(directory) == run.declaration())
+
+
 def recorded_declaration(directory):
     """The declaration a run directory was made for (its reproduce.json), or None."""
     path = os.path.join(directory, results_report.REPRODUCE_FILE)
@@ -197,13 +203,13 @@ def move_aside(path):
 
 
 def prepare(run):
-    """'skip' when the run is done as declared, else 'resume' or 'start' (after clearing)."""
+    """'resume' when the run started as declared, else 'start' (after clearing)."""
     if not os.path.isdir(run.dir):
         return "start"
     if recorded_declaration(run.dir) != run.declaration():
         print(f"{run.name}: declared differently since it ran; moved to {move_aside(run.dir)}")
         return "start"
-    return "skip" if run.complete() else "resume"
+    return "resume"
 
 
 class Archive:
@@ -217,9 +223,7 @@ class Archive:
 
     def holds(self, run):
         """Whether the run is archived complete, as declared now."""
-        path = self.path(run)
-        return (os.path.exists(os.path.join(path, results_report.SUMMARY_FILE))
-                and recorded_declaration(path) == run.declaration())
+        return complete_as_declared(self.path(run), run)
 
     def store(self, run):
         """Archives a complete run, replacing what was archived for it (a swap of two
@@ -331,9 +335,6 @@ class Scheduler:
 
     def start(self, run):
         action = prepare(run)
-        if action == "skip":
-            print(f"{run.name}: complete, skipped")
-            return
         write_declaration(run, self.machine)
         args = command(run, self.bin_dir, self.threads, resume=action == "resume")
         print(f"{run.name}: {'resuming' if action == 'resume' else 'starting'}: {' '.join(args)}",
@@ -444,8 +445,8 @@ def main(argv):
     if archive is not None and not args.dry_run:
         archive.update(runs)
     to_make = runs_to_make(runs, archive)
+    making = {run.name for run in to_make}
     if args.dry_run:
-        making = {run.name for run in to_make}
         for run in runs:
             print(run.name, "to make" if run.name in making else "complete", run.binary,
                   " ".join(run.flags),
@@ -456,7 +457,6 @@ def main(argv):
     if missing:
         raise SystemExit(f"no executable {', '.join(missing)} in {args.bin_dir} "
                          "(tools/reproduce.sh builds them)")
-    making = {run.name for run in to_make}
     for run in runs:
         if run.name not in making:
             print(f"{run.name}: complete, skipped")
