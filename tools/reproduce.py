@@ -292,13 +292,31 @@ def command(run, bin_dir, threads, resume):
     return args
 
 
+def dependents(runs):
+    """Run name -> how many of `runs` take its model, directly or through others."""
+    direct = {run.name: set() for run in runs}
+    for run in runs:
+        for source in run.inputs.values():
+            if source.name in direct:
+                direct[source.name].add(run.name)
+    def reach(name, seen):
+        for user in direct[name] - seen:
+            seen.add(user)
+            reach(user, seen)
+        return seen
+    return {name: len(reach(name, set())) for name in direct}
+
+
 class Scheduler:
     """Starts runs whose inputs are complete, at most `jobs` at a time."""
 
     def __init__(self, runs, bin_dir, jobs, machine_info, archive):
-        # Stable sort: evaluations first among the runs that are ready, so that they use a
-        # model file while it is here (and they are short).
-        self.pending = sorted(runs, key=lambda run: not run.evaluation)
+        # Among the runs that are ready, evaluations go first, so that they use a model file
+        # while it is here (and they are short); then the runs that most others wait for (a
+        # teacher before the students that could share the cores with it); then declaration
+        # order.
+        waiting = dependents(runs)
+        self.pending = sorted(runs, key=lambda run: (not run.evaluation, -waiting[run.name]))
         self.bin_dir = bin_dir
         self.archive = archive
         self.jobs = jobs

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tests of reproduce.py against a fake experiment binary: runs in dependency order with their
-inputs' model files, skipping complete runs, resuming interrupted ones, re-running those
-declared differently, failures that stop their dependents, cores split between jobs, and the
-archive of complete runs the report reads.
+inputs' model files (those others wait for first), skipping complete runs, resuming
+interrupted ones, re-running those declared differently, failures that stop their
+dependents, cores split between jobs, and the archive of complete runs the report reads.
 
     python3 tools/reproduce_test.py
 
@@ -213,6 +213,18 @@ class ReproduceTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.archive_path("student", 2)))
         self.assertTrue(os.path.exists(self.archive_path("teacher", 1)))
         self.assertIn("| float | missing |", self.read_report())
+
+    def test_a_run_others_wait_for_starts_before_those_declared_earlier(self):
+        tables = json.loads(json.dumps(TABLES))
+        rows = tables["tables"][0]["rows"]
+        rows[:] = [rows[1], rows[0], {"id": "student", "label": "student", "flags": ["--bits=4"],
+                                      "inputs": {"--teacher": "teacher"}}]
+        self.write_tables(tables)
+        code, _ = self.reproduce()
+        self.assertEqual(code, 0)
+        self.assertEqual(self.output_dirs(self.read_calls()), [
+            self.run_path("teacher", 1), self.run_path("float", 1), self.run_path("float", 2),
+            self.run_path("student", 1), self.run_path("student", 2)])
 
     def test_a_failed_run_stops_its_dependents_and_the_report_lists_them(self):
         os.environ["FAKE_FAIL"] = os.path.join("float", "seed2")
