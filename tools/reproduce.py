@@ -313,7 +313,7 @@ class Scheduler:
     def __init__(self, runs, bin_dir, jobs, machine_info, archive):
         # Among the runs that are ready, evaluations go first, so that they use a model file
         # while it is here (and they are short); then the runs that most others wait for (a
-        # teacher before the students that could share the cores with it); then declaration
+        # teacher before rows declared ahead of it, which can run beside it); then declaration
         # order.
         waiting = dependents(runs)
         self.pending = sorted(runs, key=lambda run: (not run.evaluation, -waiting[run.name]))
