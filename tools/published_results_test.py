@@ -19,15 +19,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import results_report  # noqa: E402 (found through the path above)
+from results_report import read_text  # noqa: E402
 
 TABLES = "experiments/results_tables.json"
 ARCHIVE = "docs/results/runs"
 PUBLISHED = "docs/results"
-
-
-def read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def header_field(report, name):
@@ -49,7 +45,7 @@ class PublishedResultsTest(unittest.TestCase):
         self.readme = os.path.join(self.tmp.name, "README.md")
         self.out = os.path.join(self.tmp.name, PUBLISHED)
         shutil.copyfile("README.md", self.readme)
-        published = read(os.path.join(PUBLISHED, "report.md"))
+        published = read_text(os.path.join(PUBLISHED, "report.md"))
         command = header_field(published, "Command").strip("`")
         date = header_field(published, "Generated")
         with contextlib.redirect_stdout(io.StringIO()):
@@ -62,16 +58,16 @@ class PublishedResultsTest(unittest.TestCase):
         self.tmp.cleanup()
 
     def test_the_report_and_its_plots_are_those_of_the_archive(self):
-        self.assertEqual(read(os.path.join(self.out, "report.md")),
-                         read(os.path.join(PUBLISHED, "report.md")))
+        self.assertEqual(read_text(os.path.join(self.out, "report.md")),
+                         read_text(os.path.join(PUBLISHED, "report.md")))
         plots = os.path.join(PUBLISHED, "plots")
         self.assertEqual(files_under(os.path.join(self.out, "plots")), files_under(plots))
         for name in files_under(plots):
-            self.assertEqual(read(os.path.join(self.out, "plots", name)),
-                             read(os.path.join(plots, name)), name)
+            self.assertEqual(read_text(os.path.join(self.out, "plots", name)),
+                             read_text(os.path.join(plots, name)), name)
 
     def test_the_readme_results_tables_are_those_of_the_report(self):
-        self.assertEqual(read(self.readme), read("README.md"))
+        self.assertEqual(read_text(self.readme), read_text("README.md"))
 
 
 if __name__ == "__main__":
