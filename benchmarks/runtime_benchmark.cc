@@ -1,7 +1,7 @@
 // The runtime against LibTorch's float32 forward of the same shapes, timed in alternation in
 // one run (side_by_side.h): ratio = runtime / float, below 1 when the runtime is faster.
-// Linear 8192x8192 at batch 1 and 64 for uniform 8, 4, 3, 2 and 1 bits and codebooks of 256
-// centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
+// Linear 8192x8192 at batch 1 and 64 for uniform 8, 4, 3, 2 and 1 bits, DiffQ's widths (1 to 8
+// bits per group of 16, one range) and codebooks of 256 centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
 // (224x224) at batch 1 with 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
 // runtime's resident bytes per weight (float32: 4). BM_LinearDynamic times LibTorch's own
 // int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward;
@@ -40,11 +40,21 @@ using runtime::Activations;
 
 constexpr int64_t kSide = 8192;
 
-// Encodings of the Linear benchmarks: uniform bits (1..8), or 256 centroids of -block values.
-const std::vector<int64_t> kLinearEncodings = {8, 4, 3, 2, 1, -4, -8};
+// Encodings of the Linear benchmarks: uniform bits (1..8), DiffQ's widths (0), or 256
+// centroids of -block values.
+const std::vector<int64_t> kLinearEncodings = {8, 4, 3, 2, 1, 0, -4, -8};
 
 std::string LinearEncodingName(int64_t encoding) {
+  if (encoding == 0) return "diffq_widths";
   return encoding > 0 ? std::to_string(encoding) + "bit" : "codebook256x" + std::to_string(-encoding);
+}
+
+serialization::CompressedTensor LinearWeight(const at::Tensor& weight, int64_t encoding) {
+  if (encoding == 0) {
+    return runtime::testing::EncodeWeight("w", weight, runtime::testing::WeightEncoding::kDiffqWidths);
+  }
+  return encoding > 0 ? runtime::testing::EncodeUniformWeight("w", weight, encoding)
+                      : runtime::testing::EncodeCodebookWeight("w", weight, -encoding, 256);
 }
 
 void BM_Linear(benchmark::State& state) {
@@ -53,10 +63,7 @@ void BM_Linear(benchmark::State& state) {
   ConfigureCpuThreads(static_cast<int>(state.range(2)));
   torch::manual_seed(0);
   const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
-  const serialization::CompressedTensor stored =
-      encoding > 0 ? runtime::testing::EncodeUniformWeight("w", weight, encoding)
-                   : runtime::testing::EncodeCodebookWeight("w", weight, -encoding, 256);
-  auto loaded = runtime::LoadWeightMatrix(stored);
+  auto loaded = runtime::LoadWeightMatrix(LinearWeight(weight, encoding));
   if (!loaded.ok()) return state.SkipWithError(std::string(loaded.status().message()).c_str());
   const runtime::WeightMatrix matrix = *std::move(loaded);
   const at::Tensor x = at::randn({batch, kSide});
@@ -90,9 +97,7 @@ void BM_LinearDecodedTiles(benchmark::State& state) {
   ConfigureCpuThreads(1);
   torch::manual_seed(0);
   const at::Tensor weight = at::randn({kSide, kSide}) / 90.0;
-  auto loaded = runtime::LoadWeightMatrix(
-      encoding > 0 ? runtime::testing::EncodeUniformWeight("w", weight, encoding)
-                   : runtime::testing::EncodeCodebookWeight("w", weight, -encoding, 256));
+  auto loaded = runtime::LoadWeightMatrix(LinearWeight(weight, encoding));
   if (!loaded.ok()) return state.SkipWithError(std::string(loaded.status().message()).c_str());
   const runtime::WeightMatrix matrix = *std::move(loaded);
   const at::Tensor x = at::randn({batch, kSide});
@@ -213,7 +218,7 @@ void ModelArguments(benchmark::internal::Benchmark* benchmark, const std::vector
 
 BENCHMARK(BM_Linear)->Apply(LinearArguments)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LinearDecodedTiles)
-    ->ArgsProduct({{8, 4, -8}, {1, 64}})
+    ->ArgsProduct({{8, 4, 0, -8}, {1, 64}})
     ->ArgNames({"encoding", "batch"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -1,12 +1,14 @@
 // File: blocked_levels.cc
-// Building, checking and decoding BlockedLevels.
+// Building, checking and decoding BlockedLevels and WideLevels.
 #include "runtime/blocked_levels.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -119,6 +121,50 @@ void DecodeBlock(const uint8_t* bytes, int block, int count, float offset, float
 
 bool AllEqual(const uint8_t* values, int64_t count) {
   return std::all_of(values, values + count, [&](uint8_t v) { return v == values[0]; });
+}
+
+// Bits that a WideLevels' low plane keeps of every level.
+constexpr int kLowBits = 8;
+
+// One block of a WideLevels: its width and affine group in each plane. Blocks wider than
+// kLowBits get an affine group of their own per (input group, width) in both planes, since
+// their low bits are scaled by their width's step and not by the group's 8-bit one.
+struct WideBlocks {
+  std::vector<uint8_t> low_widths, high_widths;
+  std::vector<uint32_t> low_groups, high_groups;
+  std::vector<std::pair<uint32_t, int>> wide_pairs;  // (input group, width) of each extra group
+};
+
+WideBlocks SplitBlocks(int64_t num_blocks, const uint8_t* widths, const uint32_t* groups,
+                       uint32_t num_groups) {
+  WideBlocks split;
+  std::map<std::pair<uint32_t, int>, uint32_t> pair_index;
+  for (int64_t i = 0; i < num_blocks; ++i) {
+    const int width = widths[i];
+    const uint32_t group = groups == nullptr ? 0 : groups[i];
+    if (width < 1 || width > 2 * kLowBits) {
+      Fail("width of block " + std::to_string(i) + " is " + std::to_string(width) +
+           ", not in 1..16");
+    }
+    if (group >= num_groups) {
+      Fail("group " + std::to_string(group) + " of block " + std::to_string(i) + " is not below " +
+           std::to_string(num_groups));
+    }
+    if (width <= kLowBits) {
+      split.low_widths.push_back(static_cast<uint8_t>(width));
+      split.low_groups.push_back(group);
+      split.high_widths.push_back(1);  // level 0 in the zero group
+      split.high_groups.push_back(0);
+      continue;
+    }
+    const auto [it, added] = pair_index.emplace(std::make_pair(group, width), pair_index.size());
+    if (added) split.wide_pairs.push_back(it->first);
+    split.low_widths.push_back(kLowBits);
+    split.low_groups.push_back(num_groups + it->second);
+    split.high_widths.push_back(static_cast<uint8_t>(width - kLowBits));
+    split.high_groups.push_back(1 + it->second);
+  }
+  return split;
 }
 
 }  // namespace
@@ -245,6 +291,87 @@ void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end,
 
 void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, float* out) {
   DecodeRows(w, row_begin, row_end, /*row_scale=*/nullptr, out);
+}
+
+size_t WideLevels::ResidentBytes() const {
+  return low.ResidentBytes() + high.ResidentBytes() + high_rows.size() * sizeof(int64_t);
+}
+
+WideLevels BuildWideLevels(int64_t rows, int64_t cols, int block, const uint16_t* levels,
+                           const uint8_t* widths, const uint32_t* groups, uint32_t num_groups,
+                           const AffineMapOf& affine_map) {
+  CheckShape(rows, cols, block);
+  const int64_t blocks_per_row = (cols + block - 1) / block;
+  const int64_t num_blocks = rows * blocks_per_row;
+  if (num_blocks > 0 && (levels == nullptr || widths == nullptr)) {
+    Fail("levels and widths must not be null");
+  }
+  const WideBlocks split = SplitBlocks(num_blocks, widths, groups, num_groups);
+  const size_t num_pairs = split.wide_pairs.size();
+
+  std::vector<float> low_offset((num_groups + num_pairs) * kAffineStride, 0.0f);
+  std::vector<float> low_scale(low_offset.size(), 0.0f);
+  for (uint32_t group = 0; group < num_groups; ++group) {
+    for (int width = 1; width <= kLowBits; ++width) {
+      const size_t index = group * kAffineStride + width;
+      std::tie(low_offset[index], low_scale[index]) = affine_map(group, width);
+    }
+  }
+  std::vector<float> high_offset((1 + num_pairs) * kAffineStride, 0.0f);
+  std::vector<float> high_scale(high_offset.size(), 0.0f);
+  for (size_t k = 0; k < num_pairs; ++k) {
+    const auto [group, width] = split.wide_pairs[k];
+    const auto [offset, scale] = affine_map(group, width);
+    low_offset[(num_groups + k) * kAffineStride + kLowBits] = offset;
+    low_scale[(num_groups + k) * kAffineStride + kLowBits] = scale;
+    high_scale[(1 + k) * kAffineStride + width - kLowBits] = scale * (1 << kLowBits);
+  }
+
+  std::vector<uint8_t> low_levels(rows * cols);
+  std::vector<uint8_t> high_levels;
+  std::vector<uint8_t> high_widths;
+  std::vector<uint32_t> high_groups;
+  WideLevels w;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t first_block = r * blocks_per_row;
+    bool wide_row = false;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int width = widths[first_block + c / block];
+      const int level = levels[r * cols + c];
+      if (level >> width != 0) FailLevel(level, r, c, width);
+      low_levels[r * cols + c] = static_cast<uint8_t>(level & ((1 << kLowBits) - 1));
+      wide_row = wide_row || width > kLowBits;
+    }
+    if (!wide_row) continue;
+    w.high_rows.push_back(r);
+    for (int64_t c = 0; c < cols; ++c) {
+      high_levels.push_back(static_cast<uint8_t>(levels[r * cols + c] >> kLowBits));
+    }
+    high_widths.insert(high_widths.end(), split.high_widths.begin() + first_block,
+                       split.high_widths.begin() + first_block + blocks_per_row);
+    high_groups.insert(high_groups.end(), split.high_groups.begin() + first_block,
+                       split.high_groups.begin() + first_block + blocks_per_row);
+  }
+  w.low = BuildBlockedLevels(rows, cols, block, low_levels.data(), split.low_widths.data(),
+                             split.low_groups.data(), std::move(low_offset), std::move(low_scale));
+  w.high = BuildBlockedLevels(static_cast<int64_t>(w.high_rows.size()), cols, block,
+                              high_levels.data(), high_widths.data(), high_groups.data(),
+                              std::move(high_offset), std::move(high_scale));
+  return w;
+}
+
+void DecodeRows(const WideLevels& w, int64_t row_begin, int64_t row_end, const float* row_scale,
+                float* out) {
+  DecodeRows(w.low, row_begin, row_end, row_scale, out);
+  std::vector<float> high_row(w.high.cols);
+  const auto first = std::lower_bound(w.high_rows.begin(), w.high_rows.end(), row_begin);
+  for (auto it = first; it != w.high_rows.end() && *it < row_end; ++it) {
+    const int64_t i = it - w.high_rows.begin();
+    DecodeRows(w.high, i, i + 1, row_scale == nullptr ? nullptr : row_scale + (*it - row_begin),
+               high_row.data());
+    float* out_row = out + (*it - row_begin) * w.low.cols;
+    for (int64_t c = 0; c < w.low.cols; ++c) out_row[c] += high_row[c];
+  }
 }
 
 void UnpackBlockLevels(const uint8_t* bytes, int container, int count, uint8_t* levels) {

@@ -22,6 +22,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 namespace mc::runtime {
@@ -108,6 +110,37 @@ void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end, floa
 /// weight as it is decoded), or by 1 where row_scale is null.
 void DecodeRows(const BlockedLevels& w, int64_t row_begin, int64_t row_end,
                 const float* row_scale, float* out);
+
+/// Uniform levels of up to 16 bits (DiffQ's widths reach 15) as the sum of two planes of blocked
+/// levels, so that the kernels of runtime/uniform_kernels.h run them too: W = low + high.
+/// `low` holds every block with the low 8 bits of its levels (a block of at most 8 bits as it
+/// is); `high` holds, for the rows in high_rows only, the bits above the low 8 of their wider
+/// blocks at 256 times those blocks' scale, and their other blocks at level 0 and scale 0.
+struct WideLevels {
+  BlockedLevels low;
+  BlockedLevels high;
+  /// Row i of `high` adds to row high_rows[i] of W; ascending.
+  std::vector<int64_t> high_rows;
+
+  /// Bytes of both planes and high_rows.
+  size_t ResidentBytes() const;
+};
+
+/// The (offset, scale) of affine group `group` at `width` bits: value = offset + scale * level.
+using AffineMapOf = std::function<std::pair<float, float>(uint32_t group, int width)>;
+
+/// Builds a WideLevels as BuildBlockedLevels builds a BlockedLevels, from `levels` below
+/// 2^16, `widths` of 1..16 bits, `groups` (or nullptr) below `num_groups`, and the affine map
+/// of every (group, width) that occurs.
+/// \throws std::invalid_argument naming the problem, as BuildBlockedLevels does (widths
+///   outside 1..16).
+WideLevels BuildWideLevels(int64_t rows, int64_t cols, int block, const uint16_t* levels,
+                           const uint8_t* widths, const uint32_t* groups, uint32_t num_groups,
+                           const AffineMapOf& affine_map);
+
+/// DecodeRows of W = low + high, as for BlockedLevels.
+void DecodeRows(const WideLevels& w, int64_t row_begin, int64_t row_end, const float* row_scale,
+                float* out);
 
 /// Unpacks `count` levels of one block (count <= block) stored LSB-first at `container` bits
 /// from `bytes` into `levels`.

@@ -3,7 +3,7 @@
 // or a learned point's index) with (offset, scale) maps that may change in the middle of a row.
 // This is where tensors land whose groups do not line up with the blocks of the fast kernels
 // (runtime/blocked_levels.h), e.g. a 3x3 convolution on one input channel with DiffQ's groups
-// of 16, or widths above 8 bits. Codes stay bit-packed at their widest width, one row after
+// of 16, and learned points. Codes stay bit-packed at their widest width, one row after
 // another (each row starts on a byte).
 //
 // value(f) = affine_offset[a] + affine_scale[a] * CodeValue(code(f)) for the flat (row-major)

@@ -78,8 +78,26 @@ serialization::CompressedTensor Codebook(const std::string& name, const at::Tens
   return EncodeCodebookWeight(name, weight, block, std::min<int64_t>(16, weight.numel() / block));
 }
 
-serialization::CompressedTensor Encode(const std::string& name, const at::Tensor& weight,
-                                       WeightEncoding encoding) {
+}  // namespace
+
+serialization::CompressedTensor EncodeUniformWeight(const std::string& name, const at::Tensor& weight,
+                                                    int64_t bits) {
+  return Uniform(name, weight, at::full({1}, bits, at::kLong), 0, 0);
+}
+
+serialization::CompressedTensor EncodeCodebookWeight(const std::string& name,
+                                                     const at::Tensor& weight, int64_t block,
+                                                     int64_t num_centroids) {
+  const int64_t subvectors = weight.numel() / block;
+  const at::Tensor centroids = at::randn({num_centroids, block}) * weight.std();
+  const at::Tensor assignments = at::randint(0, num_centroids, {subvectors}, at::kLong);
+  auto encoded = vq::EncodeCodebook(name, weight.sizes(), centroids, assignments);
+  TORCH_CHECK(encoded.ok(), encoded.status().message());
+  return *std::move(encoded);
+}
+
+serialization::CompressedTensor EncodeWeight(const std::string& name, const at::Tensor& weight,
+                                             WeightEncoding encoding) {
   const int64_t numel = weight.numel();
   switch (encoding) {
     case WeightEncoding::kFourBits:
@@ -104,24 +122,6 @@ serialization::CompressedTensor Encode(const std::string& name, const at::Tensor
   return serialization::EncodePassthrough(name, weight, serialization::FLOAT32);
 }
 
-}  // namespace
-
-serialization::CompressedTensor EncodeUniformWeight(const std::string& name, const at::Tensor& weight,
-                                                    int64_t bits) {
-  return Uniform(name, weight, at::full({1}, bits, at::kLong), 0, 0);
-}
-
-serialization::CompressedTensor EncodeCodebookWeight(const std::string& name,
-                                                     const at::Tensor& weight, int64_t block,
-                                                     int64_t num_centroids) {
-  const int64_t subvectors = weight.numel() / block;
-  const at::Tensor centroids = at::randn({num_centroids, block}) * weight.std();
-  const at::Tensor assignments = at::randint(0, num_centroids, {subvectors}, at::kLong);
-  auto encoded = vq::EncodeCodebook(name, weight.sizes(), centroids, assignments);
-  TORCH_CHECK(encoded.ok(), encoded.status().message());
-  return *std::move(encoded);
-}
-
 std::string EncodingName(WeightEncoding encoding) {
   static const std::map<WeightEncoding, std::string> kNames = {
       {WeightEncoding::kFloat, "float"},
@@ -144,7 +144,7 @@ serialization::CompressedModel EncodeModel(const nn_models::Classifier& model,
     const std::string& name = parameter.key();
     const std::string local_name = name.substr(name.find_last_of('.') + 1);
     if (local_name.rfind("weight", 0) == 0 && parameter.value().dim() >= 2) {
-      encoded[parameter.key()] = Encode(parameter.key(), parameter.value().detach(), encoding);
+      encoded[parameter.key()] = EncodeWeight(parameter.key(), parameter.value().detach(), encoding);
     }
   }
   serialization::CompressedModel stored;

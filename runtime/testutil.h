@@ -30,6 +30,11 @@ enum class WeightEncoding {
 
 std::string EncodingName(WeightEncoding encoding);
 
+/// `weight` in `encoding` (quantized from its values; random widths, centroids and assignments
+/// are drawn from ATen's generator).
+serialization::CompressedTensor EncodeWeight(const std::string& name, const at::Tensor& weight,
+                                             WeightEncoding encoding);
+
 /// `weight` as uniform levels of `bits` bits with one range for the tensor.
 serialization::CompressedTensor EncodeUniformWeight(const std::string& name, const at::Tensor& weight,
                                                     int64_t bits);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -13,6 +15,7 @@
 #include "quant/bitpack.h"
 #include "quant/learned_points.h"
 #include "quant/uniform_codec.h"
+#include "runtime/byte_levels.h"
 #include "serialization/tensor_codec.h"
 #include "vq/codebook_codec.h"
 
@@ -48,24 +51,26 @@ UniformGroups GroupsOf(const quant::DecodedUniform& decoded) {
   return groups;
 }
 
-// (offset, scale) per (range group, width): value = offset + scale * level.
+// (offset, scale) of range group `group` at `width` bits: value = offset + scale * level.
+std::pair<float, float> AffineMap(const quant::DecodedUniform& decoded, int64_t group, int width) {
+  if (decoded.step.defined()) {
+    const float step = decoded.step.item<float>();
+    return {-static_cast<float>(decoded.zero_level) * step, step};
+  }
+  const float min = decoded.quantized.min.data_ptr<float>()[group];
+  const float max = decoded.quantized.max.data_ptr<float>()[group];
+  return {min, (max - min) / static_cast<float>((int64_t{1} << width) - 1)};
+}
+
+// AffineMap per (range group, width 1..stride - 1), indexed [group * stride + width].
 void FillAffine(const quant::DecodedUniform& decoded, const UniformGroups& groups, int stride,
                 std::vector<float>& offsets, std::vector<float>& scales) {
   offsets.assign(groups.scale_groups * stride, 0.0f);
   scales.assign(groups.scale_groups * stride, 0.0f);
   for (int64_t group = 0; group < groups.scale_groups; ++group) {
     for (int width = 1; width < stride; ++width) {
-      const int64_t index = group * stride + width;
-      if (decoded.step.defined()) {
-        const float step = decoded.step.item<float>();
-        offsets[index] = -static_cast<float>(decoded.zero_level) * step;
-        scales[index] = step;
-      } else {
-        const float min = decoded.quantized.min.data_ptr<float>()[group];
-        const float max = decoded.quantized.max.data_ptr<float>()[group];
-        offsets[index] = min;
-        scales[index] = (max - min) / static_cast<float>((int64_t{1} << width) - 1);
-      }
+      std::tie(offsets[group * stride + width], scales[group * stride + width]) =
+          AffineMap(decoded, group, width);
     }
   }
 }
@@ -89,23 +94,47 @@ int AlignedBlock(const UniformGroups& groups, int64_t rows, int64_t cols) {
   return 0;
 }
 
-BlockedLevels ToBlockedLevels(const quant::DecodedUniform& decoded, const UniformGroups& groups,
-                              int block, int64_t rows, int64_t cols) {
-  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kByte).contiguous();
+// The width and range group of every block of `block` columns, rows x ceil(cols / block),
+// row-major, for a tensor whose groups line up with such blocks (AlignedBlock).
+struct BlockGroups {
+  std::vector<uint8_t> widths;
+  std::vector<uint32_t> groups;
+};
+
+BlockGroups GroupsOfBlocks(const UniformGroups& groups, int block, int64_t rows, int64_t cols) {
   const int64_t blocks_per_row = (cols + block - 1) / block;
-  std::vector<uint8_t> widths(rows * blocks_per_row);
-  std::vector<uint32_t> block_groups(rows * blocks_per_row);
+  BlockGroups blocks;
   for (int64_t row = 0; row < rows; ++row) {
     for (int64_t b = 0; b < blocks_per_row; ++b) {
       const int64_t first = row * cols + b * block;
-      widths[row * blocks_per_row + b] = static_cast<uint8_t>(groups.WidthAt(first));
-      block_groups[row * blocks_per_row + b] = static_cast<uint32_t>(groups.ScaleGroupAt(first));
+      blocks.widths.push_back(static_cast<uint8_t>(groups.WidthAt(first)));
+      blocks.groups.push_back(static_cast<uint32_t>(groups.ScaleGroupAt(first)));
     }
   }
+  return blocks;
+}
+
+BlockedLevels ToBlockedLevels(const quant::DecodedUniform& decoded, const UniformGroups& groups,
+                              int block, int64_t rows, int64_t cols) {
+  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kByte).contiguous();
+  const BlockGroups blocks = GroupsOfBlocks(groups, block, rows, cols);
   std::vector<float> offsets, scales;
   FillAffine(decoded, groups, kAffineStride, offsets, scales);
-  return BuildBlockedLevels(rows, cols, block, levels.data_ptr<uint8_t>(), widths.data(),
-                            block_groups.data(), std::move(offsets), std::move(scales));
+  return BuildBlockedLevels(rows, cols, block, levels.data_ptr<uint8_t>(), blocks.widths.data(),
+                            blocks.groups.data(), std::move(offsets), std::move(scales));
+}
+
+WideLevels ToWideLevels(const quant::DecodedUniform& decoded, const UniformGroups& groups,
+                        int block, int64_t rows, int64_t cols) {
+  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kInt).contiguous();
+  const std::vector<uint16_t> wide_levels(levels.data_ptr<int32_t>(),
+                                          levels.data_ptr<int32_t>() + levels.numel());
+  const BlockGroups blocks = GroupsOfBlocks(groups, block, rows, cols);
+  return BuildWideLevels(rows, cols, block, wide_levels.data(), blocks.widths.data(),
+                         blocks.groups.data(), static_cast<uint32_t>(groups.scale_groups),
+                         [&](uint32_t group, int width) {
+                           return AffineMap(decoded, group, width);
+                         });
 }
 
 RowCodes UniformToRowCodes(const quant::DecodedUniform& decoded, const UniformGroups& groups,
@@ -132,9 +161,14 @@ absl::StatusOr<WeightStorage> UniformStorage(const serialization::CompressedTens
                                              int64_t rows, int64_t cols) {
   MC_ASSIGN_OR_RETURN(const quant::DecodedUniform decoded, quant::DecodeUniformLevels(stored));
   const UniformGroups groups = GroupsOf(decoded);
-  const int block = groups.max_width <= 8 ? AlignedBlock(groups, rows, cols) : 0;
-  if (block > 0) return ToBlockedLevels(decoded, groups, block, rows, cols);
-  return UniformToRowCodes(decoded, groups, rows, cols);
+  const int block = AlignedBlock(groups, rows, cols);
+  if (block == 0) return UniformToRowCodes(decoded, groups, rows, cols);
+  if (groups.max_width <= 8) {
+    BlockedLevels levels = ToBlockedLevels(decoded, groups, block, rows, cols);
+    if (PrefersByteLevels(levels)) return MakeByteLevels(levels);
+    return levels;
+  }
+  return ToWideLevels(decoded, groups, block, rows, cols);
 }
 
 absl::StatusOr<WeightStorage> LearnedPointsStorage(const serialization::CompressedTensor& stored,

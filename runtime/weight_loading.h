@@ -1,9 +1,9 @@
 // File: weight_loading.h
 // A stored tensor (serialization/compressed_model.proto) into the form the runtime keeps in
 // memory (runtime/weight_matrix.h), without going through float32: uniform levels into blocks
-// for the integer kernels when their groups line up with blocks of 8, 16 or 32 columns and no
-// width exceeds 8 bits (else into row codes), learned points into row codes, codebooks into
-// codebook matrices, float tensors as they are.
+// for the integer kernels when their groups line up with blocks of 8, 16 or 32 columns (two
+// planes of blocks when a width exceeds 8 bits; row codes when the groups do not line up),
+// learned points into row codes, codebooks into codebook matrices, float tensors as they are.
 #ifndef MC_RUNTIME_WEIGHT_LOADING_H_
 #define MC_RUNTIME_WEIGHT_LOADING_H_
 

@@ -28,10 +28,18 @@ int64_t RowGrain(int64_t batch, int64_t cols) {
 // Floats in one decoded tile of the decode-then-multiply path: about 1 MB.
 constexpr int64_t kTileFloats = int64_t{1} << 18;
 
+// Largest batch that ByteLevels' kernel multiplies; larger ones decode tiles for sgemm. The
+// kernel reads every level once per activation row: on Linear 8192 x 8192 with DiffQ's widths,
+// 10.7 ms per activation row, against 93 ms at batch 1 and 231 ms at batch 64 through tiles
+// (//benchmarks:runtime_benchmark, one thread).
+constexpr int64_t kMaxByteLevelsBatch = 8;
+
 template <typename Matrix>
 std::pair<int64_t, int64_t> ShapeOf(const Matrix& matrix) {
   return {matrix.rows, matrix.cols};
 }
+
+std::pair<int64_t, int64_t> ShapeOf(const WideLevels& matrix) { return ShapeOf(matrix.low); }
 
 // y (batch x rows) = x (batch x cols) W^T with W given as float32 rows.
 void MultiplyFloatRows(const float* x, int64_t batch, int64_t cols, const float* rows_values,
@@ -61,6 +69,28 @@ void MultiplyBlocked(const BlockedLevels& w, const float* x, int64_t batch, floa
   }
   at::parallel_for(0, w.rows, RowGrain(batch, w.cols), [&](int64_t begin, int64_t end) {
     GemmFloat(w, x, batch, w.cols, y, w.rows, begin, end);
+  });
+}
+
+// The low plane's product, then the high plane's rows added to theirs.
+void MultiplyWide(const WideLevels& w, const float* x, int64_t batch, float* y,
+                  Activations activations) {
+  MultiplyBlocked(w.low, x, batch, y, activations);
+  if (w.high_rows.empty()) return;
+  const int64_t high_rows = w.high.rows;
+  std::vector<float> high(batch * high_rows);
+  MultiplyBlocked(w.high, x, batch, high.data(), activations);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < high_rows; ++i) {
+      y[b * w.low.rows + w.high_rows[i]] += high[b * high_rows + i];
+    }
+  }
+}
+
+void MultiplyBytes(const ByteLevels& w, const float* x, int64_t batch, float* y) {
+  const WidthScaledActivations xs = ScaleActivations(w, x, batch);
+  at::parallel_for(0, w.rows, RowGrain(batch, w.cols), [&](int64_t begin, int64_t end) {
+    GemmByteLevels(w, xs, y, w.rows, begin, end);
   });
 }
 
@@ -116,7 +146,8 @@ size_t WeightMatrix::ResidentBytes() const {
 }
 
 const char* WeightMatrix::FormName() const {
-  static constexpr const char* kNames[] = {"float", "uniform", "codebook", "codes"};
+  static constexpr const char* kNames[] = {"float",         "uniform",  "wide uniform",
+                                           "uniform bytes", "codebook", "codes"};
   return kNames[storage_.index()];
 }
 
@@ -127,8 +158,8 @@ void WeightMatrix::DecodeRows(int64_t row_begin, int64_t row_end, float* out,
   std::visit(
       [&](const auto& matrix) {
         using Matrix = std::decay_t<decltype(matrix)>;
-        if constexpr (std::is_same_v<Matrix, BlockedLevels> ||
-                      std::is_same_v<Matrix, CodebookMatrix>) {
+        if constexpr (std::is_same_v<Matrix, BlockedLevels> || std::is_same_v<Matrix, WideLevels> ||
+                      std::is_same_v<Matrix, ByteLevels> || std::is_same_v<Matrix, CodebookMatrix>) {
           // These apply the scales as they decode.
           return runtime::DecodeRows(matrix, row_begin, row_end, row_scale, out);
         } else if constexpr (std::is_same_v<Matrix, DenseMatrix>) {
@@ -152,6 +183,13 @@ void WeightMatrix::Multiply(const float* x, int64_t batch, float* y,
   if (const auto* dense = std::get_if<DenseMatrix>(&storage_)) return MultiplyDense(*dense, x, batch, y);
   if (const auto* levels = std::get_if<BlockedLevels>(&storage_)) {
     return MultiplyBlocked(*levels, x, batch, y, activations);
+  }
+  if (const auto* levels = std::get_if<WideLevels>(&storage_)) {
+    return MultiplyWide(*levels, x, batch, y, activations);
+  }
+  const auto* bytes = std::get_if<ByteLevels>(&storage_);
+  if (bytes != nullptr && batch <= kMaxByteLevelsBatch) {
+    return MultiplyBytes(*bytes, x, batch, y);  // exact in both modes
   }
   if (const auto* codebook = std::get_if<CodebookMatrix>(&storage_)) {
     return MultiplyCodebook(*codebook, x, batch, y);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/blocked_levels.h"
+#include "runtime/byte_levels.h"
 #include "runtime/codebook_matrix.h"
 #include "runtime/row_codes.h"
 
@@ -34,7 +35,8 @@ struct DenseMatrix {
   std::vector<float> values;  ///< rows x cols, row-major
 };
 
-using WeightStorage = std::variant<DenseMatrix, BlockedLevels, CodebookMatrix, RowCodes>;
+using WeightStorage =
+    std::variant<DenseMatrix, BlockedLevels, WideLevels, ByteLevels, CodebookMatrix, RowCodes>;
 
 class WeightMatrix {
  public:
@@ -46,7 +48,8 @@ class WeightMatrix {
   /// Bytes the weight occupies in memory.
   size_t ResidentBytes() const;
 
-  /// "float", "uniform" (blocked integer levels), "codebook" or "codes" (decoded by tiles).
+  /// "float", "uniform" (blocked integer levels), "wide uniform" (two planes of them),
+  /// "uniform bytes" (a byte per level), "codebook" or "codes" (decoded by tiles).
   const char* FormName() const;
 
   /// Writes rows [row_begin, row_end) as float32, (row_end - row_begin) x cols, to `out`,
