@@ -225,7 +225,7 @@ class GraphCompiler {
     const std::vector<int64_t> shape{geometry.out_channels, geometry.in_channels / geometry.groups,
                                      geometry.kernel_h, geometry.kernel_w};
     MC_ASSIGN_OR_RETURN(const serialization::CompressedTensor* stored, Tensor(node.path + ".weight", shape));
-    MC_ASSIGN_OR_RETURN(WeightMatrix weight, LoadWeightMatrix(*stored));
+    MC_ASSIGN_OR_RETURN(WeightMatrix weight, LoadWeightMatrix(*stored, WeightUse::kDecodedTiles));
     MC_ASSIGN_OR_RETURN(ChannelEpilogue epilogue,
                         BiasEpilogue(node.path, options.bias(), geometry.out_channels));
     auto layer = std::make_unique<ConvLayer>(std::move(weight), geometry, std::move(epilogue));

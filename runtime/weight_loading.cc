@@ -158,14 +158,14 @@ RowCodes UniformToRowCodes(const quant::DecodedUniform& decoded, const UniformGr
 }
 
 absl::StatusOr<WeightStorage> UniformStorage(const serialization::CompressedTensor& stored,
-                                             int64_t rows, int64_t cols) {
+                                             int64_t rows, int64_t cols, WeightUse use) {
   MC_ASSIGN_OR_RETURN(const quant::DecodedUniform decoded, quant::DecodeUniformLevels(stored));
   const UniformGroups groups = GroupsOf(decoded);
   const int block = AlignedBlock(groups, rows, cols);
   if (block == 0) return UniformToRowCodes(decoded, groups, rows, cols);
   if (groups.max_width <= 8) {
     BlockedLevels levels = ToBlockedLevels(decoded, groups, block, rows, cols);
-    if (PrefersByteLevels(levels)) return MakeByteLevels(levels);
+    if (use == WeightUse::kProducts && PrefersByteLevels(levels)) return MakeByteLevels(levels);
     return levels;
   }
   return ToWideLevels(decoded, groups, block, rows, cols);
@@ -220,12 +220,12 @@ absl::StatusOr<WeightStorage> DenseStorage(const serialization::CompressedTensor
 }
 
 absl::StatusOr<WeightStorage> Storage(const serialization::CompressedTensor& stored, int64_t rows,
-                                      int64_t cols) {
+                                      int64_t cols, WeightUse use) {
   switch (stored.encoding_case()) {
     case serialization::CompressedTensor::kPassthrough:
       return DenseStorage(stored, rows, cols);
     case serialization::CompressedTensor::kUniform:
-      return UniformStorage(stored, rows, cols);
+      return UniformStorage(stored, rows, cols, use);
     case serialization::CompressedTensor::kLearnedPoints:
       return LearnedPointsStorage(stored, rows, cols);
     case serialization::CompressedTensor::kCodebook:
@@ -238,7 +238,8 @@ absl::StatusOr<WeightStorage> Storage(const serialization::CompressedTensor& sto
 
 }  // namespace
 
-absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTensor& stored) {
+absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTensor& stored,
+                                              WeightUse use) {
   MC_ASSIGN_OR_RETURN(const int64_t numel, serialization::NumElements(stored));
   if (stored.shape_size() < 2 || stored.shape(0) <= 0 || numel % stored.shape(0) != 0) {
     return absl::InvalidArgumentError(
@@ -247,7 +248,7 @@ absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTen
   }
   const int64_t rows = stored.shape(0);
   try {
-    MC_ASSIGN_OR_RETURN(WeightStorage storage, Storage(stored, rows, numel / rows));
+    MC_ASSIGN_OR_RETURN(WeightStorage storage, Storage(stored, rows, numel / rows, use));
     return WeightMatrix(std::move(storage));
   } catch (const std::invalid_argument& error) {
     return absl::DataLossError(absl::StrCat("tensor ", stored.name(), ": ", error.what()));

@@ -13,10 +13,19 @@
 
 namespace mc::runtime {
 
-/// The tensor as a matrix of shape[0] rows by numel / shape[0] columns.
+/// How a layer reads its weight, which picks between forms that trade memory for speed.
+enum class WeightUse {
+  kProducts,      ///< Multiply at small batches: linear layers, LSTMs, embeddings
+  kDecodedTiles,  ///< mostly DecodeRows: convolutions, decoded by tiles for oneDNN
+};
+
+/// The tensor as a matrix of shape[0] rows by numel / shape[0] columns. Uniform levels whose
+/// width changes inside most 32-column tiles become ByteLevels for kProducts (faster
+/// products, a byte per level) and stay packed blocks for kDecodedTiles.
 /// \error kDataLoss naming the tensor when it is corrupt, kInvalidArgument when it has fewer
 ///   than 2 dimensions.
-absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTensor& stored);
+absl::StatusOr<WeightMatrix> LoadWeightMatrix(const serialization::CompressedTensor& stored,
+                                              WeightUse use = WeightUse::kProducts);
 
 }  // namespace mc::runtime
 

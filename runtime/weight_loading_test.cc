@@ -87,6 +87,15 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_pair(WeightEncoding::kWideWidths, "wide uniform"),
                       std::make_pair(WeightEncoding::kLearnedPoints, "codes")));
 
+TEST(LoadWeightMatrixTest, KeepsPackedBlocksForDecodedTiles) {
+  const serialization::CompressedTensor stored =
+      EncodeWeight("w", Weight(), WeightEncoding::kDiffqWidths);
+  MC_ASSERT_OK_AND_ASSIGN(const WeightMatrix matrix,
+                          LoadWeightMatrix(stored, WeightUse::kDecodedTiles));
+  EXPECT_EQ(matrix.FormName(), std::string("uniform"));
+  EXPECT_LE(RelativeError(Rows(matrix, 0, 40), Decoded(stored)), 1e-6);
+}
+
 // Rows 0..2 of 16 columns in blocks of 8: widths (4, 4), (4, 12) and (9, 2); one range group.
 struct SmallWide {
   std::vector<uint16_t> levels;
