@@ -94,6 +94,12 @@ int AlignedBlock(const UniformGroups& groups, int64_t rows, int64_t cols) {
   return 0;
 }
 
+// The levels of every element, flat.
+std::vector<uint16_t> LevelsOf(const quant::DecodedUniform& decoded) {
+  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kInt).contiguous();
+  return {levels.data_ptr<int32_t>(), levels.data_ptr<int32_t>() + levels.numel()};
+}
+
 // The width and range group of every block of `block` columns, rows x ceil(cols / block),
 // row-major, for a tensor whose groups line up with such blocks (AlignedBlock).
 struct BlockGroups {
@@ -115,9 +121,8 @@ BlockGroups GroupsOfBlocks(const UniformGroups& groups, int block, int64_t rows,
 }
 
 BlockedLevels ToBlockedLevels(const quant::DecodedUniform& decoded, const UniformGroups& groups,
-                              int block, int64_t rows, int64_t cols) {
+                              const BlockGroups& blocks, int block, int64_t rows, int64_t cols) {
   const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kByte).contiguous();
-  const BlockGroups blocks = GroupsOfBlocks(groups, block, rows, cols);
   std::vector<float> offsets, scales;
   FillAffine(decoded, groups, kAffineStride, offsets, scales);
   return BuildBlockedLevels(rows, cols, block, levels.data_ptr<uint8_t>(), blocks.widths.data(),
@@ -125,12 +130,9 @@ BlockedLevels ToBlockedLevels(const quant::DecodedUniform& decoded, const Unifor
 }
 
 WideLevels ToWideLevels(const quant::DecodedUniform& decoded, const UniformGroups& groups,
-                        int block, int64_t rows, int64_t cols) {
-  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kInt).contiguous();
-  const std::vector<uint16_t> wide_levels(levels.data_ptr<int32_t>(),
-                                          levels.data_ptr<int32_t>() + levels.numel());
-  const BlockGroups blocks = GroupsOfBlocks(groups, block, rows, cols);
-  return BuildWideLevels(rows, cols, block, wide_levels.data(), blocks.widths.data(),
+                        const BlockGroups& blocks, int block, int64_t rows, int64_t cols) {
+  const std::vector<uint16_t> levels = LevelsOf(decoded);
+  return BuildWideLevels(rows, cols, block, levels.data(), blocks.widths.data(),
                          blocks.groups.data(), static_cast<uint32_t>(groups.scale_groups),
                          [&](uint32_t group, int width) {
                            return AffineMap(decoded, group, width);
@@ -150,11 +152,25 @@ RowCodes UniformToRowCodes(const quant::DecodedUniform& decoded, const UniformGr
   }
   matrix.group_size = groups.scale_group;
   FillAffine(decoded, groups, kAffineWidths, matrix.affine_offset, matrix.affine_scale);
-  const at::Tensor levels = decoded.quantized.levels.reshape({-1}).to(at::kInt).contiguous();
-  const std::vector<uint16_t> codes(levels.data_ptr<int32_t>(),
-                                    levels.data_ptr<int32_t>() + levels.numel());
-  PackRowCodes(codes, groups.max_width, matrix);
+  PackRowCodes(LevelsOf(decoded), groups.max_width, matrix);
   return matrix;
+}
+
+ByteLevels ToByteLevels(const quant::DecodedUniform& decoded, const BlockGroups& blocks,
+                        int block, int64_t rows, int64_t cols) {
+  const std::vector<uint16_t> levels = LevelsOf(decoded);
+  return BuildByteLevels(rows, cols, block, levels.data(), blocks.widths.data(),
+                         [&](uint32_t group, int width) {
+                           return AffineMap(decoded, group, width);
+                         });
+}
+
+// Whether products run faster on ByteLevels than on packed blocks: one range, blocks of 8 or
+// 16 columns, and widths that change inside most tiles of the blocked kernels.
+bool PrefersByteLevels(const UniformGroups& groups, const BlockGroups& blocks, int block,
+                       int64_t rows, int64_t cols) {
+  return groups.scale_groups == 1 && block <= 16 &&
+         MixesWidthsInTiles(rows, (cols + block - 1) / block, block, blocks.widths.data());
 }
 
 absl::StatusOr<WeightStorage> UniformStorage(const serialization::CompressedTensor& stored,
@@ -163,12 +179,12 @@ absl::StatusOr<WeightStorage> UniformStorage(const serialization::CompressedTens
   const UniformGroups groups = GroupsOf(decoded);
   const int block = AlignedBlock(groups, rows, cols);
   if (block == 0) return UniformToRowCodes(decoded, groups, rows, cols);
-  if (groups.max_width <= 8) {
-    BlockedLevels levels = ToBlockedLevels(decoded, groups, block, rows, cols);
-    if (use == WeightUse::kProducts && PrefersByteLevels(levels)) return MakeByteLevels(levels);
-    return levels;
+  const BlockGroups blocks = GroupsOfBlocks(groups, block, rows, cols);
+  if (use == WeightUse::kProducts && PrefersByteLevels(groups, blocks, block, rows, cols)) {
+    return ToByteLevels(decoded, blocks, block, rows, cols);
   }
-  return ToWideLevels(decoded, groups, block, rows, cols);
+  if (groups.max_width <= 8) return ToBlockedLevels(decoded, groups, blocks, block, rows, cols);
+  return ToWideLevels(decoded, groups, blocks, block, rows, cols);
 }
 
 absl::StatusOr<WeightStorage> LearnedPointsStorage(const serialization::CompressedTensor& stored,

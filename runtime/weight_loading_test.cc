@@ -84,16 +84,22 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::make_pair(WeightEncoding::kFourBits, "uniform"),
                       std::make_pair(WeightEncoding::kBuckets, "uniform"),
                       std::make_pair(WeightEncoding::kDiffqWidths, "uniform bytes"),
-                      std::make_pair(WeightEncoding::kWideWidths, "wide uniform"),
+                      std::make_pair(WeightEncoding::kWideWidths, "uniform bytes"),
                       std::make_pair(WeightEncoding::kLearnedPoints, "codes")));
 
 TEST(LoadWeightMatrixTest, KeepsPackedBlocksForDecodedTiles) {
-  const serialization::CompressedTensor stored =
-      EncodeWeight("w", Weight(), WeightEncoding::kDiffqWidths);
-  MC_ASSERT_OK_AND_ASSIGN(const WeightMatrix matrix,
-                          LoadWeightMatrix(stored, WeightUse::kDecodedTiles));
-  EXPECT_EQ(matrix.FormName(), std::string("uniform"));
-  EXPECT_LE(RelativeError(Rows(matrix, 0, 40), Decoded(stored)), 1e-6);
+  for (const auto& [encoding, form] : {std::make_pair(WeightEncoding::kDiffqWidths, "uniform"),
+                                       std::make_pair(WeightEncoding::kWideWidths, "wide uniform")}) {
+    const serialization::CompressedTensor stored = EncodeWeight("w", Weight(), encoding);
+    MC_ASSERT_OK_AND_ASSIGN(const WeightMatrix matrix,
+                            LoadWeightMatrix(stored, WeightUse::kDecodedTiles));
+    EXPECT_EQ(matrix.FormName(), std::string(form));
+    const at::Tensor expected = Decoded(stored);
+    EXPECT_LE(RelativeError(Rows(matrix, 0, 40), expected), 1e-6) << form;
+    const at::Tensor x = at::randn({3, 72});
+    EXPECT_LE(RelativeError(Product(matrix, x, Activations::kFloat), at::mm(x, expected.t())), 1e-5)
+        << form;
+  }
 }
 
 // Rows 0..2 of 16 columns in blocks of 8: widths (4, 4), (4, 12) and (9, 2); one range group.
