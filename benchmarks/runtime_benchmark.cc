@@ -1,8 +1,9 @@
 // The runtime against LibTorch's float32 forward of the same shapes, timed in alternation in
 // one run (side_by_side.h): ratio = runtime / float, below 1 when the runtime is faster.
 // Linear 8192x8192 at batch 1 and 64 for uniform 8, 4, 3, 2 and 1 bits, DiffQ's widths (1 to 8
-// bits per group of 16, one range) and codebooks of 256 centroids of 4 and 8 values; ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2
-// (224x224) at batch 1 with 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
+// bits per group of 16, one range) and codebooks of 256 centroids of 4 and 8 values;
+// ResNet-20 (28x28) at batch 1 and 128; ResNet-18 and MobileNetV2 (224x224) at batch 1 with
+// 4-bit weights; 1 and 2 threads. Counter bytes_per_weight: the
 // runtime's resident bytes per weight (float32: 4). BM_LinearDynamic times LibTorch's own
 // int8 Linear (quantized::linear_dynamic) on the same shapes, against the same float forward;
 // BM_LinearDecodedTiles the decode-then-sgemm alternative against the runtime's kernels.

@@ -133,6 +133,7 @@ size_t ByteLevels::ResidentBytes() const {
 }
 
 bool MixesWidthsInTiles(int64_t rows, int64_t blocks_per_row, int block, const uint8_t* widths) {
+  if (block != 8 && block != 16) return false;
   const int64_t blocks_per_tile = kTileColumns / block;
   int64_t tiles = 0;
   int64_t mixed = 0;
@@ -221,6 +222,7 @@ WidthScaledActivations ScaleActivations(const ByteLevels& w, const float* x, int
   for (int64_t k = 0; k < batch; ++k) {
     const float* row = x + k * w.cols;
     for (int width = 1; width < kWidths; ++width) {
+      if (w.scale[width] == 0.0f) continue;  // no block of this width: stays 0
       float* scaled = xs.by_width.data() + (k * kWidths + width) * padded;
       for (int64_t c = 0; c < w.cols; ++c) scaled[c] = w.scale[width] * row[c];
     }

@@ -69,8 +69,8 @@ struct ByteLevels {
 };
 
 /// Whether more than a quarter of the 32-column tiles of a matrix in blocks of `block` columns
-/// (8 or 16) with these widths (rows x blocks_per_row) mix widths: then ByteLevels multiplies
-/// faster than BlockedLevels.
+/// (8 or 16; false for any other) with these widths (rows x blocks_per_row) mix widths: then
+/// ByteLevels multiplies faster than BlockedLevels.
 bool MixesWidthsInTiles(int64_t rows, int64_t blocks_per_row, int block, const uint8_t* widths);
 
 /// ByteLevels of `levels` (rows x cols, row-major) whose blocks of `block` columns (8 or 16)

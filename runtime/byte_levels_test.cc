@@ -149,6 +149,9 @@ TEST(ByteLevelsTest, TellsWhereTilesMixWidths) {
   EXPECT_TRUE(MixesWidthsInTiles(2, 4, 8, mixed.data()));
   EXPECT_FALSE(MixesWidthsInTiles(2, 4, 8, even.data()));
   EXPECT_TRUE(MixesWidthsInTiles(4, 2, 16, mixed.data()));  // 4 rows of 2 blocks of 16
+  const std::vector<uint8_t> quarter = {1, 2, 3, 3, 3, 3, 3, 3};  // 1 tile of 4 mixed
+  EXPECT_FALSE(MixesWidthsInTiles(4, 2, 8, quarter.data()));
+  EXPECT_FALSE(MixesWidthsInTiles(2, 4, 32, mixed.data()));  // blocks of 32: not for bytes
 }
 
 TEST(ByteLevelsTest, RejectsWidthsAbove16AndLevelsBeyondTheirWidth) {

@@ -20,7 +20,7 @@ enum class WeightEncoding {
   kFloat,             ///< float32 passthrough
   kFourBits,          ///< uniform, 4 bits, one range per tensor (QAT)
   kDiffqWidths,       ///< uniform, one range per tensor, widths 1..8 per group of 16 (DiffQ)
-  kWideWidths,        ///< uniform, widths 2..12 per group of 8 (beyond the integer kernels)
+  kWideWidths,        ///< uniform, widths 2..12 per group of 8 (levels above 8 bits)
   kBuckets,           ///< uniform, 4 bits, one range per bucket of 256 (quantized distillation)
   kStep,              ///< uniform step form, 3 bits (LSQ)
   kSigns,             ///< uniform, 1 bit: sign times a scale (MetaQuant's binary weights)

@@ -166,7 +166,7 @@ ByteLevels ToByteLevels(const quant::DecodedUniform& decoded, const BlockGroups&
 }
 
 // Whether products run faster on ByteLevels than on packed blocks: one range, blocks of 8 or
-// 16 columns, and widths that change inside most tiles of the blocked kernels.
+// 16 columns, and widths that change inside more than a quarter of the blocked kernels' tiles.
 bool PrefersByteLevels(const UniformGroups& groups, const BlockGroups& blocks, int block,
                        int64_t rows, int64_t cols) {
   return groups.scale_groups == 1 && block <= 16 &&

@@ -30,8 +30,8 @@ constexpr int64_t kTileFloats = int64_t{1} << 18;
 
 // Largest batch that ByteLevels' kernel multiplies; larger ones decode tiles for sgemm. The
 // kernel reads every level once per activation row: on Linear 8192 x 8192 with DiffQ's widths,
-// 10.7 ms per activation row, against 93 ms at batch 1 and 231 ms at batch 64 through tiles
-// (//benchmarks:runtime_benchmark, one thread).
+// 10-13 ms per activation row, against 77-100 ms at batch 1 and 170-270 ms at batch 64 through
+// tiles (//benchmarks:runtime_benchmark, one thread, beside other work).
 constexpr int64_t kMaxByteLevelsBatch = 8;
 
 template <typename Matrix>
@@ -148,6 +148,7 @@ size_t WeightMatrix::ResidentBytes() const {
 const char* WeightMatrix::FormName() const {
   static constexpr const char* kNames[] = {"float",         "uniform",  "wide uniform",
                                            "uniform bytes", "codebook", "codes"};
+  static_assert(std::size(kNames) == std::variant_size_v<WeightStorage>);
   return kNames[storage_.index()];
 }
 
