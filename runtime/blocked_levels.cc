@@ -6,37 +6,28 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "runtime/level_checks.h"
+
 namespace mc::runtime {
 namespace {
 
-[[noreturn]] void Fail(const std::string& message) {
-  throw std::invalid_argument("BlockedLevels: " + message);
-}
+constexpr LevelChecks kBlockedChecks("BlockedLevels");
+constexpr LevelChecks kWideChecks("WideLevels");
+
+[[noreturn]] void Fail(const std::string& message) { kBlockedChecks.Fail(message); }
 
 int64_t BlockBytes(int block, int width) { return block * ContainerBits(width) / 8; }
 
 void CheckShape(int64_t rows, int64_t cols, int block) {
-  if (rows < 0 || cols < 0) {
-    Fail("rows and cols must not be negative, got " + std::to_string(rows) + " x " +
-         std::to_string(cols));
-  }
-  if (block != 8 && block != 16 && block != 32) {
-    Fail("block must be 8, 16 or 32, got " + std::to_string(block));
-  }
+  kBlockedChecks.Shape(rows, cols, block, {8, 16, 32});
 }
 
-void CheckWidth(int width, int64_t block_index) {
-  if (width < 1 || width > 8) {
-    Fail("width of block " + std::to_string(block_index) + " is " + std::to_string(width) +
-         ", not in 1..8");
-  }
-}
+void CheckWidth(int width, int64_t block_index) { kBlockedChecks.Width(width, 8, block_index); }
 
 void CheckAffineTables(const std::vector<float>& affine_offset,
                        const std::vector<float>& affine_scale) {
@@ -58,11 +49,6 @@ void CheckGroup(uint32_t group, size_t table_size, int64_t block_index) {
   }
 }
 
-[[noreturn]] void FailLevel(int level, int64_t row, int64_t col, int width) {
-  Fail("level " + std::to_string(level) + " at row " + std::to_string(row) + ", column " +
-       std::to_string(col) + " does not fit its block's width " + std::to_string(width));
-}
-
 // Appends row `row` of `levels` packed block by block at the container of each block's width.
 void PackRow(const uint8_t* row_levels, const uint8_t* row_widths, int64_t row, int64_t cols,
              int block, std::vector<uint8_t>* packed) {
@@ -75,7 +61,7 @@ void PackRow(const uint8_t* row_levels, const uint8_t* row_widths, int64_t row, 
     const int64_t count = std::min<int64_t>(block, cols - b * block);
     for (int64_t i = 0; i < count; ++i) {
       const int level = row_levels[b * block + i];
-      if (level >> width != 0) FailLevel(level, row, b * block + i, width);
+      kBlockedChecks.Level(level, width, row, b * block + i);
       const int64_t bit = i * container;
       (*packed)[start + bit / 8] |= static_cast<uint8_t>(level << (bit % 8));
     }
@@ -142,13 +128,10 @@ WideBlocks SplitBlocks(int64_t num_blocks, const uint8_t* widths, const uint32_t
   for (int64_t i = 0; i < num_blocks; ++i) {
     const int width = widths[i];
     const uint32_t group = groups == nullptr ? 0 : groups[i];
-    if (width < 1 || width > 2 * kLowBits) {
-      Fail("width of block " + std::to_string(i) + " is " + std::to_string(width) +
-           ", not in 1..16");
-    }
+    kWideChecks.Width(width, 2 * kLowBits, i);
     if (group >= num_groups) {
-      Fail("group " + std::to_string(group) + " of block " + std::to_string(i) + " is not below " +
-           std::to_string(num_groups));
+      kWideChecks.Fail("group " + std::to_string(group) + " of block " + std::to_string(i) +
+                       " is not below " + std::to_string(num_groups));
     }
     if (width <= kLowBits) {
       split.low_widths.push_back(static_cast<uint8_t>(width));
@@ -187,9 +170,7 @@ BlockedLevels BuildBlockedLevels(int64_t rows, int64_t cols, int block, const ui
   w.block = block;
   w.blocks_per_row = (cols + block - 1) / block;
   const int64_t num_blocks = rows * w.blocks_per_row;
-  if (num_blocks > 0 && (levels == nullptr || widths == nullptr)) {
-    Fail("levels and widths must not be null");
-  }
+  kBlockedChecks.Inputs(num_blocks, levels, widths);
   for (int64_t i = 0; i < num_blocks; ++i) {
     CheckWidth(widths[i], i);
     if (groups != nullptr) CheckGroup(groups[i], affine_offset.size(), i);
@@ -250,7 +231,7 @@ void ValidateBlockedLevels(const BlockedLevels& w) {
       }
       UnpackBlockLevels(w.packed.data() + offset, ContainerBits(width), w.block, levels);
       for (int i = 0; i < w.block; ++i) {
-        if (levels[i] >> width != 0) FailLevel(levels[i], r, b * w.block + i, width);
+        kBlockedChecks.Level(levels[i], width, r, b * w.block + i);
       }
       offset += BlockBytes(w.block, width);
     }
@@ -300,12 +281,10 @@ size_t WideLevels::ResidentBytes() const {
 WideLevels BuildWideLevels(int64_t rows, int64_t cols, int block, const uint16_t* levels,
                            const uint8_t* widths, const uint32_t* groups, uint32_t num_groups,
                            const AffineMapOf& affine_map) {
-  CheckShape(rows, cols, block);
+  kWideChecks.Shape(rows, cols, block, {8, 16, 32});
   const int64_t blocks_per_row = (cols + block - 1) / block;
   const int64_t num_blocks = rows * blocks_per_row;
-  if (num_blocks > 0 && (levels == nullptr || widths == nullptr)) {
-    Fail("levels and widths must not be null");
-  }
+  kWideChecks.Inputs(num_blocks, levels, widths);
   const WideBlocks split = SplitBlocks(num_blocks, widths, groups, num_groups);
   const size_t num_pairs = split.wide_pairs.size();
 
@@ -338,7 +317,7 @@ WideLevels BuildWideLevels(int64_t rows, int64_t cols, int block, const uint16_t
     for (int64_t c = 0; c < cols; ++c) {
       const int width = widths[first_block + c / block];
       const int level = levels[r * cols + c];
-      if (level >> width != 0) FailLevel(level, r, c, width);
+      kWideChecks.Level(level, width, r, c);
       low_levels[r * cols + c] = static_cast<uint8_t>(level & ((1 << kLowBits) - 1));
       wide_row = wide_row || width > kLowBits;
     }

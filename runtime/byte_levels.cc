@@ -7,14 +7,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
-#include <stdexcept>
-#include <string>
 #include <tuple>
 #include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#include "runtime/level_checks.h"
 
 namespace mc::runtime {
 namespace {
@@ -24,9 +24,7 @@ constexpr float kHighByteWeight = 256.0f;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-[[noreturn]] void Fail(const std::string& message) {
-  throw std::invalid_argument("ByteLevels: " + message);
-}
+constexpr LevelChecks kChecks("ByteLevels");
 
 // sum over the row's blocks b and i < 8 of bytes[8b + i] * x[widths[b] * padded + 8b + i]:
 // one row of levels against the activations scaled for each block's width.
@@ -108,21 +106,10 @@ void Gemm(const ByteLevels& w, const WidthScaledActivations& xs, float* y, int64
 
 void CheckInputs(int64_t rows, int64_t cols, int block, const uint16_t* levels,
                  const uint8_t* widths) {
-  if (rows < 0 || cols < 0) {
-    Fail("rows and cols must not be negative, got " + std::to_string(rows) + " x " +
-         std::to_string(cols));
-  }
-  if (block != 8 && block != 16) Fail("block must be 8 or 16, got " + std::to_string(block));
+  kChecks.Shape(rows, cols, block, {8, 16});
   const int64_t num_blocks = rows * CeilDiv(cols, block);
-  if (num_blocks > 0 && (levels == nullptr || widths == nullptr)) {
-    Fail("levels and widths must not be null");
-  }
-  for (int64_t i = 0; i < num_blocks; ++i) {
-    if (widths[i] < 1 || widths[i] > kMaxByteLevelsWidth) {
-      Fail("width of block " + std::to_string(i) + " is " + std::to_string(widths[i]) +
-           ", not in 1..16");
-    }
-  }
+  kChecks.Inputs(num_blocks, levels, widths);
+  for (int64_t i = 0; i < num_blocks; ++i) kChecks.Width(widths[i], kMaxByteLevelsWidth, i);
 }
 
 }  // namespace
@@ -165,10 +152,7 @@ ByteLevels BuildByteLevels(int64_t rows, int64_t cols, int block, const uint16_t
     for (int64_t c = 0; c < cols; ++c) {
       const int width = widths[r * blocks_per_row + c / block];
       const int level = levels[r * cols + c];
-      if (level >> width != 0) {
-        Fail("level " + std::to_string(level) + " at row " + std::to_string(r) + ", column " +
-             std::to_string(c) + " does not fit its block's width " + std::to_string(width));
-      }
+      kChecks.Level(level, width, r, c);
       out.levels[r * padded + c] = static_cast<uint8_t>(level & 0xff);
       out.block_widths[r * out.blocks_per_row + c / kByteBlock] = static_cast<uint8_t>(width);
       used[width] = true;

@@ -146,12 +146,13 @@ TEST(WideLevelsTest, RejectsWidthsAbove16AndLevelsBeyondTheirWidth) {
   SmallWide small = MakeSmallWide();
   small.widths[3] = 17;
   EXPECT_THAT([&] { Build(small); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("width of block 3 is 17")));
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("WideLevels: width of block 3 is 17, not in 1..16")));
   small = MakeSmallWide();
   small.levels[1 * 16 + 9] = 1 << 12;
   EXPECT_THAT([&] { Build(small); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("level 4096 at row 1, column 9 does not fit its block's width 12")));
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "WideLevels: level 4096 at row 1, column 9 does not fit its block's width 12")));
 }
 
 }  // namespace
